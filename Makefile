@@ -1,0 +1,24 @@
+# make test: every test, with a Datastore emulator started and stopped around it.
+GO ?= go
+TESTFLAGS ?= -race -timeout 15m
+
+.PHONY: test test-short vet fmt bench build
+
+test:
+	./scripts/with-datastore-emulator.sh $(GO) test $(TESTFLAGS) ./...
+
+# Without the emulator and the race detector: the quick loop while editing.
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+build:
+	$(GO) build ./...
+
+bench:
+	$(GO) run ./cmd/greep bench
