@@ -20,8 +20,12 @@ setsid gcloud beta emulators datastore start --no-store-on-disk --consistency=1.
   --host-port="127.0.0.1:${port}" --project=greep-test >"$log" 2>&1 &
 pid=$!
 stop() {
-  # The emulator is a java child of the gcloud wrapper: end the whole process group.
+  # The emulator is a java grandchild of the gcloud wrapper that leaves its process group,
+  # so ask it to shut down over HTTP (it was started with --allow_remote_shutdown), then
+  # end whatever is left of the group and anything still holding our port.
+  curl -fsS -X POST "http://127.0.0.1:${port}/shutdown" >/dev/null 2>&1 || true
   kill -TERM -- "-$pid" 2>/dev/null || true
+  pkill -f "CloudDatastore.jar.*--port=${port}" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -f "$log"
 }
