@@ -1,0 +1,107 @@
+// Package directory is the directory service's task handlers: the only code that calls the
+// Directory API. Each handler makes at most one call, is safe to run twice, and writes the
+// cache through atomic member snapshots. A sweep (full sync or resync) is a chain of tasks
+// on the sweep lane: one groups.list page per task, each page enqueuing the member reads its
+// groups need and the next page, and a finish task that drops what the sweep did not see.
+// A refresh (push-driven, on the push lane) re-reads one group and checks that it shows
+// what the push event announced. What to do next is decided by pkg/syncplan; this package
+// carries it out.
+package directory
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+	admin "google.golang.org/api/admin/directory/v1"
+
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/syncplan"
+)
+
+// Handler paths of the sweep's own tasks (the refresh path other services use is
+// tasks.PathDirectoryRefresh).
+const (
+	PathGroupsPage  = "/tasks/directory/groups-page"
+	PathMembersPage = "/tasks/directory/members-page"
+	PathUsersPage   = "/tasks/directory/users-page"
+	PathFinish      = "/tasks/directory/finish"
+	PathCronResync  = "/cron/directory/resync"
+)
+
+// Store is what the worker needs of the cache.
+type Store interface {
+	greep.GroupStore
+	PutUsers(ctx context.Context, users []greep.User) error
+	greep.StateStore
+	greep.RecordStore
+}
+
+// Config wires a Worker.
+type Config struct {
+	Store     Store
+	Directory *admin.Service
+	Queue     queue.Enqueuer
+	// Customer is the groups.list and users.list customer ("my_customer" by default).
+	Customer string
+	// SweepQueue and PushQueue are the lanes (tasks.QueueDirectorySweep and
+	// tasks.QueueDirectory by default).
+	SweepQueue, PushQueue string
+	Resync                syncplan.Resync
+	Repoll                syncplan.Repoll
+	// Now is the clock the quota day and the cache's timestamps follow (the simulator's,
+	// locally). Default time.Now.
+	Now func() time.Time
+	// At turns a delay on Now's clock into a task's schedule time on the dispatcher's clock
+	// (they differ when the simulator runs faster than the wall clock). Default: now + d.
+	At func(d time.Duration) time.Time
+	// NextReset gives the end of the quota day (default: midnight Pacific).
+	NextReset func(time.Time) time.Time
+	// TrustAppEngineHeaders is set on App Engine, where the platform strips task and cron
+	// headers from outside requests.
+	TrustAppEngineHeaders bool
+	// PublishEvery throttles how often progress is written to the status document
+	// (default 1 s of wall time); phase changes are always written.
+	PublishEvery time.Duration
+	Logger       *zap.Logger
+}
+
+// Worker runs the directory tasks.
+type Worker struct {
+	cfg Config
+	log *zap.Logger
+	pub publisher
+}
+
+// New returns a Worker; it needs a store, a Directory client and a queue.
+func New(cfg Config) *Worker {
+	if cfg.Customer == "" {
+		cfg.Customer = "my_customer"
+	}
+	if cfg.SweepQueue == "" {
+		cfg.SweepQueue = "directory-sweep"
+	}
+	if cfg.PushQueue == "" {
+		cfg.PushQueue = "directory"
+	}
+	if cfg.Repoll.Attempts == 0 {
+		cfg.Repoll = syncplan.DefaultRepoll
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.At == nil {
+		cfg.At = func(d time.Duration) time.Time { return time.Now().Add(d) }
+	}
+	if cfg.NextReset == nil {
+		cfg.NextReset = func(t time.Time) time.Time { return syncplan.NextReset(t, syncplan.Pacific) }
+	}
+	if cfg.PublishEvery == 0 {
+		cfg.PublishEvery = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Worker{cfg: cfg, log: cfg.Logger}
+}

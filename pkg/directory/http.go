@@ -1,0 +1,162 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/tasks"
+)
+
+// maxBody bounds a task body; the largest (a refresh with its expectations) is a few KB.
+const maxBody = 1 << 20
+
+// Handler serves the task paths (only to queued tasks) and the resync cron path.
+func (w *Worker) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Group(func(r chi.Router) {
+		r.Use(queue.OnlyTasks(w.cfg.TrustAppEngineHeaders))
+		r.Post(PathGroupsPage, taskHandler(w, w.groupsPage))
+		r.Post(PathMembersPage, taskHandler(w, w.membersPage))
+		r.Post(PathUsersPage, taskHandler(w, w.usersPage))
+		r.Post(PathFinish, taskHandler(w, w.finish))
+		r.Post(tasks.PathDirectoryRefresh, taskHandler(w, w.refresh))
+	})
+	r.Get(PathCronResync, w.cronResync)
+	return r
+}
+
+// taskRun is the task being handled, for rescheduling a copy of it.
+type taskRun struct {
+	queue, name, path string
+	body              []byte
+}
+
+// taskHandler decodes a task body strictly and turns a handler's error into the answer
+// the queue acts on.
+func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, body T) error) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			writeError(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
+			return
+		}
+		if len(raw) > maxBody {
+			writeError(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
+			return
+		}
+		var body T
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			writeError(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
+			return
+		}
+		info, _ := queue.InfoFrom(r.Context())
+		run := taskRun{queue: info.Queue, name: info.Name, path: r.URL.Path, body: raw}
+		if err := fn(r.Context(), run, body); err != nil {
+			var re *retryError
+			if errors.As(err, &re) {
+				w.log.Info("task will be retried", zap.String("path", run.path), zap.String("reason", re.reason), zap.Error(re.err))
+				writeError(rw, re.status, re.reason, re.err.Error())
+				return
+			}
+			w.log.Error("task failed", zap.String("path", run.path), zap.Error(err))
+			writeError(rw, http.StatusInternalServerError, "backendError", err.Error())
+			return
+		}
+		rw.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// retryError makes the handler answer a status the queue retries with backoff.
+type retryError struct {
+	status int
+	reason string
+	err    error
+}
+
+func (e *retryError) Error() string { return e.reason + ": " + e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// writeError answers with Google's error shape, which every Greep endpoint uses.
+func writeError(rw http.ResponseWriter, code int, reason, msg string) {
+	rw.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	rw.WriteHeader(code)
+	item := map[string]string{"reason": reason, "message": msg}
+	_ = json.NewEncoder(rw).Encode(map[string]any{"error": map[string]any{
+		"code": code, "message": msg, "errors": []any{item},
+	}})
+}
+
+// enqueue puts a task with a JSON body on a queue.
+func (w *Worker) enqueue(ctx context.Context, queueName, path, name string, body any, at time.Time) error {
+	t, err := tasks.New(queueName, path, name, body, at)
+	if err != nil {
+		return err
+	}
+	if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
+		return fmt.Errorf("enqueue %s: %w", path, err)
+	}
+	return nil
+}
+
+// callFailed decides what a failed Directory call means for the task. It returns nil when
+// the task is settled (rescheduled after the quota reset, or recorded as a failure), a
+// retryError when the queue should retry, and gone=true when the group no longer exists.
+func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, callErr error) (gone bool, err error) {
+	now := w.cfg.Now()
+	v := syncplan.Classify(callErr, now, w.cfg.NextReset)
+	switch v.Action {
+	case syncplan.Gone:
+		return true, nil
+	case syncplan.Reschedule:
+		// A copy, named after the original and the reset, runs once the quota is back;
+		// this run ends 2xx so the queue stops retrying into a spent quota.
+		name := ""
+		if run.name != "" {
+			name = tasks.Name("after-reset", run.name, v.ResetAt.UTC().Format(time.RFC3339))
+		}
+		t := queue.Task{Queue: run.queue, Name: name, Path: run.path, Body: run.body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
+		if t.Queue == "" {
+			t.Queue = w.cfg.SweepQueue
+		}
+		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
+			return false, fmt.Errorf("rescheduling after the quota reset: %w", err)
+		}
+		w.log.Info("quota spent; task rescheduled", zap.String("path", run.path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
+		return false, nil
+	case syncplan.Fail:
+		w.recordFailure(ctx, group, callErr, false)
+		w.log.Warn("directory call failed; not retried", zap.String("group", group), zap.Error(callErr))
+		return false, nil
+	default:
+		return false, &retryError{status: v.Status, reason: v.Reason, err: callErr}
+	}
+}
+
+// cronResync starts a resync; App Engine cron calls it with GET.
+func (w *Worker) cronResync(rw http.ResponseWriter, r *http.Request) {
+	if !w.cfg.TrustAppEngineHeaders || r.Header.Get("X-Appengine-Cron") != "true" {
+		writeError(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron")
+		return
+	}
+	started, err := w.StartResync(r.Context())
+	if err != nil {
+		writeError(rw, http.StatusInternalServerError, "backendError", err.Error())
+		return
+	}
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(rw, strings.TrimSpace(map[bool]string{true: "resync started", false: "a sweep is already running"}[started]))
+}

@@ -1,0 +1,160 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/tasks"
+)
+
+// MembersPage is the body of a members.list page task: one page of one run, a run being
+// one read of a group's whole member list, by a sweep (Generation > 0) or a refresh.
+type MembersPage struct {
+	Run        string      `json:"run"`
+	Group      greep.Group `json:"group"` // as listed or got: id, email, etag
+	Page       int         `json:"page,omitempty"`
+	PageToken  string      `json:"pageToken,omitempty"`
+	Generation int64       `json:"generation,omitempty"`
+	// Refresh is the push-driven refresh this run serves, checked once the snapshot is in.
+	Refresh *tasks.Refresh `json:"refresh,omitempty"`
+}
+
+// membersPage reads one members.list page. A one-page list replaces the snapshot at once;
+// longer lists are staged page by page and swapped in whole on the last page, so readers
+// never see a half-read list.
+func (w *Worker) membersPage(ctx context.Context, run taskRun, t MembersPage) error {
+	if t.Generation > 0 {
+		if ok, err := w.current(ctx, t.Generation); err != nil || !ok {
+			return err
+		}
+	}
+	res, err := w.cfg.Directory.Members.List(t.Group.ID).MaxResults(syncplan.MembersPageSize).
+		PageToken(t.PageToken).Context(ctx).Do()
+	w.countCall(ctx, t.Generation)
+	if err != nil {
+		gone, err := w.callFailed(ctx, run, t.Group.Email, err)
+		if err != nil {
+			return err
+		}
+		if gone {
+			if err := w.cfg.Store.DeleteGroup(ctx, t.Group.ID); err != nil {
+				return fmt.Errorf("removing deleted group %s: %w", t.Group.Email, err)
+			}
+			w.dropStaged(ctx, t.Run)
+		}
+		// Settled: rescheduled, recorded as a failure, or gone. A sweep counts the group
+		// as done so it can finish; the failure stays on the status page.
+		if t.Generation > 0 {
+			return w.groupDone(ctx, t.Generation, t.Group.ID)
+		}
+		return nil
+	}
+	page := make([]greep.Member, 0, len(res.Members))
+	for _, m := range res.Members {
+		page = append(page, greep.Member{ID: m.Id, Email: m.Email, Role: m.Role, Type: m.Type, Status: m.Status})
+	}
+
+	if res.NextPageToken != "" {
+		if err := w.stage(ctx, t.Run, t.Page, page); err != nil {
+			return err
+		}
+		next := t
+		next.Page, next.PageToken = t.Page+1, res.NextPageToken
+		return w.enqueue(ctx, run.queueOr(w.cfg.SweepQueue), PathMembersPage, syncplan.MembersPageName(t.Run, res.NextPageToken), next, time.Time{})
+	}
+
+	members := page
+	if t.Page > 0 {
+		staged, err := w.staged(ctx, t.Run, t.Page)
+		if err != nil {
+			return err
+		}
+		members = append(staged, page...)
+	}
+	if err := w.cfg.Store.ReplaceMembers(ctx, t.Group.ID, members, t.Group.ETag, w.cfg.Now()); err != nil {
+		return fmt.Errorf("storing members of %s: %w", t.Group.Email, err)
+	}
+	if t.Page > 0 {
+		w.dropStaged(ctx, t.Run)
+	}
+	if t.Refresh != nil {
+		return w.checkExpectations(ctx, *t.Refresh, t.Group, members)
+	}
+	if t.Generation > 0 {
+		return w.groupDone(ctx, t.Generation, t.Group.ID)
+	}
+	return nil
+}
+
+func (r taskRun) queueOr(def string) string {
+	if r.queue != "" {
+		return r.queue
+	}
+	return def
+}
+
+func stageID(run string, page int) string { return fmt.Sprintf("%s/%06d", run, page) }
+
+func (w *Worker) stage(ctx context.Context, run string, page int, members []greep.Member) error {
+	b, err := json.Marshal(members)
+	if err != nil {
+		return fmt.Errorf("staging members: %w", err)
+	}
+	if err := w.cfg.Store.PutRecord(ctx, kindStage, stageID(run, page), b); err != nil {
+		return fmt.Errorf("staging members: %w", err)
+	}
+	return nil
+}
+
+// staged returns the pages 0..upto-1 staged for run, in order. A missing page means the
+// staging was lost (dropped by an overlapping run of the same group); the run then fails
+// loudly rather than swap in a partial list.
+func (w *Worker) staged(ctx context.Context, run string, upto int) ([]greep.Member, error) {
+	var out []greep.Member
+	want := 0
+	err := w.cfg.Store.Records(ctx, kindStage, func(id string, data []byte) error {
+		if !strings.HasPrefix(id, run+"/") || want >= upto {
+			return nil
+		}
+		if id != stageID(run, want) {
+			return fmt.Errorf("staged page %d of run %s is missing", want, run)
+		}
+		var page []greep.Member
+		if err := json.Unmarshal(data, &page); err != nil {
+			return fmt.Errorf("staged page %s: %w", id, err)
+		}
+		out = append(out, page...)
+		want++
+		return nil
+	})
+	if err == nil && want < upto {
+		err = fmt.Errorf("staged pages of run %s: %d of %d found", run, want, upto)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading staged members: %w", err)
+	}
+	return out, nil
+}
+
+func (w *Worker) dropStaged(ctx context.Context, run string) {
+	var ids []string
+	_ = w.cfg.Store.Records(ctx, kindStage, func(id string, _ []byte) error {
+		if strings.HasPrefix(id, run+"/") {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	for _, id := range ids {
+		if err := w.cfg.Store.DeleteRecord(ctx, kindStage, id); err != nil && !errors.Is(err, greep.ErrNotFound) {
+			w.log.Warn("dropping staged members", zap.String("run", run), zap.Error(err))
+		}
+	}
+}

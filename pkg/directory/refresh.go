@@ -1,0 +1,103 @@
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/tasks"
+)
+
+// refresh re-reads one group (groups.get), then its members in follow-up tasks on the same
+// lane, and checks the result against what the push event announced.
+func (w *Worker) refresh(ctx context.Context, run taskRun, t tasks.Refresh) error {
+	if t.Group == "" {
+		return errors.New("refresh: no group")
+	}
+	res, err := w.cfg.Directory.Groups.Get(t.Group).Context(ctx).Do()
+	w.countCall(ctx, 0)
+	if err != nil {
+		gone, err := w.callFailed(ctx, run, t.Group, err)
+		if err != nil || !gone {
+			return err
+		}
+		return w.groupGone(ctx, t.Group)
+	}
+	g := fromGroup(res, w.cfg.Now())
+	// Keep the group in the running sweep's generation, so a sweep whose listing passed
+	// before the group appeared does not remove it.
+	s, err := w.Sweep(ctx)
+	if err != nil {
+		return err
+	}
+	g.Generation = s.Generation
+	if c, err := w.cfg.Store.Group(ctx, g.ID); err == nil && c.Generation > g.Generation {
+		g.Generation = c.Generation
+	}
+	if err := w.cfg.Store.PutGroups(ctx, []greep.Group{g}); err != nil {
+		return fmt.Errorf("storing group %s: %w", g.Email, err)
+	}
+	if !syncplan.NeedsMembers(g) {
+		if err := w.cfg.Store.ReplaceMembers(ctx, g.ID, nil, g.ETag, w.cfg.Now()); err != nil {
+			return fmt.Errorf("storing empty group %s: %w", g.Email, err)
+		}
+		return w.checkExpectations(ctx, t, g, nil)
+	}
+	runID, err := newRunID()
+	if err != nil {
+		return err
+	}
+	mp := MembersPage{Run: runID, Group: g, Refresh: &t}
+	return w.enqueue(ctx, run.queueOr(w.cfg.PushQueue), PathMembersPage, syncplan.MembersPageName(runID, ""), mp, time.Time{})
+}
+
+// groupGone drops a group Google no longer knows.
+func (w *Worker) groupGone(ctx context.Context, key string) error {
+	c, err := w.cfg.Store.Group(ctx, key)
+	if errors.Is(err, greep.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("finding deleted group %s: %w", key, err)
+	}
+	if err := w.cfg.Store.DeleteGroup(ctx, c.ID); err != nil {
+		return fmt.Errorf("removing deleted group %s: %w", key, err)
+	}
+	w.log.Info("group deleted", zap.String("group", c.Email))
+	return nil
+}
+
+// checkExpectations re-polls a refresh whose snapshot does not show yet what the push event
+// announced (Google's reads lag its writes), with backoff, and records a discrepancy when
+// the re-polls run out.
+func (w *Worker) checkExpectations(ctx context.Context, t tasks.Refresh, g greep.Group, members []greep.Member) error {
+	unmet := syncplan.Unmet(t.Expect, members)
+	if len(unmet) == 0 {
+		return nil
+	}
+	delay, ok := w.cfg.Repoll.Next(t.Attempt)
+	if !ok {
+		w.recordFailure(ctx, g.Email, fmt.Errorf("after %d re-polls the group still does not show %d announced change(s), first %+v", t.Attempt, len(unmet), unmet[0]), true)
+		return nil
+	}
+	next := t
+	next.Attempt = t.Attempt + 1
+	name := tasks.Name("repoll", g.ID, t.Reason, strconv.Itoa(next.Attempt))
+	return w.enqueue(ctx, w.cfg.PushQueue, tasks.PathDirectoryRefresh, name, next, w.cfg.At(delay))
+}
+
+func newRunID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("run id: %w", err)
+	}
+	return "r" + hex.EncodeToString(b[:]), nil
+}

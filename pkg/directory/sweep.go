@@ -1,0 +1,305 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	admin "google.golang.org/api/admin/directory/v1"
+
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/syncplan"
+)
+
+// GroupsPage is the body of a groups.list page task.
+type GroupsPage struct {
+	Generation int64  `json:"generation"`
+	Mode       string `json:"mode"`
+	PageToken  string `json:"pageToken,omitempty"`
+}
+
+// UsersPage is the body of a users.list page task.
+type UsersPage struct {
+	Generation int64  `json:"generation"`
+	PageToken  string `json:"pageToken,omitempty"`
+}
+
+// Finish is the body of the task that closes a sweep.
+type Finish struct {
+	Generation int64 `json:"generation"`
+}
+
+// StartFullSync begins a full sync: a new generation, its first groups.list page and its
+// first users.list page. A sweep still running is superseded (its remaining tasks see the
+// newer generation and stop).
+func (w *Worker) StartFullSync(ctx context.Context) (int64, error) {
+	s, err := w.begin(ctx, syncplan.ModeFull, true)
+	if err != nil {
+		return 0, err
+	}
+	if err := w.enqueue(ctx, w.cfg.SweepQueue, PathUsersPage, syncplan.UsersPageName(s.Generation, ""), UsersPage{Generation: s.Generation}, time.Time{}); err != nil {
+		return 0, err
+	}
+	return s.Generation, nil
+}
+
+// StartResync begins a resync unless a sweep is running; it reports whether it started one.
+func (w *Worker) StartResync(ctx context.Context) (bool, error) {
+	_, err := w.begin(ctx, syncplan.ModeResync, false)
+	if errors.Is(err, errBusy) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+var errBusy = errors.New("a sweep is running")
+
+func (w *Worker) begin(ctx context.Context, mode string, supersede bool) (Sweep, error) {
+	s, err := greep.UpdateStateJSON(ctx, w.cfg.Store, stateSweep, func(s *Sweep) error {
+		if s.Running() && !supersede {
+			return errBusy
+		}
+		*s = Sweep{Generation: s.Generation + 1, Mode: mode, StartedAt: w.cfg.Now()}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, errBusy) {
+			return Sweep{}, err
+		}
+		return Sweep{}, fmt.Errorf("directory: starting a %s: %w", mode, err)
+	}
+	w.log.Info("sweep started", zap.String("mode", mode), zap.Int64("generation", s.Generation))
+	if err := w.enqueue(ctx, w.cfg.SweepQueue, PathGroupsPage, syncplan.GroupsPageName(s.Generation, ""), GroupsPage{Generation: s.Generation, Mode: mode}, time.Time{}); err != nil {
+		return Sweep{}, err
+	}
+	w.publish(ctx, true)
+	return s, nil
+}
+
+// current reports whether gen is the running sweep; tasks of a superseded or finished
+// sweep end quietly.
+func (w *Worker) current(ctx context.Context, gen int64) (bool, error) {
+	s, err := w.Sweep(ctx)
+	if err != nil {
+		return false, err
+	}
+	return s.Generation == gen && s.Running(), nil
+}
+
+// groupsPage reads one groups.list page of a sweep, stores the groups under the sweep's
+// generation, enqueues the member reads the plan selects and then the next page.
+func (w *Worker) groupsPage(ctx context.Context, run taskRun, t GroupsPage) error {
+	if ok, err := w.current(ctx, t.Generation); err != nil || !ok {
+		return err
+	}
+	res, err := w.cfg.Directory.Groups.List().Customer(w.cfg.Customer).MaxResults(syncplan.GroupsPageSize).
+		PageToken(t.PageToken).Context(ctx).Do()
+	w.countCall(ctx, t.Generation)
+	if err != nil {
+		_, err := w.callFailed(ctx, run, "groups.list", err)
+		return err
+	}
+	now := w.cfg.Now()
+	listed := make([]greep.Group, 0, len(res.Groups))
+	for _, g := range res.Groups {
+		listed = append(listed, fromGroup(g, now))
+	}
+
+	var selected []syncplan.Selection
+	if t.Mode == syncplan.ModeResync {
+		cached := make(map[string]greep.Group, len(listed))
+		for _, g := range listed {
+			c, err := w.cfg.Store.Group(ctx, g.ID)
+			if errors.Is(err, greep.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("reading cached group %s: %w", g.Email, err)
+			}
+			cached[g.ID] = c
+		}
+		selected = w.cfg.Resync.Select(listed, cached, now)
+	} else {
+		for _, g := range listed {
+			selected = append(selected, syncplan.Selection{Group: g, Reason: syncplan.ReasonNew})
+		}
+	}
+
+	for i := range listed {
+		listed[i].Generation = t.Generation
+	}
+	if err := w.cfg.Store.PutGroups(ctx, listed); err != nil {
+		return fmt.Errorf("storing groups: %w", err)
+	}
+	first, err := w.once(ctx, kindPage, markerID(t.Generation, "groups/"+t.PageToken))
+	if err != nil {
+		return err
+	}
+	if first {
+		if _, err := w.cfg.Store.AddCount(ctx, counter(t.Generation, "total"), int64(len(selected))); err != nil {
+			return fmt.Errorf("counting groups: %w", err)
+		}
+	}
+	for _, s := range selected {
+		g := s.Group
+		g.Generation = t.Generation
+		if !syncplan.NeedsMembers(g) {
+			// An empty group's snapshot is known without a call.
+			if err := w.cfg.Store.ReplaceMembers(ctx, g.ID, nil, g.ETag, now); err != nil {
+				return fmt.Errorf("storing empty group %s: %w", g.Email, err)
+			}
+			if err := w.groupDone(ctx, t.Generation, g.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		mp := MembersPage{Run: syncplan.SweepRun(t.Generation, g.ID), Group: g, Generation: t.Generation}
+		if err := w.enqueue(ctx, w.cfg.SweepQueue, PathMembersPage, syncplan.MembersPageName(mp.Run, ""), mp, time.Time{}); err != nil {
+			return err
+		}
+	}
+
+	if res.NextPageToken != "" {
+		next := GroupsPage{Generation: t.Generation, Mode: t.Mode, PageToken: res.NextPageToken}
+		return w.enqueue(ctx, w.cfg.SweepQueue, PathGroupsPage, syncplan.GroupsPageName(t.Generation, res.NextPageToken), next, time.Time{})
+	}
+	if _, err := greep.UpdateStateJSON(ctx, w.cfg.Store, stateSweep, func(s *Sweep) error {
+		if s.Generation == t.Generation {
+			s.ListingDone = true
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("marking the listing done: %w", err)
+	}
+	w.publish(ctx, true)
+	return w.maybeFinish(ctx, t.Generation)
+}
+
+// usersPage reads one users.list page of a full sync into the cache: the hygiene findings
+// need to know who is suspended or archived.
+func (w *Worker) usersPage(ctx context.Context, run taskRun, t UsersPage) error {
+	if ok, err := w.current(ctx, t.Generation); err != nil || !ok {
+		return err
+	}
+	res, err := w.cfg.Directory.Users.List().Customer(w.cfg.Customer).MaxResults(syncplan.UsersPageSize).
+		PageToken(t.PageToken).Context(ctx).Do()
+	w.countCall(ctx, t.Generation)
+	if err != nil {
+		_, err := w.callFailed(ctx, run, "users.list", err)
+		return err
+	}
+	users := make([]greep.User, 0, len(res.Users))
+	for _, u := range res.Users {
+		users = append(users, greep.User{ID: u.Id, PrimaryEmail: u.PrimaryEmail, Suspended: u.Suspended, Archived: u.Archived})
+	}
+	if err := w.cfg.Store.PutUsers(ctx, users); err != nil {
+		return fmt.Errorf("storing users: %w", err)
+	}
+	if res.NextPageToken == "" {
+		return nil
+	}
+	next := UsersPage{Generation: t.Generation, PageToken: res.NextPageToken}
+	return w.enqueue(ctx, w.cfg.SweepQueue, PathUsersPage, syncplan.UsersPageName(t.Generation, res.NextPageToken), next, time.Time{})
+}
+
+// finish closes a sweep whose listing is complete and whose groups are all done: groups
+// the sweep did not see no longer exist and are removed with their members.
+func (w *Worker) finish(ctx context.Context, _ taskRun, t Finish) error {
+	p, s, err := w.Progress(ctx)
+	if err != nil {
+		return err
+	}
+	if s.Generation != t.Generation || !s.Running() || !p.Finished() {
+		return nil
+	}
+	var stale []string
+	var groups, members int64
+	tok := ""
+	for {
+		page, next, err := w.cfg.Store.Groups(ctx, greep.Page{Token: tok, Limit: 1000})
+		if err != nil {
+			return fmt.Errorf("listing cached groups: %w", err)
+		}
+		for _, g := range page {
+			if g.Generation < t.Generation {
+				stale = append(stale, g.ID)
+				continue
+			}
+			groups++
+			members += g.DirectMembersCount
+		}
+		if next == "" {
+			break
+		}
+		tok = next
+	}
+	for _, id := range stale {
+		if err := w.cfg.Store.DeleteGroup(ctx, id); err != nil {
+			return fmt.Errorf("removing group %s: %w", id, err)
+		}
+	}
+	now := w.cfg.Now()
+	if _, err := greep.UpdateStateJSON(ctx, w.cfg.Store, stateSweep, func(cur *Sweep) error {
+		if cur.Generation == t.Generation {
+			cur.FinishedAt = now
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("closing the sweep: %w", err)
+	}
+	if _, err := greep.UpdateStateJSON(ctx, w.cfg.Store, greep.StateSync, func(st *greep.SyncState) error {
+		if s.Mode == syncplan.ModeFull {
+			st.LastFullSyncAt = now
+		} else {
+			st.LastResyncAt = now
+		}
+		st.Groups, st.Members = groups, members
+		return nil
+	}); err != nil {
+		return fmt.Errorf("closing the sweep: %w", err)
+	}
+	w.publish(ctx, true)
+	w.log.Info("sweep finished", zap.String("mode", s.Mode), zap.Int64("generation", t.Generation),
+		zap.Int64("groups", groups), zap.Int("removed", len(stale)), zap.Int64("calls", p.Calls))
+	w.clearMarkers(ctx, t.Generation)
+	return nil
+}
+
+// clearMarkers drops the sweep's idempotency markers; a failure only leaves garbage.
+func (w *Worker) clearMarkers(ctx context.Context, gen int64) {
+	prefix := markerID(gen, "")
+	for _, kind := range []string{kindDone, kindPage} {
+		var ids []string
+		err := w.cfg.Store.Records(ctx, kind, func(id string, _ []byte) error {
+			if len(id) >= len(prefix) && id[:len(prefix)] == prefix {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			w.log.Warn("listing sweep markers", zap.Error(err))
+			continue
+		}
+		for _, id := range ids {
+			if err := w.cfg.Store.DeleteRecord(ctx, kind, id); err != nil {
+				w.log.Warn("deleting a sweep marker", zap.Error(err))
+				break
+			}
+		}
+	}
+}
+
+func fromGroup(g *admin.Group, now time.Time) greep.Group {
+	return greep.Group{
+		ID:                 g.Id,
+		Email:              g.Email,
+		Aliases:            g.Aliases,
+		Name:               g.Name,
+		Description:        g.Description,
+		DirectMembersCount: g.DirectMembersCount,
+		ETag:               g.Etag,
+		SyncedAt:           now,
+	}
+}
