@@ -1,0 +1,959 @@
+// Package bolt is Greep's embedded store: the whole cache in one bbolt file (under
+// greep local's --data), for local use and tests. It implements greep.Store.
+//
+// bbolt commits with fsync and copy-on-write pages, so a killed process loses nothing
+// that was committed, and every method is one transaction: a group's member snapshot is
+// one value swapped together with its reverse-index entries, so readers see the old list
+// or the new one, never a mix. A file that is not a bbolt database, or is truncated or
+// corrupt, gives an error at Open (or from the call that meets the damage), never a
+// panic.
+//
+// Layout (one bucket each):
+//
+//	groups      id -> Group JSON
+//	byemail     folded email \x00 id -> ""        (lookup and listing order)
+//	byalias     folded alias \x00 id -> ""
+//	members     group id -> encoded member snapshot (see codec.go)
+//	memberof    member id or folded email \x00 group id -> ""   (reverse index)
+//	users       id -> User JSON;  useremail  folded email -> id
+//	settings    folded group email -> GroupSettings JSON
+//	events      time \x00 id -> Event JSON;  eventids  id -> events key;
+//	eventgroup  folded group \x00 time \x00 id -> ""
+//	findings    id -> Finding JSON;  findingidx  "g\x00" group \x00 id, "s\x00" state \x00 id -> ""
+//	state       name -> document;  counters  name -> big-endian int64
+//	records     kind (nested bucket): id -> data
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/greephq/greep/pkg/cache"
+	"github.com/greephq/greep/pkg/greep"
+)
+
+var (
+	bGroups     = []byte("groups")
+	bByEmail    = []byte("byemail")
+	bByAlias    = []byte("byalias")
+	bMembers    = []byte("members")
+	bMemberOf   = []byte("memberof")
+	bUsers      = []byte("users")
+	bUserEmail  = []byte("useremail")
+	bSettings   = []byte("settings")
+	bEvents     = []byte("events")
+	bEventIDs   = []byte("eventids")
+	bEventGroup = []byte("eventgroup")
+	bFindings   = []byte("findings")
+	bFindingIdx = []byte("findingidx")
+	bState      = []byte("state")
+	bCounters   = []byte("counters")
+	bRecords    = []byte("records")
+
+	allBuckets = [][]byte{bGroups, bByEmail, bByAlias, bMembers, bMemberOf, bUsers, bUserEmail,
+		bSettings, bEvents, bEventIDs, bEventGroup, bFindings, bFindingIdx, bState, bCounters, bRecords}
+)
+
+// Store is the embedded store. Its methods are safe for concurrent use.
+type Store struct {
+	db *bbolt.DB
+}
+
+var _ greep.Store = (*Store)(nil)
+
+// openTimeout bounds the wait for the file lock: a second process on the same file gets
+// an error instead of hanging.
+const openTimeout = 2 * time.Second
+
+// Open opens (creating if needed) the store in the file at path.
+func Open(path string) (s *Store, err error) {
+	defer func() {
+		// bbolt checks its meta pages, but some damage only shows as a panic.
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("open store %s: the file is corrupt (%v)", path, r)
+		}
+	}()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout})
+	switch {
+	case errors.Is(err, bbolt.ErrTimeout):
+		return nil, fmt.Errorf("open store %s: another process holds it", path)
+	case errors.Is(err, bbolt.ErrInvalid), errors.Is(err, bbolt.ErrVersionMismatch), errors.Is(err, bbolt.ErrChecksum):
+		return nil, fmt.Errorf("open store %s: not a greep store or corrupt: %w", path, err)
+	case err != nil:
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s = &Store{db: db}
+	if err := s.check(path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// check refuses a truncated file (pages past its end would fault when touched, which Go
+// cannot recover from) and creates the buckets.
+func (s *Store) check(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		if size := tx.Size(); fi.Size() < size {
+			return fmt.Errorf("open store %s: the file is truncated (%d bytes; its pages need %d)", path, fi.Size(), size)
+		}
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("open store %s: bucket %s: %w", path, b, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// view and update run fn in a transaction, turning a panic (bbolt's reaction to some
+// corrupt pages) into an error. bbolt rolls the transaction back as the panic unwinds.
+func (s *Store) view(fn func(*bbolt.Tx) error) (err error) {
+	defer recoverCorrupt(&err)
+	return s.db.View(fn)
+}
+
+func (s *Store) update(fn func(*bbolt.Tx) error) (err error) {
+	defer recoverCorrupt(&err)
+	return s.db.Update(fn)
+}
+
+func recoverCorrupt(err *error) {
+	if r := recover(); r != nil {
+		*err = greep.Errorf(greep.EINTERNAL, "embedded store is corrupt: %v", r)
+	}
+}
+
+func key(parts ...string) []byte {
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func putJSON(b *bbolt.Bucket, k []byte, what string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", what, err)
+	}
+	if err := cache.CheckSize(what, len(data)); err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+func getJSON(b *bbolt.Bucket, k []byte, what string, v any) (bool, error) {
+	data := b.Get(k)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, greep.Errorf(greep.EINTERNAL, "decode %s %q: %v", what, k, err)
+	}
+	return true, nil
+}
+
+// Paging tokens are the last key returned, base64-encoded: the next page seeks past it,
+// so items written or deleted between pages neither repeat nor shift the listing.
+func encodeToken(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }
+
+func decodeToken(t string) ([]byte, error) {
+	if t == "" {
+		return nil, nil
+	}
+	k, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil || len(k) == 0 {
+		return nil, greep.Errorf(greep.EINVALID, "invalid page token")
+	}
+	return k, nil
+}
+
+// scan walks the keys of b that start with prefix, from just after the token's key (or
+// from start, when there is no token), calling fn until it returns false. It returns
+// the token for the page after the last key fn accepted, when more keys follow.
+func scan(b *bbolt.Bucket, prefix, start []byte, token string, limit int, fn func(k, v []byte) (bool, error)) (string, error) {
+	after, err := decodeToken(token)
+	if err != nil {
+		return "", err
+	}
+	if after != nil && !bytes.HasPrefix(after, prefix) {
+		return "", greep.Errorf(greep.EINVALID, "invalid page token")
+	}
+	c := b.Cursor()
+	var k, v []byte
+	switch {
+	case after != nil:
+		k, v = c.Seek(after)
+		if bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	case start != nil:
+		k, v = c.Seek(start)
+	default:
+		k, v = c.Seek(prefix)
+	}
+	n := 0
+	var last []byte
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if n == limit {
+			return encodeToken(last), nil
+		}
+		ok, err := fn(k, v)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			n++
+			last = k
+		}
+	}
+	return "", nil
+}
+
+// Groups.
+
+// PutGroups implements greep.GroupStore.
+func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
+	for _, g := range groups {
+		if err := cache.CheckGroup(g); err != nil {
+			return err
+		}
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		gb, eb, ab := tx.Bucket(bGroups), tx.Bucket(bByEmail), tx.Bucket(bByAlias)
+		for _, g := range groups {
+			var old greep.Group
+			found, err := getJSON(gb, []byte(g.ID), "group", &old)
+			if err != nil {
+				return err
+			}
+			if found {
+				g.MembersSyncedAt, g.MembersETag = old.MembersSyncedAt, old.MembersETag
+				if err := unindexGroup(eb, ab, old); err != nil {
+					return err
+				}
+			}
+			if err := putJSON(gb, []byte(g.ID), "group "+g.ID, g); err != nil {
+				return err
+			}
+			if err := eb.Put(key(cache.FoldEmail(g.Email), g.ID), nil); err != nil {
+				return err
+			}
+			for _, a := range g.Aliases {
+				if err := ab.Put(key(cache.FoldEmail(a), g.ID), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func unindexGroup(eb, ab *bbolt.Bucket, g greep.Group) error {
+	if err := eb.Delete(key(cache.FoldEmail(g.Email), g.ID)); err != nil {
+		return err
+	}
+	for _, a := range g.Aliases {
+		if err := ab.Delete(key(cache.FoldEmail(a), g.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Group implements greep.GroupStore.
+func (s *Store) Group(ctx context.Context, k string) (greep.Group, error) {
+	if err := cache.CheckKey("group key", k); err != nil {
+		return greep.Group{}, err
+	}
+	var g greep.Group
+	err := s.view(func(tx *bbolt.Tx) error {
+		gb := tx.Bucket(bGroups)
+		id := []byte(k)
+		if gb.Get(id) == nil {
+			id = firstID(tx.Bucket(bByEmail), cache.FoldEmail(k))
+			if id == nil {
+				id = firstID(tx.Bucket(bByAlias), cache.FoldEmail(k))
+			}
+		}
+		found, err := getJSON(gb, id, "group", &g)
+		if err == nil && !found {
+			err = greep.Errorf(greep.ENOTFOUND, "group %s not found", k)
+		}
+		return err
+	})
+	return g, err
+}
+
+// firstID returns the id of the first "name \x00 id" key for name in b.
+func firstID(b *bbolt.Bucket, name string) []byte {
+	p := key(name, "")
+	k, _ := b.Cursor().Seek(p)
+	if k == nil || !bytes.HasPrefix(k, p) {
+		return nil
+	}
+	return k[len(p):]
+}
+
+// Groups implements greep.GroupStore.
+func (s *Store) Groups(ctx context.Context, p greep.Page) ([]greep.Group, string, error) {
+	var (
+		out  []greep.Group
+		next string
+	)
+	err := s.view(func(tx *bbolt.Tx) error {
+		gb := tx.Bucket(bGroups)
+		var err error
+		next, err = scan(tx.Bucket(bByEmail), nil, nil, p.Token, cache.PageSize(p), func(k, _ []byte) (bool, error) {
+			i := bytes.IndexByte(k, 0)
+			var g greep.Group
+			found, err := getJSON(gb, k[i+1:], "group", &g)
+			if found {
+				out = append(out, g)
+			}
+			return found, err
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// DeleteGroup implements greep.GroupStore.
+func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	if err := cache.CheckKey("group id", id); err != nil {
+		return err
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		gb := tx.Bucket(bGroups)
+		var g greep.Group
+		found, err := getJSON(gb, []byte(id), "group", &g)
+		if err != nil || !found {
+			return err
+		}
+		if err := unindexGroup(tx.Bucket(bByEmail), tx.Bucket(bByAlias), g); err != nil {
+			return err
+		}
+		if _, err := swapSnapshot(tx, id, nil); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bSettings).Delete([]byte(cache.FoldEmail(g.Email))); err != nil {
+			return err
+		}
+		return gb.Delete([]byte(id))
+	})
+}
+
+// ReplaceMembers implements greep.GroupStore. The group must exist (ENOTFOUND if not).
+func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []greep.Member, etag string, syncedAt time.Time) error {
+	if err := cache.CheckKey("group id", groupID); err != nil {
+		return err
+	}
+	ms, err := cache.NormalizeMembers(members)
+	if err != nil {
+		return err
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		gb := tx.Bucket(bGroups)
+		var g greep.Group
+		found, err := getJSON(gb, []byte(groupID), "group", &g)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
+		}
+		if _, err := swapSnapshot(tx, groupID, ms); err != nil {
+			return err
+		}
+		g.MembersETag, g.MembersSyncedAt = etag, syncedAt
+		return putJSON(gb, []byte(groupID), "group "+groupID, g)
+	})
+}
+
+// swapSnapshot replaces the group's snapshot with ms (removing it when ms is nil) and
+// brings the reverse index up to date, touching only the entries that change — a
+// resync of a 20,000-member group that changed by one member writes two keys, not
+// 40,000.
+func swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) (uint64, error) {
+	mb, rb := tx.Bucket(bMembers), tx.Bucket(bMemberOf)
+	var oldKeys map[string]bool
+	if cur := mb.Get([]byte(groupID)); cur != nil {
+		_, old, err := decodeSnapshot(cur)
+		if err != nil {
+			return 0, greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
+		}
+		oldKeys = make(map[string]bool, 2*len(old))
+		for _, m := range old {
+			for _, k := range cache.MemberKeys(m) {
+				oldKeys[k] = true
+			}
+		}
+	}
+	newKeys := make(map[string]bool, 2*len(ms))
+	for _, m := range ms {
+		for _, k := range cache.MemberKeys(m) {
+			newKeys[k] = true
+		}
+	}
+	// In key order: bbolt inserts in order far faster than at random (no page splits
+	// in the middle of the tree).
+	for _, k := range slices.Sorted(maps.Keys(oldKeys)) {
+		if !newKeys[k] {
+			if err := rb.Delete(key(k, groupID)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(newKeys)) {
+		if !oldKeys[k] {
+			if err := rb.Put(key(k, groupID), nil); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if ms == nil {
+		return 0, mb.Delete([]byte(groupID))
+	}
+	version, err := mb.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	return version, mb.Put([]byte(groupID), encodeSnapshot(version, ms))
+}
+
+// Members implements greep.GroupStore.
+func (s *Store) Members(ctx context.Context, groupID string) ([]greep.Member, error) {
+	if err := cache.CheckKey("group id", groupID); err != nil {
+		return nil, err
+	}
+	var ms []greep.Member
+	err := s.view(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bMembers).Get([]byte(groupID))
+		if b == nil {
+			if tx.Bucket(bGroups).Get([]byte(groupID)) == nil {
+				return greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
+			}
+			ms = []greep.Member{}
+			return nil
+		}
+		var err error
+		if _, ms, err = decodeSnapshot(b); err != nil {
+			return greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
+		}
+		return nil
+	})
+	return ms, err
+}
+
+// MemberOf implements greep.GroupStore.
+func (s *Store) MemberOf(ctx context.Context, memberKey string) ([]string, error) {
+	if err := cache.CheckKey("member key", memberKey); err != nil {
+		return nil, err
+	}
+	out := []string{}
+	err := s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bMemberOf).Cursor()
+		for _, mk := range slices.Compact([]string{memberKey, cache.FoldEmail(memberKey)}) {
+			p := key(mk, "")
+			for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+				out = append(out, string(k[len(p):]))
+			}
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return slices.Compact(out), err
+}
+
+// Users and settings.
+
+// PutUsers implements greep.DirectoryStore.
+func (s *Store) PutUsers(ctx context.Context, users []greep.User) error {
+	for _, u := range users {
+		if err := cache.CheckKey("user id", u.ID); err != nil {
+			return err
+		}
+		if err := cache.CheckKey("user email", u.PrimaryEmail); err != nil {
+			return err
+		}
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		ub, eb := tx.Bucket(bUsers), tx.Bucket(bUserEmail)
+		for _, u := range users {
+			var old greep.User
+			found, err := getJSON(ub, []byte(u.ID), "user", &old)
+			if err != nil {
+				return err
+			}
+			if found {
+				if err := eb.Delete([]byte(cache.FoldEmail(old.PrimaryEmail))); err != nil {
+					return err
+				}
+			}
+			if err := putJSON(ub, []byte(u.ID), "user "+u.ID, u); err != nil {
+				return err
+			}
+			if err := eb.Put([]byte(cache.FoldEmail(u.PrimaryEmail)), []byte(u.ID)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// User implements greep.DirectoryStore.
+func (s *Store) User(ctx context.Context, k string) (greep.User, error) {
+	if err := cache.CheckKey("user key", k); err != nil {
+		return greep.User{}, err
+	}
+	var u greep.User
+	err := s.view(func(tx *bbolt.Tx) error {
+		ub := tx.Bucket(bUsers)
+		id := []byte(k)
+		if ub.Get(id) == nil {
+			id = tx.Bucket(bUserEmail).Get([]byte(cache.FoldEmail(k)))
+		}
+		found, err := getJSON(ub, id, "user", &u)
+		if err == nil && !found {
+			err = greep.Errorf(greep.ENOTFOUND, "user %s not found", k)
+		}
+		return err
+	})
+	return u, err
+}
+
+// PutSettings implements greep.DirectoryStore.
+func (s *Store) PutSettings(ctx context.Context, gs greep.GroupSettings) error {
+	if err := cache.CheckKey("group email", gs.GroupEmail); err != nil {
+		return err
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		return putJSON(tx.Bucket(bSettings), []byte(cache.FoldEmail(gs.GroupEmail)), "settings of "+gs.GroupEmail, gs)
+	})
+}
+
+// Settings implements greep.DirectoryStore.
+func (s *Store) Settings(ctx context.Context, groupEmail string) (greep.GroupSettings, error) {
+	if err := cache.CheckKey("group email", groupEmail); err != nil {
+		return greep.GroupSettings{}, err
+	}
+	var gs greep.GroupSettings
+	err := s.view(func(tx *bbolt.Tx) error {
+		found, err := getJSON(tx.Bucket(bSettings), []byte(cache.FoldEmail(groupEmail)), "settings", &gs)
+		if err == nil && !found {
+			err = greep.Errorf(greep.ENOTFOUND, "settings of %s not found", groupEmail)
+		}
+		return err
+	})
+	return gs, err
+}
+
+// Events.
+
+// AddEvents implements greep.EventStore.
+func (s *Store) AddEvents(ctx context.Context, events []greep.Event) (int, error) {
+	for _, e := range events {
+		if err := cache.CheckKey("event id", e.ID); err != nil {
+			return 0, err
+		}
+		if e.Group != "" {
+			if err := cache.CheckKey("event group", e.Group); err != nil {
+				return 0, err
+			}
+		}
+	}
+	added := 0
+	err := s.update(func(tx *bbolt.Tx) error {
+		added = 0 // bbolt does not retry, but keep the count true to what is committed
+		eb, ib, gb := tx.Bucket(bEvents), tx.Bucket(bEventIDs), tx.Bucket(bEventGroup)
+		for _, e := range events {
+			if ib.Get([]byte(e.ID)) != nil {
+				continue
+			}
+			k := append(timeKey(e.Time), key("", e.ID)...)
+			if err := putJSON(eb, k, "event "+e.ID, e); err != nil {
+				return err
+			}
+			if err := ib.Put([]byte(e.ID), k); err != nil {
+				return err
+			}
+			if e.Group != "" {
+				if err := gb.Put(append(key(cache.FoldEmail(e.Group), ""), k...), nil); err != nil {
+					return err
+				}
+			}
+			added++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return added, nil
+}
+
+// Events implements greep.EventStore.
+func (s *Store) Events(ctx context.Context, q greep.EventQuery) ([]greep.Event, string, error) {
+	var (
+		out  []greep.Event
+		next string
+	)
+	err := s.view(func(tx *bbolt.Tx) error {
+		eb := tx.Bucket(bEvents)
+		decode := func(v []byte) error {
+			var e greep.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return greep.Errorf(greep.EINTERNAL, "decode event: %v", err)
+			}
+			out = append(out, e)
+			return nil
+		}
+		var err error
+		if q.Group == "" {
+			next, err = scan(eb, nil, timeKey(q.Since), q.Token, cache.PageSize(q.Page), func(_, v []byte) (bool, error) {
+				return true, decode(v)
+			})
+			return err
+		}
+		p := key(cache.FoldEmail(q.Group), "")
+		next, err = scan(tx.Bucket(bEventGroup), p, append(p, timeKey(q.Since)...), q.Token, cache.PageSize(q.Page), func(k, _ []byte) (bool, error) {
+			v := eb.Get(k[len(p):])
+			if v == nil {
+				return false, greep.Errorf(greep.EINTERNAL, "event index entry %q has no event", k)
+			}
+			return true, decode(v)
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// Findings.
+
+// UpdateFinding implements greep.FindingStore. fn may not change the finding's id; a new
+// finding gets the id asked for.
+func (s *Store) UpdateFinding(ctx context.Context, id string, fn func(f *greep.Finding) error) (greep.Finding, error) {
+	if err := cache.CheckKey("finding id", id); err != nil {
+		return greep.Finding{}, err
+	}
+	var f greep.Finding
+	err := s.update(func(tx *bbolt.Tx) error {
+		fb, xb := tx.Bucket(bFindings), tx.Bucket(bFindingIdx)
+		f = greep.Finding{}
+		found, err := getJSON(fb, []byte(id), "finding", &f)
+		if err != nil {
+			return err
+		}
+		old := f
+		if err := fn(&f); err != nil {
+			return err
+		}
+		if f.ID == "" {
+			f.ID = id
+		}
+		if f.ID != id {
+			return greep.Errorf(greep.EINVALID, "finding %s: the update changed its id to %q", id, f.ID)
+		}
+		if found {
+			if err := xb.Delete(key("g", cache.FoldEmail(old.Group), id)); err != nil {
+				return err
+			}
+			if err := xb.Delete(key("s", old.State, id)); err != nil {
+				return err
+			}
+		}
+		if err := putJSON(fb, []byte(id), "finding "+id, f); err != nil {
+			return err
+		}
+		if err := xb.Put(key("g", cache.FoldEmail(f.Group), id), nil); err != nil {
+			return err
+		}
+		return xb.Put(key("s", f.State, id), nil)
+	})
+	if err != nil {
+		return greep.Finding{}, err
+	}
+	return f, nil
+}
+
+// Finding implements greep.FindingStore.
+func (s *Store) Finding(ctx context.Context, id string) (greep.Finding, error) {
+	if err := cache.CheckKey("finding id", id); err != nil {
+		return greep.Finding{}, err
+	}
+	var f greep.Finding
+	err := s.view(func(tx *bbolt.Tx) error {
+		found, err := getJSON(tx.Bucket(bFindings), []byte(id), "finding", &f)
+		if err == nil && !found {
+			err = greep.Errorf(greep.ENOTFOUND, "finding %s not found", id)
+		}
+		return err
+	})
+	return f, err
+}
+
+// Findings implements greep.FindingStore; findings come in id order.
+func (s *Store) Findings(ctx context.Context, q greep.FindingQuery) ([]greep.Finding, string, error) {
+	var (
+		out  []greep.Finding
+		next string
+	)
+	err := s.view(func(tx *bbolt.Tx) error {
+		fb := tx.Bucket(bFindings)
+		accept := func(id []byte) (bool, error) {
+			var f greep.Finding
+			found, err := getJSON(fb, id, "finding", &f)
+			if err != nil || !found || (q.State != "" && f.State != q.State) {
+				return false, err
+			}
+			out = append(out, f)
+			return true, nil
+		}
+		var (
+			b      = tx.Bucket(bFindingIdx)
+			prefix []byte
+		)
+		switch {
+		case q.Group != "": // the narrower index; the state is checked on each finding
+			prefix = key("g", cache.FoldEmail(q.Group), "")
+		case q.State != "":
+			prefix = key("s", q.State, "")
+		default:
+			b = fb
+		}
+		var err error
+		next, err = scan(b, prefix, nil, q.Token, cache.PageSize(q.Page), func(k, _ []byte) (bool, error) {
+			return accept(k[len(prefix):])
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// State and counters.
+
+// State implements greep.StateStore.
+func (s *Store) State(ctx context.Context, name string) ([]byte, error) {
+	if err := cache.CheckKey("state name", name); err != nil {
+		return nil, err
+	}
+	var out []byte
+	err := s.view(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bState).Get([]byte(name))
+		if v == nil {
+			return greep.Errorf(greep.ENOTFOUND, "state %s not found", name)
+		}
+		out = bytes.Clone(v)
+		return nil
+	})
+	return out, err
+}
+
+// UpdateState implements greep.StateStore. fn returning nil deletes the document.
+func (s *Store) UpdateState(ctx context.Context, name string, fn func(cur []byte) ([]byte, error)) error {
+	if err := cache.CheckKey("state name", name); err != nil {
+		return err
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bState)
+		next, err := fn(bytes.Clone(b.Get([]byte(name))))
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			return b.Delete([]byte(name))
+		}
+		if err := cache.CheckSize("state "+name, len(next)); err != nil {
+			return err
+		}
+		return b.Put([]byte(name), next)
+	})
+}
+
+// AddCount implements greep.StateStore.
+func (s *Store) AddCount(ctx context.Context, name string, delta int64) (int64, error) {
+	if err := cache.CheckKey("counter name", name); err != nil {
+		return 0, err
+	}
+	var total int64
+	err := s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bCounters)
+		cur, err := counter(b, name)
+		if err != nil {
+			return err
+		}
+		total = cur + delta
+		return b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, uint64(total)))
+	})
+	return total, err
+}
+
+// Count implements greep.StateStore.
+func (s *Store) Count(ctx context.Context, name string) (int64, error) {
+	if err := cache.CheckKey("counter name", name); err != nil {
+		return 0, err
+	}
+	var total int64
+	err := s.view(func(tx *bbolt.Tx) error {
+		var err error
+		total, err = counter(tx.Bucket(bCounters), name)
+		return err
+	})
+	return total, err
+}
+
+func counter(b *bbolt.Bucket, name string) (int64, error) {
+	v := b.Get([]byte(name))
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return int64(binary.BigEndian.Uint64(v)), nil
+	}
+	return 0, greep.Errorf(greep.EINTERNAL, "counter %s is corrupt", name)
+}
+
+// Records.
+
+func checkRecord(kind, id string, data []byte) error {
+	if err := cache.CheckKey("record kind", kind); err != nil {
+		return err
+	}
+	if err := cache.CheckKey("record id", id); err != nil {
+		return err
+	}
+	return cache.CheckSize("record "+kind+"/"+id, len(data))
+}
+
+// CreateRecord implements greep.RecordStore.
+func (s *Store) CreateRecord(ctx context.Context, kind, id string, data []byte) error {
+	if err := checkRecord(kind, id, data); err != nil {
+		return err
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		b, err := tx.Bucket(bRecords).CreateBucketIfNotExists([]byte(kind))
+		if err != nil {
+			return err
+		}
+		if b.Get([]byte(id)) != nil {
+			return greep.Errorf(greep.ECONFLICT, "record %s/%s already exists", kind, id)
+		}
+		return b.Put([]byte(id), nonNil(data))
+	})
+}
+
+// PutRecord implements greep.RecordStore.
+func (s *Store) PutRecord(ctx context.Context, kind, id string, data []byte) error {
+	if err := checkRecord(kind, id, data); err != nil {
+		return err
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		b, err := tx.Bucket(bRecords).CreateBucketIfNotExists([]byte(kind))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), nonNil(data))
+	})
+}
+
+// nonNil stores an empty record as an empty value, so Records hands fn a non-nil slice
+// for every record, as the Datastore store does.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// DeleteRecord implements greep.RecordStore.
+func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
+	if err := checkRecord(kind, id, nil); err != nil {
+		return err
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bRecords).Bucket([]byte(kind))
+		if b == nil {
+			return nil
+		}
+		return b.Delete([]byte(id))
+	})
+}
+
+// recordBatch is how many records Records reads per transaction.
+const recordBatch = 256
+
+// Records implements greep.RecordStore. fn runs outside any transaction (so it may call
+// the store, to delete the record for example), on records read in batches: a record
+// written during the walk may or may not be seen.
+func (s *Store) Records(ctx context.Context, kind string, fn func(id string, data []byte) error) error {
+	if err := cache.CheckKey("record kind", kind); err != nil {
+		return err
+	}
+	type rec struct {
+		id   string
+		data []byte
+	}
+	var after []byte
+	for {
+		var batch []rec
+		err := s.view(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(bRecords).Bucket([]byte(kind))
+			if b == nil {
+				return nil
+			}
+			c := b.Cursor()
+			k, v := c.First()
+			if after != nil {
+				k, v = c.Seek(after)
+				if bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(batch) < recordBatch; k, v = c.Next() {
+				batch = append(batch, rec{string(k), bytes.Clone(v)})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(r.id, r.data); err != nil {
+				return err
+			}
+		}
+		if len(batch) < recordBatch {
+			return nil
+		}
+		after = []byte(batch[len(batch)-1].id)
+	}
+}

@@ -1,0 +1,196 @@
+package bolt
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/greephq/greep/pkg/cache/storetest"
+	"github.com/greephq/greep/pkg/greep"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) greep.Store {
+		s, err := Open(filepath.Join(t.TempDir(), "greep.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// What was committed is there after the file is closed and opened again.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "greep.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := []greep.Member{{ID: "1", Email: "a@example.com", Role: "OWNER", Type: greep.TypeUser, Status: "ACTIVE"}}
+	if err := s.PutGroups(ctx, []greep.Group{{ID: "g", Email: "g@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceMembers(ctx, "g", ms, "e", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Members(ctx, "g")
+	if err != nil || !reflect.DeepEqual(got, ms) {
+		t.Errorf("after reopening: %+v, %v", got, err)
+	}
+}
+
+func TestOpenRefusesBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	valid := filepath.Join(dir, "valid.db")
+	s, err := Open(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 200 {
+		if err := s.PutRecord(ctx, "k", strings.Repeat("x", i+1), make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	data, err := os.ReadFile(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	garbage := make([]byte, 64<<10)
+	for i := range garbage {
+		garbage[i] = byte(i * 7)
+	}
+	for _, tc := range []struct {
+		name, want string
+		data       []byte
+	}{
+		{"garbage", "not a greep store or corrupt", garbage},
+		{"text", "", []byte("this is not a database\n")},
+		{"empty-meta", "", make([]byte, 16<<10)},
+		{"truncated", "truncated", data[:len(data)/2]},
+		{"meta-only", "", data[:2*4096]}, // the freelist read in bbolt.Open panics: recovered
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".db")
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(path)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name the file or say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Damage past the meta pages shows only when a page is read: the call fails with an
+// error and the process goes on.
+func TestCorruptPagesGiveErrors(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "greep.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if err := s.PutRecord(ctx, "k", strings.Repeat("r", i+1), make([]byte, 500)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	junk := make([]byte, fi.Size()-4*4096)
+	for i := range junk {
+		junk[i] = 0xA5
+	}
+	if _, err := f.WriteAt(junk, 4*4096); err != nil { // keep both meta pages intact
+		t.Fatal(err)
+	}
+	f.Close()
+
+	s, err = Open(path)
+	if err != nil {
+		t.Logf("Open refused the damaged file: %v", err)
+		return
+	}
+	defer s.Close()
+	err = s.Records(ctx, "k", func(string, []byte) error { return nil })
+	if err == nil {
+		t.Fatal("reading damaged pages gave no error")
+	}
+	t.Logf("reading damaged pages: %v", err)
+}
+
+// A second process on the same file is told so instead of hanging.
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "greep.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Another handle in this process takes the flock like another process would.
+	_, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 100 * time.Millisecond})
+	if err == nil {
+		t.Skip("flock is not exclusive within one process here")
+	}
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Errorf("second Open: %v", err)
+	}
+}
+
+func TestSnapshotCodec(t *testing.T) {
+	ms := []greep.Member{{ID: "1", Email: "a@x", Role: "OWNER", Type: "USER", Status: "ACTIVE"}, {Email: "ext@y", Type: "EXTERNAL"}}
+	b := encodeSnapshot(42, ms)
+	v, got, err := decodeSnapshot(b)
+	if err != nil || v != 42 || !reflect.DeepEqual(got, ms) {
+		t.Fatalf("round trip: %d %+v %v", v, got, err)
+	}
+	// Every truncation and a few corruptions fail cleanly.
+	for i := range b {
+		if _, _, err := decodeSnapshot(b[:i]); err == nil {
+			t.Errorf("decoding %d of %d bytes succeeded", i, len(b))
+		}
+	}
+	bad := append([]byte{snapshotFormat}, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	if _, _, err := decodeSnapshot(bad); err == nil {
+		t.Error("a huge member count decoded")
+	}
+	if _, _, err := decodeSnapshot(append(b, 0)); err == nil {
+		t.Error("trailing bytes decoded")
+	}
+}
+
+func TestTimeKeyOrder(t *testing.T) {
+	times := []time.Time{{}, time.Unix(-5, 0), time.Unix(0, 0), time.Unix(0, 1), time.Unix(1, 0), time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC)}
+	for i := 1; i < len(times); i++ {
+		if string(timeKey(times[i-1])) >= string(timeKey(times[i])) {
+			t.Errorf("timeKey(%v) >= timeKey(%v)", times[i-1], times[i])
+		}
+	}
+}
