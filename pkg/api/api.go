@@ -1,0 +1,230 @@
+// Package api is Greep's read API, the default service: the /v1 JSON API, a read-only
+// Directory API-compatible surface that Google's own clients can be pointed at, /v1/status
+// and the dashboard. Everything is served from the cache; no request reaches Google.
+//
+// Errors are Google's error JSON everywhere. Page tokens are opaque and bound to their
+// query. Member lists are rendered once per snapshot, so the hot paths (a group's members,
+// a user's groups) cost a store lookup or two and a copy.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/auth"
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// Store is what the read API reads; greep.Store implements it.
+type Store interface {
+	Group(ctx context.Context, key string) (greep.Group, error)
+	Groups(ctx context.Context, p greep.Page) ([]greep.Group, string, error)
+	Members(ctx context.Context, groupID string) ([]greep.Member, error)
+	MemberOf(ctx context.Context, memberKey string) ([]string, error)
+	Events(ctx context.Context, q greep.EventQuery) ([]greep.Event, string, error)
+	Findings(ctx context.Context, q greep.FindingQuery) ([]greep.Finding, string, error)
+	State(ctx context.Context, name string) ([]byte, error)
+}
+
+// StatusSource gives the live figures that are not in the store: the queues' dispatch
+// and the APIs' daily quota use. `greep local` passes its dispatcher and budget guard.
+type StatusSource interface {
+	QueueStats(ctx context.Context) (map[string]greep.QueueStat, error)
+	QuotaUsage(ctx context.Context) (map[string]greep.QuotaUsage, error)
+}
+
+// Config is what New needs.
+type Config struct {
+	Store Store
+	// Status is optional; without it /v1/status and the dashboard show no queues or quota.
+	Status StatusSource
+	// Auth authenticates every route but /healthz: auth.NewStaticToken locally,
+	// auth.NewIDToken in production.
+	Auth   auth.Authenticator
+	Logger *zap.Logger
+	// Now is the clock (time.Now when nil); the dashboard's projections use it.
+	Now func() time.Time
+	// PageTokenKey signs page tokens. Every instance serving the same clients must share
+	// it, or a page token from one instance is refused by the next; empty draws a random
+	// key, which is right for a single process.
+	PageTokenKey []byte
+	// CacheMembers bounds how many members are kept rendered in memory (default 500,000,
+	// about 200 MB).
+	CacheMembers int
+}
+
+// DefaultCacheMembers is Config.CacheMembers' default.
+const DefaultCacheMembers = 500_000
+
+type server struct {
+	store  Store
+	status StatusSource
+	auth   auth.Authenticator
+	log    *zap.Logger
+	now    func() time.Time
+	tokens *pageTokens
+	snaps  *snapshots
+	router chi.Router
+}
+
+// New returns the read API's handler, to be mounted at "/".
+func New(cfg Config) (http.Handler, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.router, nil
+}
+
+func newServer(cfg Config) (*server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api: a store is required")
+	}
+	if cfg.Auth == nil {
+		return nil, errors.New("api: an authenticator is required (auth.NewStaticToken or auth.NewIDToken)")
+	}
+	s := &server{store: cfg.Store, status: cfg.Status, auth: cfg.Auth, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	key := cfg.PageTokenKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	s.tokens = newPageTokens(key)
+	budget := cfg.CacheMembers
+	if budget <= 0 {
+		budget = DefaultCacheMembers
+	}
+	s.snaps = newSnapshots(cfg.Store, budget)
+	s.router = s.routes()
+	return s, nil
+}
+
+func (s *server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeGoogleError(w, http.StatusNotFound, "notFound", "Not Found: "+r.URL.Path)
+	})
+	r.MethodNotAllowed(methodNotAllowed)
+
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
+		groups := r.With(need(auth.ScopeGroups))
+		groups.Get("/v1/groups", s.v1Groups)
+		groups.Get("/v1/groups/{groupKey}", s.v1Group)
+		groups.Get("/v1/groups/{groupKey}/members", s.v1Members)
+		groups.Get("/v1/users/{userKey}/groups", s.v1UserGroups)
+		history := r.With(need(auth.ScopeHistory))
+		history.Get("/v1/groups/{groupKey}/history", s.v1GroupHistory)
+		history.Get("/v1/history", s.v1History)
+		r.With(need(auth.ScopeFindings)).Get("/v1/findings", s.v1Findings)
+		status := r.With(need(auth.ScopeStatus))
+		status.Get("/v1/status", s.v1Status)
+		status.Get("/", s.dashboard)
+
+		r.Route(directoryPrefix, func(r chi.Router) {
+			r.Use(need(auth.ScopeGroups))
+			r.Get("/groups", s.dirGroups)
+			r.Get("/groups/{groupKey}", s.dirGroup)
+			r.Get("/groups/{groupKey}/members", s.dirMembers)
+			r.Get("/groups/{groupKey}/members/{memberKey}", s.dirMember)
+			r.Get("/groups/{groupKey}/hasMember/{memberKey}", s.dirHasMember)
+			// The surface is read-only: any write, on any Directory path, is 405 in
+			// Google's shape rather than a confusing 404.
+			r.HandleFunc("/*", func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet || r.Method == http.MethodHead {
+					writeGoogleError(w, http.StatusNotFound, "notFound", "Not Found: "+r.URL.Path+" is not served by Greep")
+					return
+				}
+				methodNotAllowed(w, r)
+			})
+		})
+	})
+	return r
+}
+
+const directoryPrefix = "/admin/directory/v1"
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET")
+	writeGoogleError(w, http.StatusMethodNotAllowed, "methodNotAllowed",
+		"Method "+r.Method+" is not allowed: Greep serves a read-only copy of the directory; write to Google")
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) *auth.Principal {
+	p, _ := ctx.Value(principalKey{}).(*auth.Principal)
+	return p
+}
+
+// authenticate resolves the bearer token to a principal, answering 401 or 403 itself.
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r.Header.Get("Authorization"))
+		if !ok && r.Header.Get("Authorization") != "" {
+			s.writeError(w, r, greep.Errorf(greep.EUNAUTHORIZED, "Invalid Credentials: the Authorization header must be \"Bearer <token>\""))
+			return
+		}
+		p, err := s.auth.Authenticate(r.Context(), token)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+func bearer(h string) (string, bool) {
+	const prefix = "bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(prefix):]), true
+}
+
+// need refuses principals without scope with 403.
+func need(scope string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !principalFrom(r.Context()).Can(scope) {
+				writeGoogleError(w, http.StatusForbidden, "forbidden", "The client is not allowed this request: it needs the scope "+scope)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", zap.String("path", r.URL.Path), zap.Any("panic", v), zap.Stack("stack"))
+				writeGoogleError(w, http.StatusInternalServerError, "backendError", "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

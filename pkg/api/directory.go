@@ -1,0 +1,329 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// The Directory API-compatible surface answers the paths, parameters, JSON (kind, etag,
+// directMembersCount as a string) and paging of admin/directory/v1, so that a job built on
+// Google's Go or Node.js client reads Greep by changing its endpoint.
+
+// dirMaxPage is Google's ceiling (and default) for groups and members pages.
+const dirMaxPage = 200
+
+func appendDirGroup(b []byte, g greep.Group) []byte {
+	b = append(b, `{"kind":"admin#directory#group"`...)
+	b = appendField(b, false, "id", g.ID)
+	etag := g.ETag
+	if etag == "" {
+		etag = groupETag(g)
+	}
+	b = appendField(b, false, "etag", etag)
+	b = appendField(b, false, "email", g.Email)
+	b = appendField(b, false, "name", g.Name)
+	b = append(b, `,"directMembersCount":"`...)
+	b = appendInt(b, g.DirectMembersCount)
+	b = append(b, '"')
+	b = appendField(b, false, "description", g.Description)
+	if len(g.Aliases) > 0 {
+		b = append(b, `,"aliases":[`...)
+		for i, a := range g.Aliases {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, a)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// GET /admin/directory/v1/groups
+func (s *server) dirGroups(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	customer, domain, userKey := q.Get("customer"), strings.ToLower(q.Get("domain")), q.Get("userKey")
+	switch {
+	case customer == "" && domain == "" && userKey == "":
+		s.writeError(w, r, errRequired("customer"))
+		return
+	case customer != "" && userKey != "":
+		s.writeError(w, r, errInvalid("Invalid Input: customer and userKey cannot be combined"))
+		return
+	case q.Get("query") != "":
+		s.writeError(w, r, errInvalid("Invalid Input: query is not supported by Greep; filter the listing yourself"))
+		return
+	case q.Get("orderBy") != "" && q.Get("orderBy") != "email":
+		s.writeError(w, r, errInvalid("Invalid value for orderBy: %q (only email)", q.Get("orderBy")))
+		return
+	case q.Get("sortOrder") != "" && q.Get("sortOrder") != "ASCENDING":
+		s.writeError(w, r, errInvalid("Invalid value for sortOrder: %q (Greep lists in ascending email order only)", q.Get("sortOrder")))
+		return
+	}
+	if domain != "" && (strings.ContainsAny(domain, "@/ ") || len(domain) > 253) {
+		s.writeError(w, r, errInvalid("Invalid Input: domain %q", domain))
+		return
+	}
+	if userKey != "" {
+		if err := checkKey("userKey", userKey); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	limit, err := maxResults(r, dirMaxPage, dirMaxPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	query := "dir/groups\x00" + domain + "\x00" + userKey
+	cursor, err := s.tokens.decode(query, q.Get("pageToken"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+
+	var groups []greep.Group
+	var next string
+	if userKey != "" {
+		// A member's groups, direct only as on Google, paged by email in memory.
+		all, err := s.memberGroups(r, userKey, false)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if domain != "" {
+			all = slices.DeleteFunc(all, func(g greep.Group) bool { return !inDomain(g.Email, domain) })
+		}
+		i := 0
+		if cursor != "" {
+			i, _ = slices.BinarySearchFunc(all, cursor, func(g greep.Group, c string) int { return strings.Compare(g.Email, c) })
+			if i < len(all) && all[i].Email == cursor {
+				i++
+			}
+		}
+		j := min(i+limit, len(all))
+		groups = all[i:j]
+		if j < len(all) {
+			next = all[j-1].Email
+		}
+	} else {
+		// Filtering by domain may leave a page short (even empty) with a next token, which
+		// Google's clients page through as they would on Google.
+		all, n, err := s.store.Groups(r.Context(), greep.Page{Token: cursor, Limit: limit})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		p := principalFrom(r.Context())
+		for _, g := range all {
+			if (domain == "" || inDomain(g.Email, domain)) && p.CanSeeGroup(g.Email) {
+				groups = append(groups, g)
+			}
+		}
+		next = n
+	}
+
+	b := append(make([]byte, 0, 256*len(groups)+128), `{"kind":"admin#directory#groups"`...)
+	etagAt := len(b)
+	if len(groups) > 0 {
+		b = append(b, `,"groups":[`...)
+		for i, g := range groups {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendDirGroup(b, g)
+		}
+		b = append(b, ']')
+	}
+	etag := pageETag(hashBytes(b[etagAt:]), cursor)
+	if next != "" {
+		b = appendField(b, false, "nextPageToken", s.tokens.encode(query, next))
+	}
+	b = appendField(b, false, "etag", etag)
+	b = append(b, "}\n"...)
+	writeBody(w, r, b, etag, s.oldestSynced(groups))
+}
+
+func inDomain(email, domain string) bool {
+	return strings.HasSuffix(strings.ToLower(email), "@"+domain)
+}
+
+func (s *server) oldestSynced(groups []greep.Group) (t time.Time) {
+	for _, g := range groups {
+		if t.IsZero() || g.SyncedAt.Before(t) {
+			t = g.SyncedAt
+		}
+	}
+	return t
+}
+
+// GET /admin/directory/v1/groups/{groupKey}
+func (s *server) dirGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := s.group(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b := appendDirGroup(nil, g)
+	etag := g.ETag
+	if etag == "" {
+		etag = groupETag(g)
+	}
+	writeBody(w, r, append(b, '\n'), etag, g.SyncedAt)
+}
+
+var validRoles = []string{"OWNER", "MANAGER", "MEMBER"}
+
+// GET /admin/directory/v1/groups/{groupKey}/members
+func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
+	g, err := s.group(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	var roles []string
+	if v := q.Get("roles"); v != "" {
+		for _, role := range strings.Split(v, ",") {
+			role = strings.ToUpper(strings.TrimSpace(role))
+			if !slices.Contains(validRoles, role) {
+				s.writeError(w, r, errInvalid("Invalid value for roles: %q (OWNER, MANAGER, MEMBER, comma-separated)", v))
+				return
+			}
+			roles = append(roles, role)
+		}
+		slices.Sort(roles)
+		roles = slices.Compact(roles)
+	}
+	derived, err := boolParam(r, "includeDerivedMembership")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := maxResults(r, dirMaxPage, dirMaxPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rolesKey := strings.Join(roles, ",")
+	query := "dir/members\x00" + g.ID + "\x00" + rolesKey
+	if derived {
+		query += "\x00d"
+	}
+	cursor, err := s.tokens.decode(query, q.Get("pageToken"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	snap, syncedAt := (*snapshot)(nil), g.MembersSyncedAt
+	if derived {
+		x, err := s.expand(r.Context(), g, true)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		snap, syncedAt = x.snap, x.syncedAt
+	} else if snap, err = s.snaps.get(r.Context(), g); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+
+	frags := snap.dirJSON()
+	match := func(k int) bool { return len(roles) == 0 || slices.Contains(roles, snap.members[k].Role) }
+	b := append(make([]byte, 0, 200*min(limit, len(frags))+128), `{"kind":"admin#directory#members"`...)
+	n, last, next := 0, -1, ""
+	for k := snap.after(cursor); k < len(frags); k++ {
+		if !match(k) {
+			continue
+		}
+		if n == limit {
+			next = s.tokens.encode(query, memberCursor(snap.members[last]))
+			break
+		}
+		if n == 0 {
+			b = append(b, `,"members":[`...)
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, frags[k]...)
+		n++
+		last = k
+	}
+	if n > 0 {
+		b = append(b, ']')
+	}
+	etag := pageETag(snap.hash, "dir", cursor, rolesKey, string(appendInt(nil, int64(limit))))
+	if next != "" {
+		b = appendField(b, false, "nextPageToken", next)
+	}
+	b = appendField(b, false, "etag", etag)
+	b = append(b, "}\n"...)
+	writeBody(w, r, b, etag, syncedAt)
+}
+
+// findMember returns the member of snap whose email (case-insensitively) or id is key.
+func findMember(snap *snapshot, key string) (greep.Member, bool) {
+	for _, m := range snap.members {
+		if m.ID == key || (m.Email != "" && strings.EqualFold(m.Email, key)) {
+			return m, true
+		}
+	}
+	return greep.Member{}, false
+}
+
+// GET /admin/directory/v1/groups/{groupKey}/members/{memberKey}
+func (s *server) dirMember(w http.ResponseWriter, r *http.Request) {
+	g, err := s.group(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key := chi.URLParam(r, "memberKey")
+	if err := checkKey("memberKey", key); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	snap, err := s.snaps.get(r.Context(), g)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, ok := findMember(snap, key)
+	if !ok {
+		s.writeError(w, r, greep.Errorf(greep.ENOTFOUND, "Resource Not Found: memberKey %s", key))
+		return
+	}
+	writeBody(w, r, append(appendDirMember(nil, m), '\n'), memberETag(m), g.MembersSyncedAt)
+}
+
+// GET /admin/directory/v1/groups/{groupKey}/hasMember/{memberKey}
+func (s *server) dirHasMember(w http.ResponseWriter, r *http.Request) {
+	g, err := s.group(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key := chi.URLParam(r, "memberKey")
+	if err := checkKey("memberKey", key); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// Direct or nested, as Google's hasMember.
+	x, err := s.expand(r.Context(), g, true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	_, ok := findMember(x.snap, key)
+	b := []byte(`{"isMember":false}` + "\n")
+	if ok {
+		b = []byte(`{"isMember":true}` + "\n")
+	}
+	writeBody(w, r, b, "", x.syncedAt)
+}

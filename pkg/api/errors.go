@@ -1,0 +1,88 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// httpError is an error with Google's reason when greep's codes are too coarse (a missing
+// parameter is "required", not "invalid"; a write on the read-only surface is 405).
+type httpError struct {
+	status  int
+	reason  string
+	message string
+}
+
+func (e *httpError) Error() string { return e.reason + ": " + e.message }
+
+func errRequired(param string) error {
+	return &httpError{http.StatusBadRequest, "required", "Required parameter: " + param}
+}
+
+func errInvalid(format string, args ...any) error {
+	return greep.Errorf(greep.EINVALID, format, args...)
+}
+
+// statusOf maps greep's error codes to HTTP statuses and Google's error reasons.
+func statusOf(code string) (int, string) {
+	switch code {
+	case greep.EINVALID:
+		return http.StatusBadRequest, "invalid"
+	case greep.EUNAUTHORIZED:
+		return http.StatusUnauthorized, "authError"
+	case greep.EFORBIDDEN:
+		return http.StatusForbidden, "forbidden"
+	case greep.ENOTFOUND:
+		return http.StatusNotFound, "notFound"
+	case greep.ECONFLICT:
+		return http.StatusConflict, "duplicate"
+	case greep.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge, "requestTooLarge"
+	default:
+		return http.StatusInternalServerError, "backendError"
+	}
+}
+
+// writeError answers err in Google's error shape, so the official clients turn it into a
+// *googleapi.Error with the right Code and Errors[].Reason.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var status int
+	var reason, msg string
+	var he *httpError
+	if errors.As(err, &he) {
+		status, reason, msg = he.status, he.reason, he.message
+	} else {
+		status, reason = statusOf(greep.ErrorCode(err))
+		msg = greep.ErrorMessage(err)
+	}
+	if status >= 500 {
+		s.log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="greep"`)
+	}
+	writeGoogleError(w, status, reason, msg)
+}
+
+func writeGoogleError(w http.ResponseWriter, status int, reason, msg string) {
+	var b []byte
+	b = append(b, `{"error":{"code":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"errors":[{"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"domain":"global","reason":`...)
+	b = appendJSONString(b, reason)
+	b = append(b, "}]}}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(b)
+}

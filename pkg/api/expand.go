@@ -1,0 +1,158 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"time"
+
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// walk visits the nodes reachable from start through next, each once, breadth first, and
+// returns them in visiting order (start included). Nesting cycles end because a visited
+// node is never expanded again.
+func walk(start []string, next func(id string) ([]string, error)) ([]string, error) {
+	seen := make(map[string]bool, len(start))
+	var order []string
+	queue := make([]string, 0, len(start))
+	for _, id := range start {
+		if !seen[id] {
+			seen[id] = true
+			queue = append(queue, id)
+		}
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		order = append(order, id)
+		ns, err := next(id)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range ns {
+			if !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return order, nil
+}
+
+// expansion is a group's membership through nested groups.
+type expansion struct {
+	snap *snapshot
+	// syncedAt is the oldest member snapshot the expansion read: the answer is at least
+	// that fresh.
+	syncedAt time.Time
+}
+
+// expand returns the members reachable from g through nested groups, each once (the
+// first membership met, breadth first, wins, so g's own roles take precedence). With
+// withGroups the nested groups themselves are listed too (Directory's
+// includeDerivedMembership); without, only the non-group members (/v1's transitive=true).
+// Nested groups that are not in the cache (another tenant's) cannot be expanded and are
+// listed as they are. The result is cached under the versions of every group it read.
+func (s *server) expand(ctx context.Context, g greep.Group, withGroups bool) (expansion, error) {
+	type visit struct {
+		g    greep.Group
+		snap *snapshot
+	}
+	byID := map[string]visit{}
+	order, err := walk([]string{g.ID}, func(id string) ([]string, error) {
+		gg := g
+		if id != g.ID {
+			var err error
+			gg, err = s.store.Group(ctx, id)
+			if errors.Is(err, greep.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		snap, err := s.snaps.get(ctx, gg)
+		if err != nil {
+			return nil, err
+		}
+		byID[id] = visit{gg, snap}
+		var next []string
+		for _, m := range snap.members {
+			if m.Type == greep.TypeGroup && m.ID != "" {
+				next = append(next, m.ID)
+			}
+		}
+		return next, nil
+	})
+	if err != nil {
+		return expansion{}, err
+	}
+
+	// The composite version: the same groups at the same versions expand the same way.
+	h := fnv.New64a()
+	if withGroups {
+		h.Write([]byte("g"))
+	}
+	oldest := g.MembersSyncedAt
+	for _, id := range order {
+		v, ok := byID[id]
+		if !ok {
+			continue
+		}
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+		h.Write([]byte(v.snap.version))
+		h.Write([]byte{0})
+		if v.g.MembersSyncedAt.Before(oldest) {
+			oldest = v.g.MembersSyncedAt
+		}
+	}
+	version := string(h.Sum(nil))
+	cacheKey := "t/" + g.ID
+	if withGroups {
+		cacheKey = "d/" + g.ID
+	}
+	if cached := s.snaps.peek(cacheKey); cached != nil && cached.version == version {
+		return expansion{cached, oldest}, nil
+	}
+
+	seen := map[string]bool{}
+	var members []greep.Member
+	for _, id := range order {
+		v, ok := byID[id]
+		if !ok {
+			continue
+		}
+		for _, m := range v.snap.members {
+			key := m.ID
+			if key == "" {
+				key = m.Email
+			}
+			if seen[key] {
+				continue
+			}
+			// A nested group that is in the cache is replaced by its members; one that
+			// is not stays listed, as it is all that is known.
+			_, expanded := byID[m.ID]
+			if m.Type == greep.TypeGroup && expanded && !withGroups {
+				continue
+			}
+			seen[key] = true
+			members = append(members, m)
+		}
+	}
+	snap := newSnapshot(version, members)
+	s.snaps.put(cacheKey, snap)
+	return expansion{snap, oldest}, nil
+}
+
+// groupsOf returns the ids of the groups memberKey belongs to, directly or (transitive)
+// through nested groups, without the member itself.
+func (s *server) groupsOf(ctx context.Context, memberKey string, transitive bool) ([]string, error) {
+	direct, err := s.store.MemberOf(ctx, memberKey)
+	if err != nil || !transitive {
+		return direct, err
+	}
+	return walk(direct, func(id string) ([]string, error) { return s.store.MemberOf(ctx, id) })
+}

@@ -1,0 +1,401 @@
+package api
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// Page sizes of the /v1 API (the Directory-compatible surface keeps Google's 200).
+const (
+	v1DefaultPage = 200
+	v1MaxPage     = 1000
+)
+
+func appendV1GroupSummary(b []byte, g greep.Group) []byte {
+	b = append(b, '{')
+	b = appendField(b, true, "id", g.ID)
+	b = appendField(b, false, "email", g.Email)
+	b = appendField(b, false, "name", g.Name)
+	b = append(b, `,"directMembersCount":`...)
+	b = appendInt(b, g.DirectMembersCount)
+	b = append(b, `,"syncedAt":`...)
+	b = appendTime(b, g.SyncedAt)
+	return append(b, '}')
+}
+
+// appendTail closes a list answer with its page token and syncedAt.
+func appendTail(b []byte, next string, syncedAt time.Time) []byte {
+	b = append(b, ']')
+	if next != "" {
+		b = appendField(b, false, "nextPageToken", next)
+	}
+	b = append(b, `,"syncedAt":`...)
+	b = appendTime(b, syncedAt)
+	return append(b, "}\n"...)
+}
+
+// GET /v1/groups
+func (s *server) v1Groups(w http.ResponseWriter, r *http.Request) {
+	limit, err := maxResults(r, v1DefaultPage, v1MaxPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	const query = "v1/groups"
+	cursor, err := s.tokens.decode(query, r.URL.Query().Get("pageToken"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	groups, next, err := s.store.Groups(r.Context(), greep.Page{Token: cursor, Limit: limit})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := principalFrom(r.Context())
+	b := append(make([]byte, 0, 128*len(groups)+128), `{"groups":[`...)
+	var oldest time.Time
+	n := 0
+	for _, g := range groups {
+		if !p.CanSeeGroup(g.Email) {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = appendV1GroupSummary(b, g)
+		if oldest.IsZero() || g.SyncedAt.Before(oldest) {
+			oldest = g.SyncedAt
+		}
+	}
+	if oldest.IsZero() {
+		oldest = s.cacheSyncedAt(r.Context())
+	}
+	b = appendTail(b, s.tokens.encode(query, next), oldest)
+	writeBody(w, r, b, "", oldest)
+}
+
+// v1Group is /v1/groups/{groupKey}'s answer.
+type v1Group struct {
+	ID                 string     `json:"id"`
+	Email              string     `json:"email"`
+	Aliases            []string   `json:"aliases,omitempty"`
+	Name               string     `json:"name"`
+	Description        string     `json:"description,omitempty"`
+	DirectMembersCount int64      `json:"directMembersCount"`
+	ETag               string     `json:"etag,omitempty"`
+	SyncedAt           time.Time  `json:"syncedAt"`
+	MembersSyncedAt    *time.Time `json:"membersSyncedAt,omitempty"`
+}
+
+// groupETag is the entity tag of a group's metadata, syncedAt excluded.
+func groupETag(g greep.Group) string {
+	h := fnv.New64a()
+	for _, s := range append([]string{g.ID, g.Email, g.Name, g.Description, g.ETag, string(appendInt(nil, g.DirectMembersCount))}, g.Aliases...) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return quotedHash(h.Sum64())
+}
+
+// GET /v1/groups/{groupKey}
+func (s *server) v1Group(w http.ResponseWriter, r *http.Request) {
+	g, err := s.group(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := v1Group{ID: g.ID, Email: g.Email, Aliases: g.Aliases, Name: g.Name, Description: g.Description,
+		DirectMembersCount: g.DirectMembersCount, ETag: g.ETag, SyncedAt: g.SyncedAt}
+	if !g.MembersSyncedAt.IsZero() {
+		out.MembersSyncedAt = &g.MembersSyncedAt
+	}
+	s.writeJSON(w, r, out, groupETag(g), g.SyncedAt)
+}
+
+// GET /v1/groups/{groupKey}/members
+func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
+	g, err := s.group(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	transitive, err := boolParam(r, "transitive")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := maxResults(r, v1DefaultPage, v1MaxPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	query := "v1/members\x00" + g.ID
+	if transitive {
+		query += "\x00t"
+	}
+	cursor, err := s.tokens.decode(query, r.URL.Query().Get("pageToken"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	snap, syncedAt := (*snapshot)(nil), g.MembersSyncedAt
+	if transitive {
+		x, err := s.expand(r.Context(), g, false)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		snap, syncedAt = x.snap, x.syncedAt
+	} else if snap, err = s.snaps.get(r.Context(), g); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+
+	frags := snap.v1JSON()
+	i := snap.after(cursor)
+	j := min(i+limit, len(frags))
+	next := ""
+	if j < len(frags) {
+		next = s.tokens.encode(query, memberCursor(snap.members[j-1]))
+	}
+	size := 64 + len(next)
+	for _, f := range frags[i:j] {
+		size += len(f) + 1
+	}
+	b := append(make([]byte, 0, size), `{"members":[`...)
+	for k, f := range frags[i:j] {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f...)
+	}
+	b = appendTail(b, next, syncedAt)
+	writeBody(w, r, b, pageETag(snap.hash, "v1", cursor, string(appendInt(nil, int64(limit)))), syncedAt)
+}
+
+// GET /v1/users/{userKey}/groups
+func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
+	key := chi.URLParam(r, "userKey")
+	if err := checkKey("userKey", key); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	transitive, err := boolParam(r, "transitive")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	groups, err := s.memberGroups(r, key, transitive)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b := append(make([]byte, 0, 128*len(groups)+64), `{"groups":[`...)
+	var oldest time.Time
+	for i, g := range groups {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendV1GroupSummary(b, g)
+		if oldest.IsZero() || g.MembersSyncedAt.Before(oldest) {
+			oldest = g.MembersSyncedAt
+		}
+	}
+	if oldest.IsZero() {
+		oldest = s.cacheSyncedAt(r.Context())
+	}
+	b = appendTail(b, "", oldest)
+	writeBody(w, r, b, "", oldest)
+}
+
+// memberGroups returns the groups memberKey belongs to that the principal may see, by
+// email.
+func (s *server) memberGroups(r *http.Request, memberKey string, transitive bool) ([]greep.Group, error) {
+	ids, err := s.groupsOf(r.Context(), memberKey, transitive)
+	if err != nil {
+		return nil, err
+	}
+	p := principalFrom(r.Context())
+	groups := make([]greep.Group, 0, len(ids))
+	for _, id := range ids {
+		g, err := s.store.Group(r.Context(), id)
+		if errors.Is(err, greep.ErrNotFound) {
+			continue // deleted since the index was read
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.CanSeeGroup(g.Email) {
+			groups = append(groups, g)
+		}
+	}
+	slices.SortFunc(groups, func(a, b greep.Group) int { return cmp.Compare(a.Email, b.Email) })
+	return groups, nil
+}
+
+// writeJSON answers v encoded by encoding/json (the paths that are not hot).
+func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, v any, etag string, syncedAt time.Time) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeBody(w, r, append(b, '\n'), etag, syncedAt)
+}
+
+// historyKey resolves a group key for the history, which outlives the group: a deleted
+// group's history is still asked for by its address.
+func (s *server) historyGroup(r *http.Request) (string, error) {
+	g, err := s.group(r)
+	if err == nil {
+		return g.Email, nil
+	}
+	key := chi.URLParam(r, "groupKey")
+	if greep.ErrorCode(err) == greep.ENOTFOUND && strings.Contains(key, "@") {
+		if !principalFrom(r.Context()).CanSeeGroup(key) {
+			return "", greep.Errorf(greep.EFORBIDDEN, "Not Authorized to access this resource: the client may not read %s", key)
+		}
+		return strings.ToLower(key), nil
+	}
+	return "", err
+}
+
+type eventsAnswer struct {
+	Events        []greep.Event `json:"events"`
+	NextPageToken string        `json:"nextPageToken,omitempty"`
+	SyncedAt      time.Time     `json:"syncedAt"`
+}
+
+// GET /v1/groups/{groupKey}/history
+func (s *server) v1GroupHistory(w http.ResponseWriter, r *http.Request) {
+	email, err := s.historyGroup(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.events(w, r, greep.EventQuery{Group: email}, "v1/history\x00"+email)
+}
+
+// GET /v1/history
+func (s *server) v1History(w http.ResponseWriter, r *http.Request) {
+	var q greep.EventQuery
+	if v := r.URL.Query().Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			s.writeError(w, r, errInvalid("Invalid value for since: %q (must be an RFC 3339 time such as 2026-01-02T15:04:05Z)", v))
+			return
+		}
+		q.Since = t
+	}
+	s.events(w, r, q, "v1/history\x00\x00"+q.Since.UTC().Format(time.RFC3339Nano))
+}
+
+func (s *server) events(w http.ResponseWriter, r *http.Request, q greep.EventQuery, query string) {
+	limit, err := maxResults(r, v1DefaultPage, v1MaxPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if q.Token, err = s.tokens.decode(query, r.URL.Query().Get("pageToken")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q.Limit = limit
+	events, next, err := s.store.Events(r.Context(), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := principalFrom(r.Context())
+	out := eventsAnswer{Events: make([]greep.Event, 0, len(events)), NextPageToken: s.tokens.encode(query, next), SyncedAt: s.cacheSyncedAt(r.Context())}
+	for _, e := range events {
+		if p.CanSeeGroup(e.Group) {
+			out.Events = append(out.Events, e)
+		}
+	}
+	s.writeJSON(w, r, out, "", out.SyncedAt)
+}
+
+// v1Finding is a finding as the API shows it (the patch bookkeeping stays inside).
+type v1Finding struct {
+	ID        string    `json:"id"`
+	Group     string    `json:"group"`
+	Rule      string    `json:"rule"`
+	Field     string    `json:"field"`
+	State     string    `json:"state"`
+	Before    string    `json:"before"`
+	After     string    `json:"after"`
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+	ChangedBy string    `json:"changedBy,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+type findingsAnswer struct {
+	Findings      []v1Finding `json:"findings"`
+	NextPageToken string      `json:"nextPageToken,omitempty"`
+	SyncedAt      time.Time   `json:"syncedAt"`
+}
+
+// GET /v1/findings
+func (s *server) v1Findings(w http.ResponseWriter, r *http.Request) {
+	q := greep.FindingQuery{State: r.URL.Query().Get("state"), Group: r.URL.Query().Get("group")}
+	switch q.State {
+	case "", greep.FindingOpen, greep.FindingFixed, greep.FindingExempt, greep.FindingFailed:
+	default:
+		s.writeError(w, r, errInvalid("Invalid value for state: %q (must be open, fixed, exempt or failed)", q.State))
+		return
+	}
+	if q.Group != "" {
+		if err := checkKey("group", q.Group); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if g, err := s.store.Group(r.Context(), q.Group); err == nil {
+			q.Group = g.Email
+		} else if !errors.Is(err, greep.ErrNotFound) {
+			s.writeError(w, r, err)
+			return
+		} else {
+			q.Group = strings.ToLower(q.Group)
+		}
+	}
+	limit, err := maxResults(r, v1DefaultPage, v1MaxPage)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	query := "v1/findings\x00" + q.State + "\x00" + q.Group
+	if q.Token, err = s.tokens.decode(query, r.URL.Query().Get("pageToken")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q.Limit = limit
+	fs, next, err := s.store.Findings(r.Context(), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := principalFrom(r.Context())
+	out := findingsAnswer{Findings: make([]v1Finding, 0, len(fs)), NextPageToken: s.tokens.encode(query, next), SyncedAt: s.cacheSyncedAt(r.Context())}
+	for _, f := range fs {
+		if !p.CanSeeGroup(f.Group) {
+			continue
+		}
+		out.Findings = append(out.Findings, v1Finding{ID: f.ID, Group: f.Group, Rule: f.Rule, Field: f.Field, State: f.State,
+			Before: f.Before, After: f.After, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, ChangedBy: f.ChangedBy, Detail: f.Detail})
+	}
+	s.writeJSON(w, r, out, "", out.SyncedAt)
+}
