@@ -298,6 +298,9 @@ func checkRules(rs []Rule, prefix string, names map[string]int) error {
 		if err := CheckValue(r.Field, r.Safe); err != nil {
 			return fmt.Errorf("line %d: %w", r.Line, err)
 		}
+		if text, ok := needsText[[2]string{r.Field, r.Safe}]; ok {
+			return fmt.Errorf("line %d: %s=%s needs a %s, which a rule cannot supply; choose another safe value", r.Line, r.Field, r.Safe, text)
+		}
 		if contains(r.Unsafe, r.Safe) {
 			return fmt.Errorf("line %d: rule on %s lists its safe value %s as unsafe", r.Line, r.Field, r.Safe)
 		}

@@ -58,6 +58,7 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"exemption without reason", "exemptions:\n  - group: a@x.com\n  - group: b@x.com\n", "line 2"},
 		{"exemption bad expiry", "exemptions:\n  - group: a@x.com\n    reason: r\n    expires: soon\n", "line 2"},
 		{"secure safe unsafe in general", "rules:\n  - field: whoCanViewGroup\n    unsafe: [ANYONE_CAN_VIEW]\n    safe: ALL_MEMBERS_CAN_VIEW\nsecure:\n  sentinels: [s@x.com]\n  rules:\n    - field: whoCanViewGroup\n      unsafe: [ALL_IN_DOMAIN_CAN_VIEW]\n      safe: ANYONE_CAN_VIEW\n", "line 8"},
+		{"safe needs text", "rules:\n  - field: replyTo\n    unsafe: [REPLY_TO_SENDER]\n    safe: REPLY_TO_CUSTOM\n", "line 2: replyTo=REPLY_TO_CUSTOM needs a customReplyTo"},
 		{"syntax", "rules: [\n", "line"},
 		{"empty", "", "empty"},
 	} {

@@ -141,9 +141,11 @@ type constraint struct {
 //     Admin console greys the wider choices out);
 //   - whoCanViewMembership no broader than whoCanViewGroup (showing the member list to
 //     people who may not read the group defeats locking the group down);
-//   - whoCanPostMessage NONE_CAN_POST only with archiveOnly "true" (Google's rule);
-//     a patch that sets NONE_CAN_POST sets archiveOnly too, and one that sets archiveOnly
-//     "false" on a group that has NONE_CAN_POST moves posting to ALL_MANAGERS_CAN_POST.
+//   - whoCanPostMessage NONE_CAN_POST exactly when archiveOnly is "true" (Google's rule):
+//     the field a rule asked for stands and the other follows (archiveOnly "false" on a
+//     NONE_CAN_POST group reopens posting to ALL_MANAGERS_CAN_POST, the narrowest);
+//   - replyTo REPLY_TO_CUSTOM and includeCustomFooter "true" need a free text no rule can
+//     supply, so a patch to them is refused unless the group already has the text.
 var constraints = []constraint{
 	{Narrow: "whoCanViewMembership", Wide: "whoCanDiscoverGroup"},
 	{Narrow: "whoCanViewMembership", Wide: "whoCanViewGroup"},
@@ -171,6 +173,9 @@ func Plan(current map[string]string, want map[string]string) (patch map[string]s
 	for k, v := range want {
 		if err := CheckValue(k, v); err != nil {
 			return nil, nil, err
+		}
+		if text, ok := needsText[[2]string{k, v}]; ok && current[text] == "" {
+			return nil, nil, fmt.Errorf("%s=%s needs a %s, which a rule cannot supply", k, v, text)
 		}
 		patch[k] = v
 	}
@@ -200,13 +205,24 @@ func Plan(current map[string]string, want map[string]string) (patch map[string]s
 			why[c.Narrow] = fmt.Sprintf("%s may not be broader than %s (%s)", c.Narrow, c.Wide, wv)
 			changed = true
 		}
-		if value("whoCanPostMessage") == "NONE_CAN_POST" && value("archiveOnly") != "true" {
-			if _, wanted := want["archiveOnly"]; wanted {
-				patch["whoCanPostMessage"] = "ALL_MANAGERS_CAN_POST"
-				why["whoCanPostMessage"] = "NONE_CAN_POST needs archiveOnly=true"
-			} else {
-				patch["archiveOnly"] = "true"
-				why["archiveOnly"] = "whoCanPostMessage=NONE_CAN_POST needs archiveOnly=true"
+		// Archive-only groups take no posts and only they take NONE_CAN_POST. Whichever
+		// side the rules asked for stands; the other follows.
+		none, archive := value("whoCanPostMessage") == "NONE_CAN_POST", value("archiveOnly") == "true"
+		if none != archive {
+			_, postWanted := want["whoCanPostMessage"]
+			_, archiveWanted := want["archiveOnly"]
+			switch {
+			case archiveWanted || !postWanted && archive:
+				if archive {
+					patch["whoCanPostMessage"] = "NONE_CAN_POST"
+					why["whoCanPostMessage"] = "an archive-only group takes NONE_CAN_POST"
+				} else {
+					patch["whoCanPostMessage"] = "ALL_MANAGERS_CAN_POST"
+					why["whoCanPostMessage"] = "NONE_CAN_POST needs archiveOnly=true"
+				}
+			default:
+				patch["archiveOnly"] = fmt.Sprint(none)
+				why["archiveOnly"] = "archiveOnly=true goes with whoCanPostMessage=NONE_CAN_POST and only with it"
 			}
 			changed = true
 		}
@@ -215,6 +231,12 @@ func Plan(current map[string]string, want map[string]string) (patch map[string]s
 		}
 	}
 	return nil, nil, fmt.Errorf("settings constraints did not settle for %v", sortedKeys(want))
+}
+
+// needsText are values the API accepts only with a free-text field Greep cannot invent.
+var needsText = map[[2]string]string{
+	{"replyTo", "REPLY_TO_CUSTOM"}:  "customReplyTo",
+	{"includeCustomFooter", "true"}: "customFooterText",
 }
 
 // Valid reports the first constraint the settings break, or nil.
@@ -226,8 +248,13 @@ func Valid(s map[string]string) error {
 			return fmt.Errorf("%s=%s is broader than %s=%s", c.Narrow, s[c.Narrow], c.Wide, s[c.Wide])
 		}
 	}
-	if s["whoCanPostMessage"] == "NONE_CAN_POST" && s["archiveOnly"] != "true" {
-		return fmt.Errorf("whoCanPostMessage=NONE_CAN_POST needs archiveOnly=true")
+	if (s["whoCanPostMessage"] == "NONE_CAN_POST") != (s["archiveOnly"] == "true") {
+		return fmt.Errorf("whoCanPostMessage=%s does not go with archiveOnly=%s", s["whoCanPostMessage"], s["archiveOnly"])
+	}
+	for kv, text := range needsText {
+		if s[kv[0]] == kv[1] && s[text] == "" {
+			return fmt.Errorf("%s=%s needs a %s", kv[0], kv[1], text)
+		}
 	}
 	return nil
 }

@@ -41,6 +41,16 @@ func TestPlanKeepsTheCombinationValid(t *testing.T) {
 		current: map[string]string{"whoCanPostMessage": "NONE_CAN_POST", "archiveOnly": "true"},
 		want:    map[string]string{"archiveOnly": "false"},
 		patch:   map[string]string{"archiveOnly": "false", "whoCanPostMessage": "ALL_MANAGERS_CAN_POST"},
+	}, {
+		name:    "a rule on posting takes an archive-only group out of archive",
+		current: map[string]string{"whoCanPostMessage": "NONE_CAN_POST", "archiveOnly": "true"},
+		want:    map[string]string{"whoCanPostMessage": "ALL_MEMBERS_CAN_POST"},
+		patch:   map[string]string{"whoCanPostMessage": "ALL_MEMBERS_CAN_POST", "archiveOnly": "false"},
+	}, {
+		name:    "archiving stops posting",
+		current: map[string]string{"whoCanPostMessage": "ANYONE_CAN_POST", "archiveOnly": "false"},
+		want:    map[string]string{"archiveOnly": "true"},
+		patch:   map[string]string{"archiveOnly": "true", "whoCanPostMessage": "NONE_CAN_POST"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			patch, why, err := Plan(tc.current, tc.want)
@@ -70,6 +80,12 @@ func TestPlanRefusesUnknownValues(t *testing.T) {
 	}
 	if _, _, err := Plan(nil, map[string]string{"colour": "blue"}); err == nil {
 		t.Fatal("want an error")
+	}
+	if _, _, err := Plan(map[string]string{"replyTo": "REPLY_TO_LIST"}, map[string]string{"replyTo": "REPLY_TO_CUSTOM"}); err == nil {
+		t.Fatal("REPLY_TO_CUSTOM without an address: want an error")
+	}
+	if _, _, err := Plan(map[string]string{"customReplyTo": "a@x.com"}, map[string]string{"replyTo": "REPLY_TO_CUSTOM"}); err != nil {
+		t.Fatalf("REPLY_TO_CUSTOM with an address: %v", err)
 	}
 }
 
