@@ -58,6 +58,9 @@ type Config struct {
 	At func(d time.Duration) time.Time
 	// NextReset gives the end of the quota day (default: midnight Pacific).
 	NextReset func(time.Time) time.Time
+	// Refused recognises the daily budget guard's refusal and tells its reset time
+	// (quota.ResetAfter).
+	Refused func(error) (time.Time, bool)
 	// TrustAppEngineHeaders is set on App Engine, where the platform strips task and cron
 	// headers from outside requests.
 	TrustAppEngineHeaders bool

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
@@ -26,7 +27,7 @@ const maxBody = 1 << 20
 func (w *Worker) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Group(func(r chi.Router) {
-		r.Use(queue.OnlyTasks(w.cfg.TrustAppEngineHeaders))
+		r.Use(queue.OnlyTasks(w.cfg.TrustAppEngineHeaders), callbudget.PerTask)
 		r.Post(PathGroupsPage, taskHandler(w, w.groupsPage))
 		r.Post(PathMembersPage, taskHandler(w, w.membersPage))
 		r.Post(PathUsersPage, taskHandler(w, w.usersPage))
@@ -117,7 +118,7 @@ func (w *Worker) enqueue(ctx context.Context, queueName, path, name string, body
 // retryError when the queue should retry, and gone=true when the group no longer exists.
 func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, callErr error) (gone bool, err error) {
 	now := w.cfg.Now()
-	v := syncplan.Classify(callErr, now, w.cfg.NextReset)
+	v := syncplan.Classifier{NextReset: w.cfg.NextReset, Refused: w.cfg.Refused}.Classify(callErr, now)
 	switch v.Action {
 	case syncplan.Gone:
 		return true, nil

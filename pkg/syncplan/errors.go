@@ -61,6 +61,26 @@ type Resetter interface {
 	ResetAt() time.Time
 }
 
+// Classifier classifies failed Directory calls.
+type Classifier struct {
+	// NextReset gives the end of the quota day a time falls in, for Google's
+	// dailyLimitExceeded, which carries no reset time.
+	NextReset func(time.Time) time.Time
+	// Refused recognises the daily budget guard's refusal and its reset time (besides
+	// errors implementing Resetter). Optional.
+	Refused func(error) (time.Time, bool)
+}
+
+// Classify decides how to handle err from a Directory call made at now.
+func (c Classifier) Classify(err error, now time.Time) Verdict {
+	if c.Refused != nil {
+		if at, ok := c.Refused(err); ok {
+			return Verdict{Action: Reschedule, ResetAt: at, Reason: "budget"}
+		}
+	}
+	return Classify(err, now, c.NextReset)
+}
+
 // Classify decides how to handle err from a Directory call made at now; nextReset gives
 // the end of the quota day that now falls in (for Google's dailyLimitExceeded, which
 // carries no reset time).

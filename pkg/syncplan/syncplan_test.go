@@ -222,7 +222,24 @@ func TestClassify(t *testing.T) {
 		t.Errorf("budget refusal resets at %v, want the guard's %v", v.ResetAt, later)
 	}
 	_ = http.StatusOK
+	c := Classifier{NextReset: reset, Refused: func(err error) (time.Time, bool) {
+		var r *otherRefusal
+		if errors.As(err, &r) {
+			return r.at, true
+		}
+		return time.Time{}, false
+	}}
+	if v := c.Classify(&url.Error{Err: &otherRefusal{later}}, now); v.Action != Reschedule || !v.ResetAt.Equal(later) {
+		t.Errorf("refusal recognised by Refused: %+v", v)
+	}
+	if v := c.Classify(gerr(500, ""), now); v.Action != Retry {
+		t.Errorf("Classifier falls back to Classify: %+v", v)
+	}
 }
+
+type otherRefusal struct{ at time.Time }
+
+func (r *otherRefusal) Error() string { return "spent" }
 
 type timeoutErr struct{}
 

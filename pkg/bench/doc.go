@@ -1,0 +1,6 @@
+// Package bench runs Greep's benchmark scenarios against the Workspace simulator and
+// reports their figures (calls per method, quota errors, achieved rate against the allowed
+// rate, simulated and wall duration, whether the cache equals the truth) in the JSON shape
+// `greep bench --json` prints. It also holds Diff, the cache-versus-truth comparison the
+// end-to-end tests use.
+package bench

@@ -1,0 +1,360 @@
+package directory_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/bench"
+	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/directory"
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queueconfig"
+	"github.com/greephq/greep/pkg/quota"
+	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/workspace"
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+// runner is a synchronous stand-in for the dispatcher (a fake of Greep's own queue.Enqueuer):
+// it runs tasks one by one through the worker's handler, de-duplicates names, retries
+// non-2xx answers and holds tasks scheduled for later until the test releases them.
+type runner struct {
+	t       *testing.T
+	h       http.Handler
+	mu      sync.Mutex
+	ready   []queue.Task
+	later   []queue.Task
+	names   map[string]bool
+	answers map[int]int
+	ran     []queue.Task
+}
+
+func (r *runner) Enqueue(_ context.Context, t queue.Task) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t.Name != "" {
+		if r.names[t.Queue+"/"+t.Name] {
+			return nil
+		}
+		r.names[t.Queue+"/"+t.Name] = true
+	}
+	if !t.ScheduleTime.IsZero() && t.ScheduleTime.After(time.Now()) {
+		r.later = append(r.later, t)
+		return nil
+	}
+	r.ready = append(r.ready, t)
+	return nil
+}
+
+// run delivers ready tasks until none is left; a task answered non-2xx is retried up to
+// 20 times.
+func (r *runner) run() {
+	r.t.Helper()
+	attempts := map[*queue.Task]int{}
+	for {
+		r.mu.Lock()
+		if len(r.ready) == 0 {
+			r.mu.Unlock()
+			return
+		}
+		t := r.ready[0]
+		r.ready = r.ready[1:]
+		r.mu.Unlock()
+
+		code := r.deliver(t)
+		r.mu.Lock()
+		r.answers[code]++
+		r.ran = append(r.ran, t)
+		if code/100 != 2 {
+			attempts[&t]++
+			if attempts[&t] > 20 {
+				r.mu.Unlock()
+				r.t.Fatalf("task %s %s keeps failing with %d", t.Path, t.Body, code)
+			}
+			r.ready = append(r.ready, t)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *runner) deliver(t queue.Task) int {
+	req := httptest.NewRequest(http.MethodPost, t.Path, bytes.NewReader(t.Body))
+	req = req.WithContext(queue.WithInfo(context.Background(), queue.Info{Queue: t.Queue, Name: t.Name}))
+	rec := httptest.NewRecorder()
+	r.h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// release makes every held task ready, as if its schedule time had come.
+func (r *runner) release() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.later)
+	r.ready = append(r.ready, r.later...)
+	r.later = nil
+	return n
+}
+
+type env struct {
+	sim    *workspacesim.Sim
+	store  *bolt.Store
+	worker *directory.Worker
+	q      *runner
+}
+
+func newEnv(t *testing.T, simCfg workspacesim.Config, resync syncplan.Resync) *env {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := workspacesim.Start(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	qc, err := queueconfig.Load("../../queues.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := quota.New(store, qc, quota.WithClock(srv.Sim.Now))
+	clients, err := workspace.New(ctx, workspace.Config{
+		Endpoint: srv.URL, AdminSubject: srv.Sim.Admin(),
+		Wrap: callbudget.Wrap(guard, callbudget.OnViolation(func(err error) { t.Error(err) })),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &runner{t: t, names: map[string]bool{}, answers: map[int]int{}}
+	w := directory.New(directory.Config{
+		Store: store, Directory: clients.Directory, Queue: q,
+		SweepQueue: tasks.QueueDirectorySweep, PushQueue: tasks.QueueDirectory,
+		Resync: resync, Now: srv.Sim.Now,
+		Refused: quota.ResetAfter,
+	})
+	q.h = w.Handler()
+	return &env{sim: srv.Sim, store: store, worker: w, q: q}
+}
+
+func (e *env) assertTruth(t *testing.T) workspacesim.Truth {
+	t.Helper()
+	truth, err := e.sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := bench.Diff(context.Background(), e.store, truth, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	return truth
+}
+
+func truthGroups(tr workspacesim.Truth) []greep.Group {
+	var gs []greep.Group
+	for _, g := range tr.Groups {
+		gs = append(gs, greep.Group{ID: g.ID, DirectMembersCount: g.DirectMembersCount})
+	}
+	return gs
+}
+
+func TestFullSyncEqualsTruthWithPlannedCalls(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, workspacesim.Config{Users: 300, Groups: 400, Seed: 7}, syncplan.Resync{})
+	if _, err := e.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	truth := e.assertTruth(t)
+
+	want := syncplan.FullSyncCalls(truthGroups(truth), len(truth.Users))
+	st := e.sim.Stats()
+	for method, n := range want {
+		if st.Calls[method] != n {
+			t.Errorf("%s: %d calls, the plan predicts %d", method, st.Calls[method], n)
+		}
+	}
+	if st.Rejected.RateLimit != 0 || st.Rejected.DailyLimit != 0 {
+		t.Errorf("rejected calls: %+v", st.Rejected)
+	}
+	var empty, multi int
+	for _, g := range truth.Groups {
+		if g.DirectMembersCount == 0 {
+			empty++
+		}
+		if g.DirectMembersCount > syncplan.MembersPageSize {
+			multi++
+		}
+	}
+	if empty == 0 || multi == 0 {
+		t.Fatalf("the tenant should have empty (%d) and multi-page (%d) groups for this test to mean anything", empty, multi)
+	}
+
+	p, s, err := e.worker.Progress(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Running() || !p.Finished() || p.Total != int64(len(truth.Groups)) {
+		t.Errorf("sweep after the run: %+v, progress %+v", s, p)
+	}
+	var sync greep.SyncState
+	if _, err := greep.LoadState(ctx, e.store, greep.StateSync, &sync); err != nil {
+		t.Fatal(err)
+	}
+	if sync.State != "idle" || sync.LastFullSyncAt.IsZero() || sync.Groups != int64(len(truth.Groups)) || sync.GroupsDone != sync.GroupsTotal {
+		t.Errorf("status document: %+v", sync)
+	}
+	u, err := e.store.User(ctx, truth.Users[0].PrimaryEmail)
+	if err != nil || u.ID != truth.Users[0].ID {
+		t.Errorf("users not stored: %+v, %v", u, err)
+	}
+}
+
+func TestSyncRemovesWhatNoLongerExists(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, workspacesim.Config{Users: 50, Groups: 60, Seed: 3}, syncplan.Resync{Every: time.Hour})
+	if _, err := e.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	truth, _ := e.sim.Truth("")
+	gone := truth.Groups[5]
+	if err := e.sim.Apply([]workspacesim.Mutation{{Op: "deleteGroup", Group: gone.Email}}); err != nil {
+		t.Fatal(err)
+	}
+	// A resync notices the deletion through the listing alone.
+	started, err := e.worker.StartResync(ctx)
+	if err != nil || !started {
+		t.Fatalf("resync: %v %v", started, err)
+	}
+	e.q.run()
+	if _, err := e.store.Group(ctx, gone.ID); !errorsIsNotFound(err) {
+		t.Errorf("deleted group still cached: %v", err)
+	}
+	e.assertTruth(t)
+}
+
+func errorsIsNotFound(err error) bool { return greep.ErrorCode(err) == greep.ENOTFOUND }
+
+func TestResyncRefreshesOnlyChangedGroupsAndTheSlice(t *testing.T) {
+	ctx := context.Background()
+	resync := syncplan.Resync{Every: time.Hour, MaxAge: 24 * time.Hour}
+	e := newEnv(t, workspacesim.Config{Users: 200, Groups: 300, Seed: 11}, resync)
+	if _, err := e.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	e.sim.Advance(resync.Every)
+
+	// Unchanged tenant: the groups.list pages plus the rolling slice's member pages.
+	before := e.sim.Stats().Calls
+	cached := cachedByID(t, e.store)
+	truth, _ := e.sim.Truth("")
+	plan := planResync(resync, truth, cached, e.sim.Now())
+	if _, err := e.worker.StartResync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	after := e.sim.Stats().Calls
+	if d := after["directory.groups.list"] - before["directory.groups.list"]; d != 2 {
+		t.Errorf("resync listed %d pages, want 2", d)
+	}
+	if d := after["directory.members.list"] - before["directory.members.list"]; d != plan.memberCalls {
+		t.Errorf("resync of an unchanged tenant made %d members.list calls, the slice plans %d", d, plan.memberCalls)
+	}
+	if plan.changed != 0 || plan.slice == 0 {
+		t.Errorf("plan of an unchanged tenant: %+v", plan)
+	}
+
+	// One mutation, no push: the next resync finds and refreshes that group.
+	var target workspacesim.TruthGroup
+	for _, g := range truth.Groups {
+		if g.DirectMembersCount > 0 && g.DirectMembersCount < 50 {
+			target = g
+			break
+		}
+	}
+	if err := e.sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: target.Email, Member: "late@outside.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(resync.Every)
+	cached = cachedByID(t, e.store)
+	truth, _ = e.sim.Truth("")
+	plan = planResync(resync, truth, cached, e.sim.Now())
+	if plan.reasons[target.ID] != syncplan.ReasonChanged || plan.changed != 1 {
+		t.Fatalf("plan: target %q, %d changed", plan.reasons[target.ID], plan.changed)
+	}
+	before = e.sim.Stats().Calls
+	if _, err := e.worker.StartResync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	after = e.sim.Stats().Calls
+	if d := after["directory.members.list"] - before["directory.members.list"]; d != plan.memberCalls {
+		t.Errorf("resync made %d members.list calls, planned %d", d, plan.memberCalls)
+	}
+	e.assertTruth(t)
+}
+
+type resyncPlan struct {
+	reasons        map[string]string
+	changed, slice int
+	memberCalls    int64
+}
+
+func planResync(r syncplan.Resync, truth workspacesim.Truth, cached map[string]greep.Group, now time.Time) resyncPlan {
+	// groups.list pages come in email order, 200 a page: plan page by page, as the worker does.
+	gs := append([]workspacesim.TruthGroup(nil), truth.Groups...)
+	sort.Slice(gs, func(i, j int) bool { return gs[i].Email < gs[j].Email })
+	p := resyncPlan{reasons: map[string]string{}}
+	for i := 0; i < len(gs); i += syncplan.GroupsPageSize {
+		var page []greep.Group
+		for _, g := range gs[i:min(i+syncplan.GroupsPageSize, len(gs))] {
+			page = append(page, greep.Group{ID: g.ID, ETag: g.ETag, DirectMembersCount: g.DirectMembersCount})
+		}
+		for _, s := range r.Select(page, cached, now) {
+			p.reasons[s.Group.ID] = s.Reason
+			p.memberCalls += syncplan.MemberCalls(s.Group.DirectMembersCount)
+			switch s.Reason {
+			case syncplan.ReasonSlice, syncplan.ReasonDue:
+				p.slice++
+			default:
+				p.changed++
+			}
+		}
+	}
+	return p
+}
+
+func cachedByID(t *testing.T, s greep.GroupStore) map[string]greep.Group {
+	t.Helper()
+	out := map[string]greep.Group{}
+	tok := ""
+	for {
+		gs, next, err := s.Groups(context.Background(), greep.Page{Token: tok, Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range gs {
+			out[g.ID] = g
+		}
+		if next == "" {
+			return out
+		}
+		tok = next
+	}
+}
