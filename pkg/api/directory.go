@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/greephq/greep/pkg/greep"
 )
 
@@ -223,7 +221,7 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 	}
 	snap, syncedAt := (*snapshot)(nil), g.MembersSyncedAt
 	if derived {
-		x, err := s.expand(r.Context(), g, true)
+		x, err := s.expand(r.Context(), g)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -284,7 +282,7 @@ func (s *server) dirMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	key := chi.URLParam(r, "memberKey")
+	key := pathParam(r, "memberKey")
 	if err := checkKey("memberKey", key); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -309,13 +307,13 @@ func (s *server) dirHasMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	key := chi.URLParam(r, "memberKey")
+	key := pathParam(r, "memberKey")
 	if err := checkKey("memberKey", key); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	// Direct or nested, as Google's hasMember.
-	x, err := s.expand(r.Context(), g, true)
+	x, err := s.expand(r.Context(), g)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"sync"
 	"time"
 
+	"github.com/greephq/greep/pkg/graph"
 	"github.com/greephq/greep/pkg/greep"
 )
 
@@ -48,13 +50,13 @@ type expansion struct {
 	syncedAt time.Time
 }
 
-// expand returns the members reachable from g through nested groups, each once (the
-// first membership met, breadth first, wins, so g's own roles take precedence). With
-// withGroups the nested groups themselves are listed too (Directory's
-// includeDerivedMembership); without, only the non-group members (/v1's transitive=true).
-// Nested groups that are not in the cache (another tenant's) cannot be expanded and are
-// listed as they are. The result is cached under the versions of every group it read.
-func (s *server) expand(ctx context.Context, g greep.Group, withGroups bool) (expansion, error) {
+// expand returns every member reachable from g through nested groups, the nested groups
+// included, each once (the first membership met, breadth first, wins, so g's own roles
+// take precedence): Directory's includeDerivedMembership and hasMember. (pkg/graph's
+// expansion leaves the nested groups out, as /v1's transitive=true wants.) The result is
+// cached under the versions of every group it read, so a job polling a big nested group
+// does not pay the merge each time.
+func (s *server) expand(ctx context.Context, g greep.Group) (expansion, error) {
 	type visit struct {
 		g    greep.Group
 		snap *snapshot
@@ -91,9 +93,6 @@ func (s *server) expand(ctx context.Context, g greep.Group, withGroups bool) (ex
 
 	// The composite version: the same groups at the same versions expand the same way.
 	h := fnv.New64a()
-	if withGroups {
-		h.Write([]byte("g"))
-	}
 	oldest := g.MembersSyncedAt
 	for _, id := range order {
 		v, ok := byID[id]
@@ -109,10 +108,7 @@ func (s *server) expand(ctx context.Context, g greep.Group, withGroups bool) (ex
 		}
 	}
 	version := string(h.Sum(nil))
-	cacheKey := "t/" + g.ID
-	if withGroups {
-		cacheKey = "d/" + g.ID
-	}
+	cacheKey := "derived/" + g.ID
 	if cached := s.snaps.peek(cacheKey); cached != nil && cached.version == version {
 		return expansion{cached, oldest}, nil
 	}
@@ -132,12 +128,6 @@ func (s *server) expand(ctx context.Context, g greep.Group, withGroups bool) (ex
 			if seen[key] {
 				continue
 			}
-			// A nested group that is in the cache is replaced by its members; one that
-			// is not stays listed, as it is all that is known.
-			_, expanded := byID[m.ID]
-			if m.Type == greep.TypeGroup && expanded && !withGroups {
-				continue
-			}
 			seen[key] = true
 			members = append(members, m)
 		}
@@ -150,9 +140,39 @@ func (s *server) expand(ctx context.Context, g greep.Group, withGroups bool) (ex
 // groupsOf returns the ids of the groups memberKey belongs to, directly or (transitive)
 // through nested groups, without the member itself.
 func (s *server) groupsOf(ctx context.Context, memberKey string, transitive bool) ([]string, error) {
-	direct, err := s.store.MemberOf(ctx, memberKey)
-	if err != nil || !transitive {
-		return direct, err
+	if !transitive {
+		return s.store.MemberOf(ctx, memberKey)
 	}
-	return walk(direct, func(id string) ([]string, error) { return s.store.MemberOf(ctx, id) })
+	return graph.Ancestors(ctx, memberKey, s.store.MemberOf)
+}
+
+// users returns the users (and other non-group members) reachable from g through nested
+// groups, each once, as pkg/graph expands them, reading member lists through the
+// snapshot cache. syncedAt is the oldest snapshot read.
+func (s *server) users(ctx context.Context, g greep.Group) (expansion, error) {
+	var mu sync.Mutex
+	oldest := g.MembersSyncedAt
+	ms, err := graph.Members(ctx, g.ID, func(ctx context.Context, id string) ([]greep.Member, error) {
+		gg := g
+		if id != g.ID {
+			var err error
+			if gg, err = s.store.Group(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		snap, err := s.snaps.get(ctx, gg)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		if gg.MembersSyncedAt.Before(oldest) {
+			oldest = gg.MembersSyncedAt
+		}
+		mu.Unlock()
+		return snap.members, nil
+	})
+	if err != nil {
+		return expansion{}, err
+	}
+	return expansion{newSnapshot("", ms), oldest}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func checkKey(name, key string) error {
 
 // group resolves the {groupKey} of the request and checks the principal may see it.
 func (s *server) group(r *http.Request) (greep.Group, error) {
-	key := chi.URLParam(r, "groupKey")
+	key := pathParam(r, "groupKey")
 	if err := checkKey("groupKey", key); err != nil {
 		return greep.Group{}, err
 	}
@@ -142,4 +143,19 @@ func (s *server) loadState(ctx context.Context, name string, v any) (bool, error
 		return false, fmt.Errorf("state %s: %w", name, err)
 	}
 	return true, nil
+}
+
+// pathParam returns a path parameter unescaped: chi matches on the escaped path when the
+// request has one (Google's Go client sends "@" as %40), so its values may still be
+// escaped. A value that does not unescape is returned as it is and refused by checkKey.
+func pathParam(r *http.Request, name string) string {
+	v := chi.URLParam(r, name)
+	if strings.IndexByte(v, '%') < 0 {
+		return v
+	}
+	u, err := url.PathUnescape(v)
+	if err != nil {
+		return v
+	}
+	return u
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/greephq/greep/pkg/greep"
 )
 
@@ -152,7 +150,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 	}
 	snap, syncedAt := (*snapshot)(nil), g.MembersSyncedAt
 	if transitive {
-		x, err := s.expand(r.Context(), g, false)
+		x, err := s.users(r.Context(), g)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -187,7 +185,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 
 // GET /v1/users/{userKey}/groups
 func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
-	key := chi.URLParam(r, "userKey")
+	key := pathParam(r, "userKey")
 	if err := checkKey("userKey", key); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -262,7 +260,7 @@ func (s *server) historyGroup(r *http.Request) (string, error) {
 	if err == nil {
 		return g.Email, nil
 	}
-	key := chi.URLParam(r, "groupKey")
+	key := pathParam(r, "groupKey")
 	if greep.ErrorCode(err) == greep.ENOTFOUND && strings.Contains(key, "@") {
 		if !principalFrom(r.Context()).CanSeeGroup(key) {
 			return "", greep.Errorf(greep.EFORBIDDEN, "Not Authorized to access this resource: the client may not read %s", key)
