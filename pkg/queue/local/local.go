@@ -1,0 +1,609 @@
+// Package local is the in-process task dispatcher `greep local` runs instead of Cloud
+// Tasks, with the same semantics: each queue of queues.yaml dispatches at its derived rate
+// (a token bucket) with at most its concurrency in flight, retries failures with Cloud
+// Tasks' backoff (a 429 or 503 answer waits longer), honours schedule times, and refuses a
+// named task while one of that name is queued or ran recently. Tasks are durable: they
+// live in a greep.RecordStore until they succeed or run out of attempts, so a restart
+// loses none, and a task is never run twice at once.
+//
+// Tasks reach the handler as in-process requests whose context is marked with
+// queue.WithInfo, which is what queue.OnlyTasks lets through; nothing outside the process
+// can produce such a request.
+package local
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queueconfig"
+)
+
+// Record kinds in the store.
+const (
+	kindTask = "queue-task" // one per queued task, deleted when it is done
+	kindName = "queue-name" // one per task name: taken while queued, a tombstone after
+)
+
+// Limits shared with Cloud Tasks, so what works locally works there.
+const (
+	MaxBody         = 100 * 1024
+	MaxScheduleSpan = 30 * 24 * time.Hour
+	maxNameLen      = 500
+)
+
+var taskName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Options tune a Dispatcher; the zero value is usable.
+type Options struct {
+	// Clock defaults to WallClock.
+	Clock Clock
+	// Logger defaults to a no-op logger.
+	Logger *zap.Logger
+	// Tombstone is how long a task's name stays taken after it ran (default 1h; Cloud
+	// Tasks keeps names between an hour and several days).
+	Tombstone time.Duration
+	// Deadline bounds one handler call in wall time (default 10 min, App Engine's).
+	Deadline time.Duration
+}
+
+// Dispatcher runs the tasks of every queue of a queues.yaml config. Open it, enqueue at
+// will, Start it with the handler that serves the task paths, Stop it to finish.
+type Dispatcher struct {
+	store     greep.RecordStore
+	clock     Clock
+	log       *zap.Logger
+	tombstone time.Duration
+	deadline  time.Duration
+	lanes     map[string]*lane
+
+	mu      sync.Mutex // guards names, and orders name claims with their task writes
+	names   map[string]nameState
+	started bool
+	stopped bool
+	handler http.Handler
+
+	done     chan struct{}  // closed by Stop: lane loops end
+	loops    sync.WaitGroup // lane loops and the janitor
+	inflight sync.WaitGroup // handler calls
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+type nameState struct {
+	// Expires is when a tombstone ends; zero while the task is queued.
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// stored is a task as the store keeps it.
+type stored struct {
+	ID         string    `json:"id"`
+	Queue      string    `json:"queue"`
+	Name       string    `json:"name,omitempty"`
+	Path       string    `json:"path"`
+	Body       []byte    `json:"body,omitempty"`
+	Enqueued   time.Time `json:"enqueued"`
+	NextAt     time.Time `json:"nextAt"`
+	Attempts   int       `json:"attempts,omitempty"`   // dispatches so far
+	Executions int       `json:"executions,omitempty"` // dispatches the handler answered
+}
+
+func (t *stored) key() string { return t.Queue + "/" + t.ID }
+
+type lane struct {
+	cfg     *queueconfig.Lane
+	retry   queueconfig.Retry
+	limiter *rate.Limiter
+	slots   chan struct{}
+	wake    chan struct{}
+
+	mu    sync.Mutex
+	ready taskHeap
+
+	// held counts tasks taken out of ready and not yet done or put back: waiting for a
+	// slot or a token, or running.
+	held, dispatched, retries atomic.Int64
+}
+
+// Open loads the queued tasks and name tombstones from store and returns a dispatcher
+// that accepts tasks but runs none until Start.
+func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config, opts Options) (*Dispatcher, error) {
+	d := &Dispatcher{
+		store:     store,
+		clock:     opts.Clock,
+		log:       opts.Logger,
+		tombstone: opts.Tombstone,
+		deadline:  opts.Deadline,
+		lanes:     map[string]*lane{},
+		names:     map[string]nameState{},
+		done:      make(chan struct{}),
+	}
+	if d.clock == nil {
+		d.clock = WallClock
+	}
+	if d.log == nil {
+		d.log = zap.NewNop()
+	}
+	if d.tombstone <= 0 {
+		d.tombstone = time.Hour
+	}
+	if d.deadline <= 0 {
+		d.deadline = 10 * time.Minute
+	}
+	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	for _, name := range cfg.LaneNames() {
+		l := cfg.Lanes[name]
+		r := l.RatePerSecond()
+		// A small bucket: enough to absorb the scheduling lateness of a busy process
+		// (a tenth of a second of tasks) without a burst that could trip a short window.
+		burst := max(1, int(math.Ceil(r/10)))
+		d.lanes[name] = &lane{
+			cfg:     l,
+			retry:   l.RetryPolicy(),
+			limiter: rate.NewLimiter(rate.Limit(r), burst),
+			slots:   make(chan struct{}, l.Concurrency),
+			wake:    make(chan struct{}, 1),
+		}
+	}
+	if err := d.load(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// load reads the stored tasks into the lanes and the names into memory. A name still
+// marked queued whose task is gone (a crash between the two writes) becomes a tombstone,
+// so it frees up in time instead of never.
+func (d *Dispatcher) load(ctx context.Context) error {
+	now := d.clock.Now()
+	have := map[string]bool{}
+	err := d.store.Records(ctx, kindTask, func(id string, data []byte) error {
+		var t stored
+		if err := json.Unmarshal(data, &t); err != nil {
+			d.log.Error("queue: unreadable stored task left in place", zap.String("id", id), zap.Error(err))
+			return nil
+		}
+		l, ok := d.lanes[t.Queue]
+		if !ok {
+			// Kept, not dropped: the queue may come back in the next queues.yaml.
+			d.log.Warn("queue: stored task of a queue queues.yaml no longer declares", zap.String("queue", t.Queue), zap.String("id", id))
+			return nil
+		}
+		if t.Name != "" {
+			have[t.Queue+"/"+t.Name] = true
+		}
+		heap.Push(&l.ready, &t)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue: loading tasks: %w", err)
+	}
+	var expired []string
+	err = d.store.Records(ctx, kindName, func(id string, data []byte) error {
+		var n nameState
+		if err := json.Unmarshal(data, &n); err != nil {
+			d.log.Error("queue: unreadable task name record", zap.String("id", id), zap.Error(err))
+			return nil
+		}
+		if n.Expires.IsZero() && !have[id] {
+			n.Expires = now.Add(d.tombstone)
+		}
+		if !n.Expires.IsZero() && !n.Expires.After(now) {
+			expired = append(expired, id)
+			return nil
+		}
+		d.names[id] = n
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue: loading task names: %w", err)
+	}
+	for _, id := range expired {
+		if err := d.store.DeleteRecord(ctx, kindName, id); err != nil {
+			return fmt.Errorf("queue: pruning task name %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Enqueue implements queue.Enqueuer. The task is stored before Enqueue returns, so it
+// survives a restart. A named task whose name is taken (queued, or ran within the
+// tombstone window) is dropped and Enqueue returns nil.
+func (d *Dispatcher) Enqueue(ctx context.Context, t queue.Task) error {
+	l, ok := d.lanes[t.Queue]
+	if !ok {
+		return greep.Errorf(greep.EINVALID, "queue %q is not declared in queues.yaml", t.Queue)
+	}
+	if !strings.HasPrefix(t.Path, l.cfg.PathPrefix) {
+		return greep.Errorf(greep.EINVALID, "task path %q is not under queue %s's prefix %s (service %s)", t.Path, t.Queue, l.cfg.PathPrefix, l.cfg.Service)
+	}
+	if t.Name != "" && (len(t.Name) > maxNameLen || !taskName.MatchString(t.Name)) {
+		return greep.Errorf(greep.EINVALID, "task name %q: use at most %d letters, digits, '-' and '_'", t.Name, maxNameLen)
+	}
+	if len(t.Body) > MaxBody {
+		return greep.Errorf(greep.ETOOLARGE, "task body is %d bytes; the limit is %d", len(t.Body), MaxBody)
+	}
+	now := d.clock.Now()
+	if t.ScheduleTime.After(now.Add(MaxScheduleSpan)) {
+		return greep.Errorf(greep.EINVALID, "schedule time %s is more than 30 days ahead", t.ScheduleTime.Format(time.RFC3339))
+	}
+	task := &stored{Queue: t.Queue, Name: t.Name, Path: t.Path, Body: t.Body, Enqueued: now, NextAt: now}
+	if t.ScheduleTime.After(now) {
+		task.NextAt = t.ScheduleTime
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return greep.Errorf(greep.EINTERNAL, "queue: dispatcher stopped")
+	}
+	if t.Name != "" {
+		task.ID = "n-" + t.Name
+		key := task.key()
+		if n, taken := d.names[key]; taken && (n.Expires.IsZero() || n.Expires.After(now)) {
+			return nil
+		}
+		if err := d.putName(ctx, key, nameState{}); err != nil {
+			return err
+		}
+	} else {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		task.ID = "u-" + hex.EncodeToString(b[:])
+	}
+	if err := d.save(ctx, task); err != nil {
+		if t.Name != "" {
+			// Free the name again: the task was never queued.
+			delete(d.names, task.key())
+			_ = d.store.DeleteRecord(context.WithoutCancel(ctx), kindName, task.key())
+		}
+		return err
+	}
+	l.push(task)
+	return nil
+}
+
+// putName records a name's state in memory and in the store. Called with d.mu held.
+func (d *Dispatcher) putName(ctx context.Context, key string, n nameState) error {
+	b, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	if err := d.store.PutRecord(ctx, kindName, key, b); err != nil {
+		return fmt.Errorf("queue: recording task name %s: %w", key, err)
+	}
+	d.names[key] = n
+	return nil
+}
+
+func (d *Dispatcher) save(ctx context.Context, t *stored) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if err := d.store.PutRecord(ctx, kindTask, t.key(), b); err != nil {
+		return fmt.Errorf("queue: storing task %s: %w", t.key(), err)
+	}
+	return nil
+}
+
+func (l *lane) push(t *stored) {
+	l.mu.Lock()
+	heap.Push(&l.ready, t)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start begins dispatching to h, which serves the task paths (typically behind
+// queue.OnlyTasks). It returns at once.
+func (d *Dispatcher) Start(h http.Handler) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started || d.stopped {
+		return errors.New("queue: dispatcher already started")
+	}
+	d.started, d.handler = true, h
+	for _, l := range d.lanes {
+		d.loops.Add(1)
+		go func() {
+			defer d.loops.Done()
+			d.runLane(l)
+		}()
+	}
+	d.loops.Add(1)
+	go func() {
+		defer d.loops.Done()
+		d.janitor()
+	}()
+	return nil
+}
+
+// Stop stops dispatching and waits for the tasks in flight to finish, or for ctx to end,
+// in which case their contexts are cancelled (they are retried after a restart). Queued
+// tasks stay in the store.
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return nil
+	}
+	d.stopped = true
+	close(d.done)
+	d.mu.Unlock()
+
+	d.loops.Wait()
+	finished := make(chan struct{})
+	go func() {
+		d.inflight.Wait()
+		close(finished)
+	}()
+	defer d.cancel()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		d.cancel()
+		<-finished
+		return fmt.Errorf("queue: stopped before tasks in flight finished: %w", ctx.Err())
+	}
+}
+
+// runLane dispatches one lane's tasks: the earliest due task, once a concurrency slot is
+// free and the token bucket allows.
+func (d *Dispatcher) runLane(l *lane) {
+	for {
+		t, wait := l.next(d.clock)
+		if t == nil {
+			select {
+			case <-wait:
+			case <-l.wake:
+			case <-d.done:
+				return
+			}
+			continue
+		}
+		select {
+		case l.slots <- struct{}{}:
+		case <-d.done:
+			l.putBack(t)
+			return
+		}
+		now := d.clock.Now()
+		r := l.limiter.ReserveN(now, 1)
+		if delay := r.DelayFrom(now); delay > 0 {
+			select {
+			case <-d.clock.After(delay):
+			case <-d.done:
+				r.CancelAt(d.clock.Now())
+				<-l.slots
+				l.putBack(t)
+				return
+			}
+		}
+		d.inflight.Add(1)
+		go func() {
+			defer d.inflight.Done()
+			defer func() { <-l.slots }()
+			d.run(l, t)
+		}()
+	}
+}
+
+// next pops the earliest task if it is due; otherwise it returns a channel that fires
+// when the earliest is due (nil when the lane is empty).
+func (l *lane) next(c Clock) (*stored, <-chan time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ready.Len() == 0 {
+		return nil, nil
+	}
+	if delay := l.ready[0].NextAt.Sub(c.Now()); delay > 0 {
+		return nil, c.After(delay)
+	}
+	l.held.Add(1)
+	return heap.Pop(&l.ready).(*stored), nil
+}
+
+// putBack returns a held task to the ready heap.
+func (l *lane) putBack(t *stored) {
+	l.held.Add(-1)
+	l.push(t)
+}
+
+// run makes one attempt of t and records its outcome.
+func (d *Dispatcher) run(l *lane, t *stored) {
+	info := queue.Info{Queue: t.Queue, Name: t.Name, RetryCount: t.Attempts, ExecutionCount: t.Executions}
+	ctx := queue.WithInfo(d.ctx, info)
+	ctx = callbudget.WithBudget(ctx, callbudget.PerTaskCalls)
+	ctx, cancel := context.WithTimeout(ctx, d.deadline)
+	defer cancel()
+
+	l.dispatched.Add(1)
+	status, retryAfter := d.call(ctx, t)
+	t.Attempts++
+	if status != 0 {
+		t.Executions++
+	}
+	store := context.WithoutCancel(d.ctx)
+	log := d.log.With(zap.String("queue", t.Queue), zap.String("task", t.ID), zap.String("path", t.Path), zap.Int("status", status), zap.Int("attempt", t.Attempts))
+
+	if status >= 200 && status < 300 {
+		d.finish(store, t, log)
+		l.held.Add(-1)
+		return
+	}
+	if max := l.retry.MaxAttempts; max > 0 && t.Attempts >= max {
+		log.Error("queue: task failed its last attempt; dropped")
+		d.finish(store, t, log)
+		l.held.Add(-1)
+		return
+	}
+	backoff := l.retry.Backoff(t.Attempts - 1)
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		// The handler says its backend is overloaded: wait as long as the next step of
+		// the policy would, or as long as the handler asks, within the policy's cap.
+		backoff = max(l.retry.Backoff(t.Attempts), min(retryAfter, l.retry.MaxBackoff))
+	}
+	t.NextAt = d.clock.Now().Add(backoff)
+	l.retries.Add(1)
+	log.Info("queue: task failed; will retry", zap.Duration("backoff", backoff))
+	if err := d.save(store, t); err != nil {
+		// The store still holds the earlier attempt's record: the task is not lost,
+		// only its attempt count lags.
+		log.Error("queue: recording a retry", zap.Error(err))
+	}
+	l.putBack(t)
+}
+
+// call sends t to the handler and returns its status (0 if it never answered, e.g. the
+// deadline passed first) and any Retry-After it gave.
+func (d *Dispatcher) call(ctx context.Context, t *stored) (status int, retryAfter time.Duration) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://greep.local"+t.Path, bytes.NewReader(t.Body))
+	if err != nil {
+		d.log.Error("queue: building task request", zap.String("path", t.Path), zap.Error(err))
+		return http.StatusBadRequest, 0
+	}
+	req.Header.Set("Content-Type", "application/json")
+	w := &recorder{header: http.Header{}}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				d.log.Error("queue: task handler panicked", zap.String("path", t.Path), zap.Any("panic", p), zap.Stack("stack"))
+				w.status = http.StatusInternalServerError
+			}
+		}()
+		d.handler.ServeHTTP(w, req)
+	}()
+	if w.status == 0 {
+		w.status = http.StatusOK // a handler that writes nothing answered 200
+	}
+	if ctx.Err() != nil && w.status >= 300 {
+		return 0, 0
+	}
+	if s, err := strconv.Atoi(w.header.Get("Retry-After")); err == nil && s > 0 {
+		retryAfter = time.Duration(s) * time.Second
+	}
+	return w.status, retryAfter
+}
+
+// finish removes a task that is done (succeeded or out of attempts) and turns its name
+// into a tombstone.
+func (d *Dispatcher) finish(ctx context.Context, t *stored, log *zap.Logger) {
+	if t.Name != "" {
+		d.mu.Lock()
+		err := d.putName(ctx, t.key(), nameState{Expires: d.clock.Now().Add(d.tombstone)})
+		d.mu.Unlock()
+		if err != nil {
+			log.Error("queue: recording a task name's tombstone", zap.Error(err))
+		}
+	}
+	if err := d.store.DeleteRecord(ctx, kindTask, t.key()); err != nil {
+		// Left in the store, the task runs again after a restart: at least once, as
+		// on Cloud Tasks, and handlers are idempotent.
+		log.Error("queue: deleting a finished task", zap.Error(err))
+	}
+}
+
+// janitor forgets tombstones that expired, in memory and in the store.
+func (d *Dispatcher) janitor() {
+	for {
+		select {
+		case <-d.clock.After(d.tombstone):
+		case <-d.done:
+			return
+		}
+		now := d.clock.Now()
+		d.mu.Lock()
+		for key, n := range d.names {
+			if n.Expires.IsZero() || n.Expires.After(now) {
+				continue
+			}
+			if err := d.store.DeleteRecord(d.ctx, kindName, key); err != nil {
+				d.log.Warn("queue: pruning a task name", zap.String("name", key), zap.Error(err))
+				continue
+			}
+			delete(d.names, key)
+		}
+		d.mu.Unlock()
+	}
+}
+
+// Stats returns each queue's figures for /v1/status.
+func (d *Dispatcher) Stats() map[string]greep.QueueStat {
+	out := make(map[string]greep.QueueStat, len(d.lanes))
+	for name, l := range d.lanes {
+		l.mu.Lock()
+		backlog := int64(l.ready.Len())
+		l.mu.Unlock()
+		out[name] = greep.QueueStat{
+			RatePerSecond: float64(l.limiter.Limit()),
+			Backlog:       backlog + l.held.Load(),
+			Dispatched:    l.dispatched.Load(),
+			Retries:       l.retries.Load(),
+		}
+	}
+	return out
+}
+
+// recorder is the ResponseWriter of an in-process task call: the status and headers
+// matter, the body is dropped.
+type recorder struct {
+	header http.Header
+	status int
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// taskHeap orders tasks by due time, then by enqueue time.
+type taskHeap []*stored
+
+func (h taskHeap) Len() int { return len(h) }
+func (h taskHeap) Less(i, j int) bool {
+	if !h[i].NextAt.Equal(h[j].NextAt) {
+		return h[i].NextAt.Before(h[j].NextAt)
+	}
+	return h[i].Enqueued.Before(h[j].Enqueued)
+}
+func (h taskHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *taskHeap) Push(x any)   { *h = append(*h, x.(*stored)) }
+func (h *taskHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+var _ queue.Enqueuer = (*Dispatcher)(nil)
