@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+func TestParseConfig(t *testing.T) {
+	t.Setenv("PORT", "9099")
+	c, err := parseConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":9099" || c.Store != "datastore" || c.Clients != "deploy/clients.yaml" {
+		t.Errorf("defaults: %+v", c)
+	}
+	for _, args := range [][]string{{"--store", "mysql"}, {"--nosuch"}, {"extra"}} {
+		if _, err := parseConfig(args); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg, err := parseConfig([]string{"--addr", addr, "--store", "embedded", "--data", filepath.Join(t.TempDir(), "g.db"), "--api-token", "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, zap.NewNop()) }()
+
+	get := func(path, token string) (int, string) {
+		var last error
+		for range 100 {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s%s", addr, path), nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode, string(b)
+			}
+			last = err
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("server never answered: %v", last)
+		return 0, ""
+	}
+	if code, _ := get("/healthz", ""); code != 200 {
+		t.Errorf("healthz: %d", code)
+	}
+	if code, body := get("/v1/groups", "tok"); code != 200 || !strings.Contains(body, `"groups":[]`) {
+		t.Errorf("groups: %d %s", code, body)
+	}
+	if code, _ := get("/v1/groups", "wrong"); code != 401 {
+		t.Errorf("wrong token: %d", code)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop")
+	}
+}
