@@ -1,0 +1,291 @@
+// Package settingsworker is the groupssettings service's task handlers: the only code that
+// calls the Groups Settings API. A get task reads one group's settings, stores them and
+// asks the remediation service to evaluate them; a patch task sends one patch (one valid
+// combination, planned by pkg/rules), stores the result and marks the findings it fixes.
+// Each task makes exactly one API call and is safe to run twice.
+package settingsworker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/api/groupssettings/v1"
+
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/notify"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/quota"
+	"github.com/greephq/greep/pkg/rules"
+	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/tasks"
+)
+
+// Store is what the worker needs of the cache.
+type Store interface {
+	PutSettings(ctx context.Context, s greep.GroupSettings) error
+	Finding(ctx context.Context, id string) (greep.Finding, error)
+	UpdateFinding(ctx context.Context, id string, fn func(f *greep.Finding) error) (greep.Finding, error)
+}
+
+// Config wires a Worker.
+type Config struct {
+	Store    Store
+	Settings *groupssettings.Service
+	Queue    queue.Enqueuer
+	// Now is the clock stored settings and findings are stamped with (the simulator's,
+	// locally). Default time.Now.
+	Now func() time.Time
+	// At turns a delay on Now's clock into a schedule time on the dispatcher's clock.
+	At func(d time.Duration) time.Time
+	// NextReset gives the end of the quota day (default: midnight Pacific).
+	NextReset func(time.Time) time.Time
+	// TrustAppEngineHeaders is set on App Engine, where the platform strips task headers
+	// from outside requests.
+	TrustAppEngineHeaders bool
+	Logger                *zap.Logger
+}
+
+// Worker runs the groupssettings tasks.
+type Worker struct {
+	cfg      Config
+	log      *zap.Logger
+	classify syncplan.Classifier
+}
+
+// New returns a Worker.
+func New(cfg Config) *Worker {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.At == nil {
+		cfg.At = func(d time.Duration) time.Time { return time.Now().Add(d) }
+	}
+	if cfg.NextReset == nil {
+		cfg.NextReset = func(t time.Time) time.Time { return syncplan.NextReset(t, syncplan.Pacific) }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Worker{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		classify: syncplan.Classifier{NextReset: cfg.NextReset, Refused: quota.ResetAfter},
+	}
+}
+
+// get reads one group's settings (one API call), stores them, and queues their evaluation.
+func (w *Worker) get(ctx context.Context, run taskRun, b tasks.SettingsGet) error {
+	email := strings.ToLower(strings.TrimSpace(b.Group))
+	if email == "" {
+		return greep.Errorf(greep.EINVALID, "settings get: no group")
+	}
+	g, err := w.cfg.Settings.Groups.Get(email).Context(ctx).Do()
+	if err != nil {
+		settled, err := w.callFailed(ctx, run, err)
+		if settled {
+			w.log.Warn("settings read failed; not retried", zap.String("group", email), zap.Error(err))
+			return nil
+		}
+		return err
+	}
+	now := w.cfg.Now()
+	if err := w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: ToSettings(g), ReadAt: now}); err != nil {
+		return fmt.Errorf("settings get %s: storing: %w", email, err)
+	}
+	// Named after the read, so a re-run of this task after the enqueue evaluates once;
+	// a later read evaluates again.
+	t, err := tasks.New(tasks.QueueRemediation, tasks.PathRemediationEvaluate,
+		tasks.Name(email, "evaluate", now.UTC().Format(time.RFC3339Nano)),
+		tasks.Evaluate{Group: email, RunID: RunOf(b.Reason)}, time.Time{})
+	if err != nil {
+		return err
+	}
+	if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
+		return fmt.Errorf("settings get %s: queueing the evaluation: %w", email, err)
+	}
+	return nil
+}
+
+// patch sends one patch (one API call), stores the settings Google answers with, and
+// marks the findings the patch was for fixed, or failed when Google refuses it.
+func (w *Worker) patch(ctx context.Context, run taskRun, b tasks.SettingsPatch) error {
+	email := strings.ToLower(strings.TrimSpace(b.Group))
+	if email == "" || len(b.Patch) == 0 {
+		return greep.Errorf(greep.EINVALID, "settings patch: a group and at least one field are needed")
+	}
+	body, err := ToGroups(b.Patch)
+	if err != nil {
+		// Never sent: a patch Greep itself could not express is a bug to see, not retry.
+		return w.markFailed(ctx, b, "patch not sent: "+err.Error())
+	}
+	g, err := w.cfg.Settings.Groups.Patch(email, body).Context(ctx).Do()
+	if err != nil {
+		settled, err := w.callFailed(ctx, run, err)
+		if !settled {
+			return err // retried, or rescheduled after the quota reset: findings stay queued
+		}
+		return w.markFailed(ctx, b, "patch refused: "+googleMessage(err))
+	}
+	now := w.cfg.Now()
+	after := ToSettings(g)
+	if err := w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: after, ReadAt: now}); err != nil {
+		return fmt.Errorf("settings patch %s: storing the result: %w", email, err)
+	}
+	w.log.Info("settings patched", zap.String("group", email), zap.Any("patch", b.Patch), zap.String("run", b.RunID))
+	for _, id := range b.Findings {
+		f, err := w.cfg.Store.UpdateFinding(ctx, id, func(f *greep.Finding) error {
+			if f.ID == "" {
+				return errSkip
+			}
+			if f.State == greep.FindingFixed && f.After == after[f.Field] {
+				return errSkip // already recorded (a re-run of this task)
+			}
+			f.After, f.LastSeen = after[f.Field], now
+			if want := b.Patch[f.Field]; want != "" && after[f.Field] != want {
+				f.State = greep.FindingFailed
+				f.Detail = fmt.Sprintf("patched %s to %s, but the API answers %s", f.Field, want, after[f.Field])
+				return nil
+			}
+			f.State = greep.FindingFixed
+			f.Detail = "fixed by Greep: patched " + patchText(b.Patch)
+			return nil
+		})
+		if errors.Is(err, errSkip) {
+			f, err = w.cfg.Store.Finding(ctx, id)
+			if errors.Is(err, greep.ErrNotFound) {
+				continue
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("settings patch %s: finding %s: %w", email, id, err)
+		}
+		// Also on a re-run: the announcement may be what the first run failed to queue.
+		if notify.Due(f, true) {
+			if err := notify.Enqueue(ctx, w.cfg.Queue, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var errSkip = errors.New("skip")
+
+// markFailed records a patch that cannot succeed on the findings it was for.
+func (w *Worker) markFailed(ctx context.Context, b tasks.SettingsPatch, detail string) error {
+	w.log.Error("settings patch failed", zap.String("group", b.Group), zap.Any("patch", b.Patch), zap.String("detail", detail))
+	now := w.cfg.Now()
+	for _, id := range b.Findings {
+		f, err := w.cfg.Store.UpdateFinding(ctx, id, func(f *greep.Finding) error {
+			if f.ID == "" || f.State == greep.FindingFixed {
+				return errSkip
+			}
+			f.State, f.Detail, f.LastSeen = greep.FindingFailed, detail, now
+			return nil
+		})
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("settings patch %s: finding %s: %w", b.Group, id, err)
+		}
+		if notify.Due(f, false) {
+			if err := notify.Enqueue(ctx, w.cfg.Queue, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// callFailed decides what a failed call means for the task. settled is true when retrying
+// cannot help (the group is gone, or Google refuses the request); otherwise err is nil
+// when the task was rescheduled after the quota reset, or a retryError.
+func (w *Worker) callFailed(ctx context.Context, run taskRun, callErr error) (settled bool, err error) {
+	now := w.cfg.Now()
+	v := w.classify.Classify(callErr, now)
+	switch v.Action {
+	case syncplan.Gone, syncplan.Fail:
+		return true, callErr
+	case syncplan.Reschedule:
+		// A copy runs once the quota is back; this run ends 2xx so the queue stops
+		// retrying into a spent quota.
+		name := ""
+		if run.name != "" {
+			name = tasks.Name("after-reset", run.name, v.ResetAt.UTC().Format(time.RFC3339))
+		}
+		q := run.queue
+		if q == "" {
+			q = tasks.QueueSettings
+		}
+		t := queue.Task{Queue: q, Name: name, Path: run.path, Body: run.body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
+		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
+			return false, fmt.Errorf("rescheduling after the quota reset: %w", err)
+		}
+		w.log.Info("quota spent; task rescheduled", zap.String("path", run.path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
+		return false, nil
+	default:
+		return false, &retryError{status: retryStatus(v.Status), reason: v.Reason, err: callErr}
+	}
+}
+
+func retryStatus(s int) int {
+	if s == 0 {
+		return http.StatusServiceUnavailable
+	}
+	return s
+}
+
+// ToSettings flattens the API's Groups resource into the store's map of string fields
+// (every Groups Settings value is a string; the deprecated integer maxMessageBytes and the
+// resource's kind and email are left out).
+func ToSettings(g *groupssettings.Groups) greep.Settings {
+	b, _ := json.Marshal(g)
+	var raw map[string]any
+	_ = json.Unmarshal(b, &raw)
+	out := make(greep.Settings, len(raw))
+	for k, v := range raw {
+		if s, ok := v.(string); ok && k != "kind" && k != "email" {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+// ToGroups builds the PATCH body from field values, refusing fields Greep does not know,
+// so a typo can never be sent as a silently ignored JSON key.
+func ToGroups(patch map[string]string) (*groupssettings.Groups, error) {
+	for k, v := range patch {
+		if err := rules.CheckValue(k, v); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.Marshal(patch)
+	if err != nil {
+		return nil, err
+	}
+	var g groupssettings.Groups
+	if err := json.Unmarshal(b, &g); err != nil {
+		return nil, fmt.Errorf("patch body: %w", err)
+	}
+	return &g, nil
+}
+
+func patchText(p map[string]string) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + p[k]
+	}
+	return strings.Join(keys, ", ")
+}
