@@ -282,9 +282,16 @@ func TestDerivedMembershipExpandsNestedGroupsOnce(t *testing.T) {
 		{Op: "addMember", Group: "inner@" + d, Member: "outer@" + d}, // a cycle
 		{Op: "addMember", Group: "inner@" + d, Member: srv.Sim.Sentinel()},
 		{Op: "addMember", Group: "outer@" + d, Member: srv.Sim.Sentinel()},
+		{Op: "addMember", Group: "inner@" + d, Member: "deep@outside.example"},
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Only through inner: hasMember sees it, a direct get does not.
+	if has, err := cl.Directory.Members.HasMember("outer@"+d, "deep@outside.example").Do(); err != nil || !has.IsMember {
+		t.Fatalf("hasMember through a nested group: %+v %v", has, err)
+	}
+	_, err := cl.Directory.Members.Get("outer@"+d, "deep@outside.example").Do()
+	apiErr(t, err, 404, "notFound")
 	direct := allMembers(t, cl.Directory.Members.List("outer@"+d))
 	derived := allMembers(t, cl.Directory.Members.List("outer@"+d).IncludeDerivedMembership(true))
 	if len(direct) != 2 {
@@ -294,7 +301,7 @@ func TestDerivedMembershipExpandsNestedGroupsOnce(t *testing.T) {
 	for _, m := range derived {
 		seen[m.Email]++
 	}
-	if seen[srv.Sim.Sentinel()] != 1 || seen["inner@"+d] != 1 || seen["outer@"+d] != 1 || len(derived) != 3 {
+	if seen[srv.Sim.Sentinel()] != 1 || seen["inner@"+d] != 1 || seen["outer@"+d] != 1 || seen["deep@outside.example"] != 1 || len(derived) != 4 {
 		t.Fatalf("derived members %v", seen)
 	}
 }
