@@ -1,0 +1,344 @@
+package reports_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/push"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/reports"
+	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/workspace"
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+var start = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+
+// taskQueue holds tasks until the test runs them, refusing a second task of one name as
+// Cloud Tasks does.
+type taskQueue struct {
+	mu    sync.Mutex
+	tasks []queue.Task
+	names map[string]bool
+}
+
+func (q *taskQueue) Enqueue(ctx context.Context, t queue.Task) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.names == nil {
+		q.names = map[string]bool{}
+	}
+	if t.Name != "" && q.names[t.Name] {
+		return nil
+	}
+	q.names[t.Name] = true
+	q.tasks = append(q.tasks, t)
+	return nil
+}
+
+// due removes and returns the tasks on path due at now.
+func (q *taskQueue) due(path string, now time.Time) []queue.Task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out, rest []queue.Task
+	for _, t := range q.tasks {
+		if t.Path == path && !now.Before(t.ScheduleTime) {
+			out = append(out, t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	q.tasks = rest
+	return out
+}
+
+type env struct {
+	sim    *workspacesim.Sim
+	store  *bolt.Store
+	queue  *taskQueue
+	worker *reports.Worker
+	tasks  http.Handler
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv, err := workspacesim.Start(workspacesim.Config{Users: 10, Groups: 3, Seed: 1, Start: start, QuotaPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	q := &taskQueue{}
+	hook := httptest.NewServer(push.New(store, q, push.Config{Now: srv.Sim.Now}))
+	t.Cleanup(hook.Close)
+	clients, err := workspace.New(context.Background(), workspace.Config{Endpoint: srv.URL, AdminSubject: srv.Sim.Admin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := reports.New(store, clients.Reports, q, reports.Config{Address: hook.URL + push.Path, Now: srv.Sim.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{sim: srv.Sim, store: store, queue: q, worker: w, tasks: w.Handler(false)}
+}
+
+// runTasks runs the worker's due tasks through its HTTP handler, as the dispatcher would.
+func (e *env) runTasks(t *testing.T) {
+	t.Helper()
+	for _, path := range []string{tasks.PathReportsRenew, reports.PathStop} {
+		for _, task := range e.queue.due(path, e.sim.Now()) {
+			r := httptest.NewRequest(http.MethodPost, task.Path, bytes.NewReader(task.Body))
+			r = r.WithContext(queue.WithInfo(r.Context(), queue.Info{Queue: task.Queue, Name: task.Name}))
+			w := httptest.NewRecorder()
+			e.tasks.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("task %s %s: status %d (%s)", task.Path, task.Body, w.Code, w.Body)
+			}
+		}
+	}
+}
+
+func (e *env) channels(t *testing.T) []greep.Channel {
+	t.Helper()
+	var chs []greep.Channel
+	if _, err := greep.LoadState(context.Background(), e.store, greep.StateChannels, &chs); err != nil {
+		t.Fatal(err)
+	}
+	return chs
+}
+
+// events returns the change history of group.
+func (e *env) events(t *testing.T, group string) []greep.Event {
+	t.Helper()
+	var all []greep.Event
+	q := greep.EventQuery{Group: group, Page: greep.Page{Limit: 500}}
+	for {
+		evs, next, err := e.store.Events(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, evs...)
+		if next == "" {
+			return all
+		}
+		q.Token = next
+	}
+}
+
+// waitEvents waits (wall clock: pushes are delivered by the simulator's goroutines) until
+// group's history holds n events.
+func (e *env) waitEvents(t *testing.T, group string, n int) []greep.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := e.events(t, group)
+		if len(evs) >= n || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSimulatedDayAgainstSimulator keeps channels for a simulated day against the
+// simulator, whose channels expire after 6 hours, making a membership change every 7
+// minutes: every change reaches the webhook and lands in the history once, the simulator
+// stops every replaced channel, and at the end one channel per application is live.
+func TestSimulatedDayAgainstSimulator(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const group = "push-day@example.com"
+	muts := 0
+	tick := func() {
+		t.Helper()
+		if err := e.worker.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.runTasks(t)
+	}
+	tick()
+	// Changes fall between ticks, 7 minutes apart (not a divisor of the lifetime), so a
+	// channel that expired before its successor existed would lose the change.
+	for step := 0; e.sim.Now().Before(start.Add(24 * time.Hour)); step++ {
+		if step > 0 {
+			e.sim.Advance(7 * time.Minute)
+		}
+		m := workspacesim.Mutation{Op: "addMember", Group: group, Member: fmt.Sprintf("guest%03d@outside.example", step)}
+		if step == 0 {
+			m = workspacesim.Mutation{Op: "createGroup", Group: group}
+		}
+		if err := e.sim.Apply([]workspacesim.Mutation{m}); err != nil {
+			t.Fatal(err)
+		}
+		muts++
+		if got := e.waitEvents(t, group, muts); len(got) != muts {
+			t.Fatalf("%v into the day: history holds %d of the %d changes (channels %+v)",
+				e.sim.Now().Sub(start), len(got), muts, e.channels(t))
+		}
+		tick()
+	}
+	time.Sleep(50 * time.Millisecond) // let any duplicate through the overlapping channel land
+	evs := e.events(t, group)
+	if len(evs) != muts {
+		t.Errorf("history holds %d events for %d changes", len(evs), muts)
+	}
+	members := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Event == "ADD_GROUP_MEMBER" {
+			members[ev.Member] = true
+		}
+	}
+	if len(members) != muts-1 {
+		t.Errorf("history shows %d distinct added members, want %d", len(members), muts-1)
+	}
+
+	st := e.sim.Stats()
+	watches, stops := st.Calls["reports.activities.watch"], st.Calls["reports.channels.stop"]
+	// Two applications, a channel at the start and one per 4.8 hours.
+	if watches != 10 || stops != watches-2 {
+		t.Errorf("simulator saw %d watch and %d stop calls, want 10 and 8", watches, stops)
+	}
+	if st.Channels != 2 {
+		t.Errorf("simulator has %d live channels, want 2 (one per application)", st.Channels)
+	}
+	live := map[string]int{}
+	for _, ch := range e.channels(t) {
+		if reports.Live(ch, e.sim.Now()) {
+			live[ch.Application]++
+		}
+		if ch.Token == "" || ch.ResourceID == "" && ch.State == reports.StateLive {
+			t.Errorf("stored channel %s lacks its token or resource id", ch.ID)
+		}
+	}
+	if live["admin"] != 1 || live["groups"] != 1 {
+		t.Errorf("live channels per application %v, want one each", live)
+	}
+}
+
+// TestRenewIsIdempotent runs the same renew task twice: the second finds the channel
+// created and makes no call.
+func TestRenewIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.worker.Renew(ctx, "admin")
+	if err != nil || first.ID == "" || first.State != reports.StateLive {
+		t.Fatalf("Renew = %+v, %v", first, err)
+	}
+	again, err := e.worker.Renew(ctx, "admin")
+	if err != nil || again.ID != "" {
+		t.Fatalf("second Renew = %+v, %v; want no new channel", again, err)
+	}
+	if n := e.sim.Stats().Calls["reports.activities.watch"]; n != 1 {
+		t.Errorf("%d watch calls, want 1", n)
+	}
+	if _, err := e.worker.Renew(ctx, "drive"); err == nil {
+		t.Errorf("Renew of an application not watched succeeded")
+	}
+}
+
+// TestStopSparesTheNewest: a stop task for an application's only live channel does
+// nothing; a stop of a channel already gone at Google still marks it stopped.
+func TestStopSparesTheNewest(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ch, err := e.worker.Renew(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.worker.Stop(ctx, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sim.Stats().Calls["reports.channels.stop"]; n != 0 {
+		t.Errorf("the only live channel was stopped (%d calls)", n)
+	}
+	e.sim.Advance(5 * time.Hour)
+	next, err := e.worker.Renew(ctx, "admin")
+	if err != nil || next.ID == "" {
+		t.Fatalf("renewal at 5 h: %+v, %v", next, err)
+	}
+	if err := e.worker.Stop(ctx, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.worker.Stop(ctx, ch.ID); err != nil { // a retried stop task
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, c := range e.channels(t) {
+		states[c.ID] = c.State
+	}
+	if states[ch.ID] != reports.StateStopped || states[next.ID] != reports.StateLive {
+		t.Errorf("states after the stop: %v", states)
+	}
+	if n := e.sim.Stats().Calls["reports.channels.stop"]; n != 1 {
+		t.Errorf("%d stop calls, want 1", n)
+	}
+}
+
+func TestTaskEndpointsRefuseOutsiders(t *testing.T) {
+	e := newEnv(t)
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodPost, tasks.PathReportsRenew, bytes.NewReader([]byte(`{"application":"admin"}`))),
+		httptest.NewRequest(http.MethodPost, reports.PathStop, bytes.NewReader([]byte(`{"id":"x"}`))),
+		httptest.NewRequest(http.MethodGet, reports.PathCron, nil),
+	} {
+		w := httptest.NewRecorder()
+		e.tasks.ServeHTTP(w, r)
+		var ge struct {
+			Error struct {
+				Code int `json:"code"`
+			} `json:"error"`
+		}
+		if w.Code != http.StatusForbidden || json.Unmarshal(w.Body.Bytes(), &ge) != nil || ge.Error.Code != 403 {
+			t.Errorf("%s %s from outside: %d %s", r.Method, r.URL.Path, w.Code, w.Body)
+		}
+	}
+	if n := e.sim.Stats().Calls["reports.activities.watch"]; n != 0 {
+		t.Errorf("an outside request made %d watch calls", n)
+	}
+}
+
+func TestMalformedTasks(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ path, body string }{
+		{tasks.PathReportsRenew, `{"application":`},
+		{tasks.PathReportsRenew, `{"application":"admin","extra":1}`},
+		{tasks.PathReportsRenew, `{"application":"drive"}`},
+		{reports.PathStop, `{}`},
+	} {
+		r := httptest.NewRequest(http.MethodPost, c.path, bytes.NewReader([]byte(c.body)))
+		r = r.WithContext(queue.WithInfo(r.Context(), queue.Info{Queue: tasks.QueueReports}))
+		w := httptest.NewRecorder()
+		e.tasks.ServeHTTP(w, r)
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("%s %s: status %d, want 400 (%s)", c.path, c.body, w.Code, w.Body)
+		}
+	}
+	if len(e.channels(t)) != 0 {
+		t.Errorf("malformed tasks stored channels")
+	}
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	for _, cfg := range []reports.Config{
+		{Address: ""},
+		{Address: "ftp://example.com/push/notify"},
+		{Address: "https://example.com/push/notify", Policy: reports.Policy{Lifetime: 7 * time.Hour}},
+	} {
+		if _, err := reports.New(nil, nil, nil, cfg); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}
