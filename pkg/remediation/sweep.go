@@ -2,6 +2,8 @@ package remediation
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -55,7 +57,11 @@ type sliceBody struct {
 // its cap). A sweep still running is superseded: its remaining slices stop.
 func (s *Service) StartSweep(ctx context.Context, capOverride int) (string, error) {
 	now := s.cfg.Now()
-	id := "sweep-" + now.UTC().Format("20060102T150405Z")
+	// The random part keeps two sweeps started within a second apart: a run's reads are
+	// named after it, and a reused id would have them refused as duplicates.
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	id := "sweep-" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(rnd[:])
 	limit := s.cfg.Rules.RunCap
 	if capOverride > 0 {
 		limit = capOverride
