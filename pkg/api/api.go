@@ -125,6 +125,9 @@ func (s *server) routes() chi.Router {
 		w.Write([]byte("ok\n"))
 	})
 
+	r.With(s.dashboardAuth).Get("/", s.dashboard)
+	r.Post("/login", s.login)
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		groups := r.With(need(auth.ScopeGroups))
@@ -136,9 +139,7 @@ func (s *server) routes() chi.Router {
 		history.Get("/v1/groups/{groupKey}/history", s.v1GroupHistory)
 		history.Get("/v1/history", s.v1History)
 		r.With(need(auth.ScopeFindings)).Get("/v1/findings", s.v1Findings)
-		status := r.With(need(auth.ScopeStatus))
-		status.Get("/v1/status", s.v1Status)
-		status.Get("/", s.dashboard)
+		r.With(need(auth.ScopeStatus)).Get("/v1/status", s.v1Status)
 
 		r.Route(directoryPrefix, func(r chi.Router) {
 			r.Use(need(auth.ScopeGroups))

@@ -452,8 +452,11 @@ func TestAuth(t *testing.T) {
 	}
 	as := func(p string) []string { return []string{"Authorization", "Bearer " + p} }
 	// Outside the client's scopes.
-	for _, path := range []string{"/v1/status", "/v1/history", "/v1/findings", "/v1/groups/big@example.com/history", "/"} {
+	for _, path := range []string{"/v1/status", "/v1/history", "/v1/findings", "/v1/groups/big@example.com/history"} {
 		do(t, s.router, "GET", path, as("all")...).googleError(t, 403, "forbidden")
+	}
+	if a := do(t, s.router, "GET", "/", as("all")...); a.code != 403 || !strings.Contains(string(a.body), "status.read") {
+		t.Errorf("dashboard without status.read: %d %s", a.code, a.body)
 	}
 	// Outside the client's groups.
 	do(t, s.router, "GET", "/v1/groups/big@example.com/members", as("slack")...).googleError(t, 403, "forbidden")
@@ -509,3 +512,5 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		t.Error("no authenticator accepted")
 	}
 }
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }

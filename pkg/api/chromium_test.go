@@ -1,0 +1,190 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/api"
+	"github.com/greephq/greep/pkg/auth"
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// chromium finds the Debian chromium package's browser, installing it when CI=true.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "true" {
+		t.Skip("chromium is not installed (apt-get install chromium); CI=true installs it")
+	}
+	t.Log("installing chromium with apt-get")
+	for _, args := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", "--no-install-recommends", "chromium", "fonts-dejavu-core"}} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium still missing after apt-get install")
+	}
+	return p
+}
+
+type status struct{ now time.Time }
+
+func (s status) QueueStats(context.Context) (map[string]greep.QueueStat, error) {
+	return map[string]greep.QueueStat{
+		"directory":            {RatePerSecond: 8, Backlog: 3, Dispatched: 1_204, Retries: 2},
+		"directory-sweep":      {RatePerSecond: 32, Backlog: 1_850, Dispatched: 13_150, Retries: 11},
+		"groupssettings":       {RatePerSecond: 1.1, Backlog: 0, Dispatched: 310},
+		"groupssettings-sweep": {RatePerSecond: 0.9, Backlog: 27_400, Dispatched: 17_600},
+		"reports":              {RatePerSecond: 0.5, Dispatched: 4},
+	}, nil
+}
+
+func (s status) QuotaUsage(context.Context) (map[string]greep.QuotaUsage, error) {
+	reset := s.now.Add(15 * time.Hour)
+	return map[string]greep.QuotaUsage{
+		"directory":      {UsedToday: 1_431_000, DailyLimit: 5_000_000, ResetAt: reset},
+		"groupssettings": {UsedToday: 41_200, DailyLimit: 100_000, ResetAt: reset},
+		"reports":        {UsedToday: 96, DailyLimit: 5_000_000, ResetAt: reset},
+	}, nil
+}
+
+// TestDashboardInChromium renders the dashboard over an embedded store filled from a
+// simulator tenant (plus sync progress, channels, findings and history) in headless
+// Chromium, and leaves a screenshot.
+func TestDashboardInChromium(t *testing.T) {
+	browser := chromium(t)
+	e := newEnv(t, 200, 300)
+	ctx := context.Background()
+	now := time.Now().UTC()
+
+	started := now.Add(-7 * time.Minute)
+	if _, err := greep.UpdateStateJSON(ctx, e.store, greep.StateSync, func(s *greep.SyncState) error {
+		*s = greep.SyncState{State: "full-sync", Generation: 2, StartedAt: started, LastFullSyncAt: now.Add(-26 * time.Hour), LastResyncAt: now.Add(-40 * time.Minute),
+			GroupsTotal: int64(len(e.truth.Groups)), GroupsDone: int64(len(e.truth.Groups)) * 2 / 3, Groups: int64(len(e.truth.Groups)), Members: 2_871, Calls: 231,
+			Failures: []greep.SyncFailure{{Group: "legal-hold@example.com", Error: "403 forbidden: Not Authorized to access this resource", At: now.Add(-3 * time.Minute)}}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := greep.UpdateStateJSON(ctx, e.store, greep.StateChannels, func(cs *[]greep.Channel) error {
+		*cs = []greep.Channel{
+			{ID: "greep-admin-7f3a", Application: "admin", ResourceID: "r1", Token: "secret", Expiration: now.Add(5*time.Hour + 12*time.Minute), CreatedAt: now.Add(-48 * time.Minute), State: "live"},
+			{ID: "greep-groups-19c2", Application: "groups", ResourceID: "r2", Token: "secret", Expiration: now.Add(38 * time.Minute), CreatedAt: now.Add(-5 * time.Hour), State: "live"},
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := e.truth.Groups
+	for i, f := range []greep.Finding{
+		{Group: g[3].Email, Rule: "no-public-archive", Field: "whoCanViewGroup", Before: "ANYONE_CAN_VIEW", After: "ALL_MEMBERS_CAN_VIEW"},
+		{Group: g[8].Email, Rule: "no-external-posting", Field: "whoCanPostMessage", Before: "ANYONE_CAN_POST", After: "ALL_MEMBERS_CAN_POST"},
+		{Group: g[12].Email, Rule: "secure-membership-hidden", Field: "whoCanViewMembership", Before: "ALL_IN_DOMAIN_CAN_VIEW", After: "ALL_MANAGERS_CAN_VIEW"},
+	} {
+		id := fmt.Sprintf("f%d", i)
+		if _, err := e.store.UpdateFinding(ctx, id, func(x *greep.Finding) error {
+			f.ID, f.State, f.FirstSeen, f.LastSeen = id, greep.FindingOpen, now.Add(-time.Duration(i+1)*time.Hour), now
+			*x = f
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var evs []greep.Event
+	var withMembers []int
+	for i, grp := range g {
+		if len(grp.Members) > 0 {
+			withMembers = append(withMembers, i)
+		}
+	}
+	for i := range 8 {
+		grp := g[withMembers[i%len(withMembers)]]
+		ev := greep.Event{ID: fmt.Sprint("ev", i), Time: now.Add(-time.Duration(8-i) * 3 * time.Minute), Actor: "alice@" + e.sim.Sim.Domain(), Group: grp.Email}
+		if i%3 == 2 {
+			ev.Event, ev.Setting, ev.OldValue, ev.NewValue = "CHANGE_GROUP_SETTING", "whoCanViewGroup", "ALL_MEMBERS_CAN_VIEW", "ANYONE_CAN_VIEW"
+		} else {
+			ev.Event, ev.Member = "ADD_GROUP_MEMBER", grp.Members[0].Email
+		}
+		evs = append(evs, ev)
+	}
+	if _, err := e.store.AddEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+
+	a, _ := auth.NewStaticToken(apiToken)
+	h, err := api.New(api.Config{Store: e.store, Auth: a, Status: status{now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The browser cannot send a bearer token from the command line; a front proxy adds
+	// it, as IAP or a signed-in session would.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Authorization", "Bearer "+apiToken)
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	if d := os.Getenv("GREEP_SCREENSHOT_DIR"); d != "" {
+		dir = d
+	}
+	shot := filepath.Join(dir, "dashboard.png")
+	common := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+		"--user-data-dir=" + filepath.Join(t.TempDir(), "profile"), "--window-size=1440,1400"}
+	run := func(args ...string) []byte {
+		ctx, cancel := context.WithTimeout(ctx, 25*time.Second)
+		defer cancel()
+		var out, errb bytes.Buffer
+		cmd := exec.CommandContext(ctx, browser, append(common, args...)...)
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, errb.String())
+		}
+		return out.Bytes()
+	}
+	dom := string(run("--dump-dom", srv.URL+"/"))
+	for _, want := range []string{
+		"<h1>Greep</h1>", "66%", "of 300 groups", // sync progress
+		"1,431,000", "5,000,000", "projected", // quota used and projection
+		"directory-sweep", "1,850", // queue backlog
+		"greep-groups-19c2", // channels
+		"no-public-archive", g[3].Email, "ANYONE_CAN_POST", // findings
+		"CHANGE_GROUP_SETTING", "alice@", // recent changes
+		"legal-hold@example.com", // failures
+	} {
+		if !strings.Contains(dom, want) && !strings.Contains(strings.ToLower(dom), strings.ToLower(want)) {
+			t.Errorf("the rendered dashboard lacks %q", want)
+		}
+	}
+	if strings.Contains(dom, "secret") {
+		t.Error("the dashboard shows a channel token")
+	}
+	run("--screenshot="+shot, srv.URL+"/")
+	fi, err := os.Stat(shot)
+	if err != nil || fi.Size() < 20_000 {
+		t.Fatalf("screenshot %s: %v (size %d)", shot, err, fi.Size())
+	}
+	png, _ := os.ReadFile(shot)
+	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("%s is not a PNG", shot)
+	}
+	fmt.Printf("dashboard screenshot: %s (%d bytes)\n", shot, fi.Size())
+	t.Logf("dashboard screenshot: %s", shot)
+}
