@@ -164,7 +164,7 @@ func TestDashboardInChromium(t *testing.T) {
 		"<h1>Greep</h1>", "66%", "of 300 groups", // sync progress
 		"1,431,000", "5,000,000", "projected", // quota used and projection
 		"directory-sweep", "1,850", // queue backlog
-		"greep-groups-19c2", // channels
+		"greep-groups-19c2",                                // channels
 		"no-public-archive", g[3].Email, "ANYONE_CAN_POST", // findings
 		"CHANGE_GROUP_SETTING", "alice@", // recent changes
 		"legal-hold@example.com", // failures
