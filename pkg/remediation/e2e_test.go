@@ -190,7 +190,7 @@ func (tn *tenant) setMode(mode string, worker *settingsworker.Worker) {
 
 // fillCache copies the simulator's groups, members and users into the store, as the
 // directory worker's sync would.
-func fillCache(t *testing.T, store *bolt.Store, sim *workspacesim.Sim) {
+func fillCache(t testing.TB, store *bolt.Store, sim *workspacesim.Sim) {
 	t.Helper()
 	ctx := context.Background()
 	truth, err := sim.Truth("")
