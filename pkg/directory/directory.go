@@ -54,7 +54,7 @@ type Config struct {
 	// locally). Default time.Now.
 	Now func() time.Time
 	// At turns a delay on Now's clock into a task's schedule time on the dispatcher's clock
-	// (they differ when the simulator runs faster than the wall clock). Default: now + d.
+	// (they differ when the dispatcher does not follow Now). Default: Now() + d.
 	At func(d time.Duration) time.Time
 	// NextReset gives the end of the quota day (default: midnight Pacific).
 	NextReset func(time.Time) time.Time
@@ -95,7 +95,8 @@ func New(cfg Config) *Worker {
 		cfg.Now = time.Now
 	}
 	if cfg.At == nil {
-		cfg.At = func(d time.Duration) time.Time { return time.Now().Add(d) }
+		now := cfg.Now
+		cfg.At = func(d time.Duration) time.Time { return now().Add(d) }
 	}
 	if cfg.NextReset == nil {
 		cfg.NextReset = func(t time.Time) time.Time { return syncplan.NextReset(t, syncplan.Pacific) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,8 +86,8 @@ func (w *Worker) countCall(ctx context.Context, gen int64) {
 
 // once creates a marker record and reports whether this call created it: the guard that
 // keeps a task run twice from counting twice.
-func (w *Worker) once(ctx context.Context, kind, id string) (bool, error) {
-	err := w.cfg.Store.CreateRecord(ctx, kind, id, []byte("1"))
+func (w *Worker) once(ctx context.Context, kind, id string, data []byte) (bool, error) {
+	err := w.cfg.Store.CreateRecord(ctx, kind, id, data)
 	if errors.Is(err, greep.ErrConflict) {
 		return false, nil
 	}
@@ -101,14 +102,76 @@ func markerID(gen int64, id string) string { return strconv.FormatInt(gen, 10) +
 // groupDone counts a group of sweep gen as done (once), and closes the sweep when it was
 // the last.
 func (w *Worker) groupDone(ctx context.Context, gen int64, groupID string) error {
-	first, err := w.once(ctx, kindDone, markerID(gen, groupID))
+	id := markerID(gen, groupID)
+	first, err := w.once(ctx, kindDone, id, []byte("1"))
 	if err != nil || !first {
 		return err
 	}
-	if _, err := w.cfg.Store.AddCount(ctx, counter(gen, "done"), 1); err != nil {
+	if err := w.addCount(ctx, counter(gen, "done"), 1, kindDone, id); err != nil {
 		return fmt.Errorf("counting group %s done: %w", groupID, err)
 	}
 	return w.maybeFinish(ctx, gen)
+}
+
+// addCount adds delta to a counter whose marker was just created; when the count fails
+// the marker is dropped again, so the retry counts. (A process killed between the two is
+// put right by Resume, which recounts from the markers.)
+func (w *Worker) addCount(ctx context.Context, name string, delta int64, markerKind, markerID string) error {
+	if _, err := w.cfg.Store.AddCount(ctx, name, delta); err != nil {
+		if derr := w.cfg.Store.DeleteRecord(context.WithoutCancel(ctx), markerKind, markerID); derr != nil {
+			w.log.Error("a count failed and its marker stays: the sweep needs a restart to recount", zap.String("marker", markerID), zap.Error(derr))
+		}
+		return err
+	}
+	return nil
+}
+
+// Resume puts the running sweep's counters right after a restart: a process killed
+// between writing a marker and counting it leaves the count short, which would keep the
+// sweep from ever finishing. The markers are the truth; the counters are recounted from
+// them. Call it before the dispatcher starts.
+func (w *Worker) Resume(ctx context.Context) error {
+	s, err := w.Sweep(ctx)
+	if err != nil || !s.Running() {
+		return err
+	}
+	prefix := markerID(s.Generation, "")
+	var done, total int64
+	err = w.cfg.Store.Records(ctx, kindDone, func(id string, _ []byte) error {
+		if strings.HasPrefix(id, prefix) {
+			done++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("directory: recounting the sweep: %w", err)
+	}
+	err = w.cfg.Store.Records(ctx, kindPage, func(id string, data []byte) error {
+		if strings.HasPrefix(id, prefix) {
+			n, err := strconv.ParseInt(string(data), 10, 64)
+			if err != nil {
+				return fmt.Errorf("page marker %s: %w", id, err)
+			}
+			total += n
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("directory: recounting the sweep: %w", err)
+	}
+	for name, want := range map[string]int64{"done": done, "total": total} {
+		have, err := w.cfg.Store.Count(ctx, counter(s.Generation, name))
+		if err != nil {
+			return fmt.Errorf("directory: recounting the sweep: %w", err)
+		}
+		if have != want {
+			w.log.Info("sweep counter recounted", zap.String("counter", name), zap.Int64("was", have), zap.Int64("is", want))
+			if _, err := w.cfg.Store.AddCount(ctx, counter(s.Generation, name), want-have); err != nil {
+				return fmt.Errorf("directory: recounting the sweep: %w", err)
+			}
+		}
+	}
+	return w.maybeFinish(ctx, s.Generation)
 }
 
 // maybeFinish enqueues the finish task once the listing is complete and every group done.

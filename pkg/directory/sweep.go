@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -133,12 +134,14 @@ func (w *Worker) groupsPage(ctx context.Context, run taskRun, t GroupsPage) erro
 	if err := w.cfg.Store.PutGroups(ctx, listed); err != nil {
 		return fmt.Errorf("storing groups: %w", err)
 	}
-	first, err := w.once(ctx, kindPage, markerID(t.Generation, "groups/"+t.PageToken))
+	// The page marker holds the page's count, so Resume can recount the total.
+	pageID := markerID(t.Generation, "groups/"+t.PageToken)
+	first, err := w.once(ctx, kindPage, pageID, []byte(strconv.Itoa(len(selected))))
 	if err != nil {
 		return err
 	}
 	if first {
-		if _, err := w.cfg.Store.AddCount(ctx, counter(t.Generation, "total"), int64(len(selected))); err != nil {
+		if err := w.addCount(ctx, counter(t.Generation, "total"), int64(len(selected)), kindPage, pageID); err != nil {
 			return fmt.Errorf("counting groups: %w", err)
 		}
 	}

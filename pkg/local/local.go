@@ -1,0 +1,394 @@
+// Package local assembles every Greep service into one process for `greep local`, tests
+// and `greep bench`: the store (embedded bbolt or Datastore), the Google clients (an
+// embedded Workspace simulator, an external one, or Google), the budget guard and the
+// one-call rule on their transport, the in-process task dispatcher, the directory worker
+// and the read API, all on one HTTP server on the paths dispatch.yaml gives them:
+// /tasks/<service>/..., /cron/<service>/..., /push/..., and / for the read API.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/api"
+	"github.com/greephq/greep/pkg/auth"
+	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/cache/datastore"
+	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/directory"
+	"github.com/greephq/greep/pkg/greep"
+	qlocal "github.com/greephq/greep/pkg/queue/local"
+	"github.com/greephq/greep/pkg/queueconfig"
+	"github.com/greephq/greep/pkg/quota"
+	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/workspace"
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+// App is a running `greep local`.
+type App struct {
+	cfg Config
+	log *zap.Logger
+
+	// URL is where the server listens ("http://127.0.0.1:8080").
+	URL string
+	// APIToken is the read API's bearer token.
+	APIToken string
+	// Sim is the embedded simulator (nil with --workspace) and SimURL its address.
+	Sim    *workspacesim.Sim
+	SimURL string
+
+	Store      greep.Store
+	Queues     *queueconfig.Config
+	Guard      *quota.Guard
+	Dispatcher *qlocal.Dispatcher
+	Directory  *directory.Worker
+	// Now is the clock the whole process follows: the simulator's (time-scaled) or the
+	// wall clock against Google.
+	Now func() time.Time
+
+	simSrv   *workspacesim.Server
+	srv      *http.Server
+	serveErr chan error
+	stop     chan struct{}
+	bg       sync.WaitGroup
+	closed   bool
+	mu       sync.Mutex
+}
+
+// Start builds and starts every part. The caller must Close (or Kill) the App.
+func Start(ctx context.Context, cfg Config) (app *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), serveErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.teardown(false)
+		}
+	}()
+
+	if err := a.openWorkspaceClock(ctx); err != nil {
+		return nil, err
+	}
+	if a.Queues, err = loadQueues(cfg.QueuesFile); err != nil {
+		return nil, err
+	}
+	if a.Store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a.Guard = quota.New(a.Store, a.Queues, quota.WithClock(a.Now), quota.WithZone(a.Queues.TimeZone))
+
+	wcfg := workspace.Config{AdminSubject: cfg.AdminSubject, ServiceAccount: cfg.ServiceAccount, Wrap: callbudget.Wrap(a.Guard)}
+	if cfg.Workspace != "google" {
+		wcfg.Endpoint = a.SimURL
+		if wcfg.AdminSubject == "" && a.Sim != nil {
+			wcfg.AdminSubject = a.Sim.Admin()
+		}
+		if wcfg.AdminSubject == "" {
+			return nil, errors.New("--admin-subject: the simulator counts quota per admin; name the admin (admin@DOMAIN)")
+		}
+	}
+	clients, err := workspace.New(ctx, wcfg)
+	if err != nil {
+		return nil, err
+	}
+
+	// The dispatcher's clock is the simulator's: queues.yaml's rates are per simulated
+	// second, which a time-scaled simulator packs into less wall time.
+	a.Dispatcher, err = qlocal.Open(ctx, a.Store, a.Queues, qlocal.Options{
+		Clock:  qlocal.ScaledClock(a.Now, cfg.TimeScale),
+		Logger: a.log.Named("queue"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the task dispatcher: %w", err)
+	}
+	a.Directory = directory.New(directory.Config{
+		Store: a.Store, Directory: clients.Directory, Queue: a.Dispatcher,
+		SweepQueue: tasks.QueueDirectorySweep, PushQueue: tasks.QueueDirectory,
+		Resync:    syncplan.Resync{Every: cfg.ResyncEvery, MaxAge: cfg.MaxAge},
+		Now:       a.Now,
+		NextReset: func(t time.Time) time.Time { _, r := a.Guard.Day(t); return r },
+		Refused:   quota.ResetAfter,
+		Logger:    a.log.Named("directory"),
+	})
+
+	if a.APIToken = cfg.APIToken; a.APIToken == "" {
+		a.APIToken = randomToken()
+	}
+	authn, err := auth.NewStaticToken(a.APIToken)
+	if err != nil {
+		return nil, err
+	}
+	readAPI, err := api.New(api.Config{Store: a.Store, Status: statusSource{a}, Auth: authn, Logger: a.log.Named("api"), Now: a.Now})
+	if err != nil {
+		return nil, fmt.Errorf("read API: %w", err)
+	}
+
+	// One mux, the paths dispatch.yaml routes to each service; handlers see full paths.
+	root := http.NewServeMux()
+	dir := a.Directory.Handler()
+	root.Handle("/tasks/directory/", dir)
+	root.Handle("/cron/directory/", dir)
+	// The push, groupssettings, remediation and reports services mount here as they land
+	// (see docs/architecture.md); until then their paths fall through to the read API's 404.
+	root.Handle("/", readAPI)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %s: %w", cfg.Addr, err)
+	}
+	a.URL = "http://" + ln.Addr().String()
+	a.srv = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
+	go func() { a.serveErr <- a.srv.Serve(ln) }()
+
+	// Counters are put right and the initial sync enqueued before any task runs.
+	if err := a.Directory.Resume(ctx); err != nil {
+		return nil, err
+	}
+	if !cfg.NoInitialSync {
+		if err := a.startInitialSync(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.Dispatcher.Start(root); err != nil {
+		return nil, err
+	}
+	if cfg.ResyncEvery > 0 {
+		a.bg.Add(1)
+		go a.resyncLoop()
+	}
+	return a, nil
+}
+
+// startInitialSync starts a full sync unless one finished or one is under way: a
+// restarted process resumes from the queued tasks instead of starting over.
+func (a *App) startInitialSync(ctx context.Context) error {
+	s, err := a.Directory.Sweep(ctx)
+	if err != nil {
+		return err
+	}
+	var st greep.SyncState
+	if _, err := greep.LoadState(ctx, a.Store, greep.StateSync, &st); err != nil {
+		return err
+	}
+	switch {
+	case s.Running():
+		a.log.Info("resuming the sweep in progress", zap.String("mode", s.Mode), zap.Int64("generation", s.Generation))
+		return nil
+	case !st.LastFullSyncAt.IsZero():
+		return nil
+	}
+	_, err = a.Directory.StartFullSync(ctx)
+	return err
+}
+
+// resyncLoop starts a resync every ResyncEvery of the process's clock.
+func (a *App) resyncLoop() {
+	defer a.bg.Done()
+	clock := qlocal.ScaledClock(a.Now, a.cfg.TimeScale)
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-clock.After(a.cfg.ResyncEvery):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if _, err := a.Directory.StartResync(ctx); err != nil {
+			a.log.Warn("starting a resync", zap.Error(err))
+		}
+		cancel()
+	}
+}
+
+// Close stops the App cleanly: no new requests, the dispatcher drains the tasks in flight
+// (queued ones stay in the store for the next start), the store is closed.
+func (a *App) Close(ctx context.Context) error { return a.teardown(true, ctx) }
+
+// Kill stops the App abruptly, as a killed process would: tasks in flight are cut off
+// (their contexts cancelled) and stay queued, to run again after a restart.
+func (a *App) Kill() error { return a.teardown(false) }
+
+func (a *App) teardown(drain bool, ctxs ...context.Context) error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	a.mu.Unlock()
+	close(a.stop)
+	ctx := context.Background()
+	if len(ctxs) > 0 {
+		ctx = ctxs[0]
+	}
+	var errs []error
+	if a.srv != nil {
+		sctx := ctx
+		if !drain {
+			var cancel context.CancelFunc
+			sctx, cancel = context.WithCancel(ctx)
+			cancel()
+		}
+		if err := a.srv.Shutdown(sctx); err != nil && drain {
+			errs = append(errs, fmt.Errorf("stopping the HTTP server: %w", err))
+		}
+		if !drain {
+			_ = a.srv.Close()
+		}
+	}
+	if a.Dispatcher != nil {
+		dctx := ctx
+		if !drain {
+			var cancel context.CancelFunc
+			dctx, cancel = context.WithCancel(ctx)
+			cancel()
+		}
+		if err := a.Dispatcher.Stop(dctx); err != nil && drain {
+			errs = append(errs, err)
+		}
+	}
+	a.bg.Wait()
+	if a.Store != nil {
+		if err := a.Store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the store: %w", err))
+		}
+	}
+	if a.simSrv != nil {
+		a.simSrv.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// openWorkspaceClock starts the embedded simulator, or finds the clock of the external
+// Workspace.
+func (a *App) openWorkspaceClock(ctx context.Context) error {
+	cfg := a.cfg
+	switch cfg.Workspace {
+	case "":
+		srv, err := workspacesim.Start(workspacesim.Config{
+			Users: cfg.SimUsers, Groups: cfg.SimGroups, Seed: cfg.SimSeed,
+			TimeScale: cfg.TimeScale, QuotaPerMinute: cfg.SimQuotaPerMinute,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded simulator: %w", err)
+		}
+		a.simSrv, a.Sim, a.SimURL, a.Now = srv, srv.Sim, srv.URL, srv.Sim.Now
+	case "google":
+		a.Now = time.Now
+	default:
+		a.SimURL = cfg.Workspace
+		if cfg.SimClock != nil {
+			a.Now = cfg.SimClock
+			return nil
+		}
+		now, err := readSimClock(ctx, cfg.Workspace)
+		if err != nil {
+			return err
+		}
+		wall, scale := time.Now(), cfg.TimeScale
+		a.Now = func() time.Time { return now.Add(time.Duration(float64(time.Since(wall)) * scale)) }
+	}
+	return nil
+}
+
+func readSimClock(ctx context.Context, base string) (time.Time, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/sim/v1/clock", nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--workspace %s: reading the simulator's clock: %w", base, err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Now time.Time `json:"now"`
+	}
+	if res.StatusCode != http.StatusOK {
+		return time.Time{}, fmt.Errorf("--workspace %s: /sim/v1/clock answered %s (is it a greep sim?)", base, res.Status)
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Now.IsZero() {
+		return time.Time{}, fmt.Errorf("--workspace %s: /sim/v1/clock: unreadable answer", base)
+	}
+	return body.Now, nil
+}
+
+func loadQueues(path string) (*queueconfig.Config, error) {
+	if path == "" {
+		path = "queues.yaml"
+	}
+	found := path
+	if !filepath.IsAbs(path) {
+		if dir, err := os.Getwd(); err == nil {
+			for d := dir; ; d = filepath.Dir(d) {
+				if _, err := os.Stat(filepath.Join(d, path)); err == nil {
+					found = filepath.Join(d, path)
+					break
+				}
+				if filepath.Dir(d) == d {
+					break
+				}
+			}
+		}
+	}
+	qc, err := queueconfig.Load(found)
+	if err != nil {
+		return nil, fmt.Errorf("--queues: %w", err)
+	}
+	if missing := qc.Missing(tasks.QueueDirectory, tasks.QueueDirectorySweep); len(missing) > 0 {
+		return nil, fmt.Errorf("--queues %s: queues %v are missing; the directory service needs them", found, missing)
+	}
+	return qc, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (greep.Store, error) {
+	if cfg.Store == "datastore" {
+		s, err := datastore.Open(ctx, cfg.DatastoreProject, "")
+		if err != nil {
+			return nil, fmt.Errorf("--store datastore: %w", err)
+		}
+		return s, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	s, err := bolt.Open(filepath.Join(cfg.DataDir, "greep.db"))
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	return s, nil
+}
+
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusSource gives the read API the dispatcher's and the guard's live figures.
+type statusSource struct{ a *App }
+
+func (s statusSource) QueueStats(context.Context) (map[string]greep.QueueStat, error) {
+	return s.a.Dispatcher.Stats(), nil
+}
+
+func (s statusSource) QuotaUsage(ctx context.Context) (map[string]greep.QuotaUsage, error) {
+	return s.a.Guard.Usage(ctx)
+}

@@ -1,0 +1,106 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/greephq/greep/pkg/syncplan"
+)
+
+// Run starts the App, prints where it listens, shows the sync's progress on out until
+// ctx ends (Ctrl-C), then stops cleanly.
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	app, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "greep local listening on %s\n", app.URL)
+	fmt.Fprintf(out, "  read API token: %s   (curl -H 'Authorization: Bearer %s' %s/v1/status)\n", app.APIToken, app.APIToken, app.URL)
+	if app.Sim != nil {
+		fmt.Fprintf(out, "  embedded simulator: %s (%d users, %d groups, time ×%g)\n", app.SimURL, cfg.SimUsers, cfg.SimGroups, cfg.TimeScale)
+	}
+	app.ShowProgress(ctx, out, isTerminal(out))
+	fmt.Fprintln(out, "stopping: finishing the tasks in flight")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return app.Close(stopCtx)
+}
+
+// ShowProgress writes the sweep's progress to out until ctx ends: a progress bar redrawn
+// in place on a terminal, a plain line every few seconds (and on every phase change)
+// otherwise, so logs stay readable.
+func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
+	every := 5 * time.Second
+	if terminal {
+		every = 250 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var lastLine string
+	for {
+		select {
+		case <-ctx.Done():
+			if terminal && lastLine != "" {
+				fmt.Fprintln(out)
+			}
+			return
+		case <-t.C:
+		}
+		p, s, err := a.Directory.Progress(ctx)
+		if err != nil || s.Generation == 0 {
+			continue
+		}
+		line := ProgressLine(p, s.Mode, s.Running(), terminal)
+		if line == lastLine {
+			continue
+		}
+		if terminal {
+			fmt.Fprintf(out, "\r%s\x1b[K", line)
+		} else {
+			fmt.Fprintln(out, line)
+		}
+		lastLine = line
+	}
+}
+
+// ProgressLine renders one progress report: with a bar for a terminal.
+func ProgressLine(p syncplan.Progress, mode string, running, bar bool) string {
+	var b strings.Builder
+	if bar {
+		const width = 30
+		n := int(p.Fraction() * width)
+		b.WriteString("[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "] ")
+	}
+	state := mode
+	if !running {
+		state = mode + " done"
+	}
+	fmt.Fprintf(&b, "%s: %d/%d groups", state, p.Done, p.Total)
+	if !p.ListingDone {
+		b.WriteString("+")
+	}
+	fmt.Fprintf(&b, ", %d calls (%.1f/s)", p.Calls, p.CallRate())
+	if running {
+		if eta, ok := p.ETA(); ok {
+			fmt.Fprintf(&b, ", about %s left", eta.Round(time.Second))
+		}
+	} else {
+		fmt.Fprintf(&b, " in %s", p.Elapsed().Round(time.Second))
+	}
+	return b.String()
+}
+
+// isTerminal reports whether out is a character device (a terminal), without a
+// dependency: a pipe or a file gets plain lines.
+func isTerminal(out io.Writer) bool {
+	f, ok := out.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
