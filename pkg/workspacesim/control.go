@@ -1,6 +1,8 @@
 package workspacesim
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -19,7 +21,33 @@ func (s *Sim) controlTruth(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeTruth(w, t)
+}
+
+// writeTruth streams the truth group by group: the whole-tenant answer of the origin
+// tenant is about 100 MB of JSON, which must not sit in memory twice.
+func writeTruth(w http.ResponseWriter, t Truth) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	bw.WriteString(`{"groups":[`)
+	for i, g := range t.Groups {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(g); err != nil {
+			return // the client went away
+		}
+	}
+	bw.WriteString(`]`)
+	if t.Users != nil {
+		bw.WriteString(`,"users":`)
+		if err := enc.Encode(t.Users); err != nil {
+			return
+		}
+	}
+	bw.WriteString("}\n")
+	bw.Flush()
 }
 
 func (s *Sim) controlMutations(w http.ResponseWriter, r *http.Request) {

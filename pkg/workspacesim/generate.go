@@ -241,7 +241,10 @@ func groupSizes(rng *rand.Rand, nGroups, nUsers int) []int {
 	}
 	// Extras (outside members, nested groups, the sentinel) add about 0.2 per group.
 	target := int(math.Round((membersPerGroup - 0.2) * float64(nGroups)))
-	for tries := 0; total != target && tries < 4*nGroups+abs(target-total)*4; tries++ {
+	// Each try moves the total by one or misses (a big, empty or capped group): bound the
+	// tries so a target out of reach cannot loop forever.
+	maxTries := 4*nGroups + 8*abs(target-total)
+	for tries := 0; total != target && tries < maxTries; tries++ {
 		i := rng.IntN(nGroups)
 		if big[i] || sizes[i] == 0 {
 			continue

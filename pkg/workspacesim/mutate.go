@@ -278,7 +278,8 @@ type Truth struct {
 	Users  []TruthUser  `json:"users,omitempty"`
 }
 
-// TruthGroup is one group with its direct members and settings.
+// TruthGroup is one group with its direct members and settings. In a whole-tenant Truth,
+// groups with equal settings share one Settings map: treat it as read-only.
 type TruthGroup struct {
 	ID                 string            `json:"id"`
 	Email              string            `json:"email"`
@@ -322,11 +323,16 @@ func (s *Sim) Truth(groupKey string) (Truth, error) {
 		if err != nil {
 			return Truth{}, fmt.Errorf("%w: %s", ErrNoGroup, groupKey)
 		}
-		return Truth{Groups: []TruthGroup{truthGroup(g)}}, nil
+		return Truth{Groups: []TruthGroup{truthGroup(g, nil)}}, nil
 	}
 	t := Truth{Groups: make([]TruthGroup, 0, len(s.actual.groups)), Users: make([]TruthUser, 0, len(s.t.users))}
+	// Groups share a few hundred combinations of settings; so do their maps, which keeps
+	// the whole-tenant truth of a 45,000-group tenant small.
+	maps := map[*settingValues]map[string]string{}
 	for _, g := range s.actual.groups {
-		t.Groups = append(t.Groups, truthGroup(g))
+		tg := truthGroup(g, maps[g.settings])
+		maps[g.settings] = tg.Settings
+		t.Groups = append(t.Groups, tg)
 	}
 	for _, p := range s.t.users {
 		t.Users = append(t.Users, TruthUser{ID: p.id, PrimaryEmail: p.email, Aliases: p.aliases, Suspended: p.user.suspended, Archived: p.user.archived})
@@ -334,12 +340,16 @@ func (s *Sim) Truth(groupKey string) (Truth, error) {
 	return t, nil
 }
 
-func truthGroup(g *group) TruthGroup {
+// truthGroup describes g, with settings as the map of its settings if not nil.
+func truthGroup(g *group, settings map[string]string) TruthGroup {
+	if settings == nil {
+		settings = g.settings.Map()
+	}
 	tg := TruthGroup{
 		ID: g.p.id, Email: g.p.email, Aliases: g.p.aliases, Name: g.name, Description: g.description,
 		DirectMembersCount: int64(len(g.members)), ETag: groupETag(g),
 		Members:  make([]TruthMember, len(g.members)),
-		Settings: g.settings.Map(),
+		Settings: settings,
 	}
 	if tg.Aliases == nil {
 		tg.Aliases = []string{}

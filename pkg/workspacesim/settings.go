@@ -126,7 +126,9 @@ func (v *settingValues) Map() map[string]string {
 
 // defaultSettings are what a group created without settings gets: Google's defaults for a
 // new group made by an administrator.
-func defaultSettings() settingValues {
+func defaultSettings() settingValues { return defaults }
+
+var defaults = func() settingValues {
 	var v settingValues
 	for name, value := range map[string]string{
 		"whoCanJoin":                         "CAN_REQUEST_TO_JOIN",
@@ -163,7 +165,7 @@ func defaultSettings() settingValues {
 		v.set(name, value)
 	}
 	return v
-}
+}()
 
 // Breadth of the audiences the combination rules compare; larger is broader.
 var (
