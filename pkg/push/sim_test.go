@@ -1,0 +1,268 @@
+package push_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/directory"
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/push"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/reports"
+	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/workspace"
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+// taskQueue keeps tasks until the test runs them, refusing a second task of one name as
+// Cloud Tasks does, and remembers every task it accepted.
+type taskQueue struct {
+	mu       sync.Mutex
+	pending  []queue.Task
+	accepted []queue.Task
+	names    map[string]bool
+}
+
+func (q *taskQueue) Enqueue(ctx context.Context, t queue.Task) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.names == nil {
+		q.names = map[string]bool{}
+	}
+	if t.Name != "" && q.names[t.Name] {
+		return nil
+	}
+	q.names[t.Name] = true
+	q.pending = append(q.pending, t)
+	q.accepted = append(q.accepted, t)
+	return nil
+}
+
+// next removes and returns a task due at now, if any.
+func (q *taskQueue) next(now time.Time) (queue.Task, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, t := range q.pending {
+		if !now.Before(t.ScheduleTime) {
+			q.pending = append(q.pending[:i], q.pending[i+1:]...)
+			return t, true
+		}
+	}
+	return queue.Task{}, false
+}
+
+func (q *taskQueue) count(path string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, t := range q.accepted {
+		if t.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// TestBurstAgainstSimulator: 1,000 membership changes over 50 groups, made in the
+// simulator inside one debounce window and pushed through a real watch channel to the
+// webhook on the embedded store, cost one refresh per group: 50 refresh tasks, and once
+// the directory worker has run them, 50 groups.get and 50 members.list calls at the
+// simulator. The history holds all 1,000 events and the cache shows every new member.
+func TestBurstAgainstSimulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pushes 1,000 notifications")
+	}
+	ctx := context.Background()
+	start := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 7, Start: start, QuotaPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sim := srv.Sim
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	q := &taskQueue{}
+	lat := &latencies{}
+	hook := httptest.NewServer(lat.wrap(push.New(store, q, push.Config{Debounce: 2 * time.Minute, Now: sim.Now})))
+	defer hook.Close()
+	clients, err := workspace.New(ctx, workspace.Config{Endpoint: srv.URL, AdminSubject: sim.Admin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw, err := reports.New(store, clients.Reports, q, reports.Config{Address: hook.URL + push.Path, Now: sim.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rw.Renew(ctx, "admin"); err != nil {
+		t.Fatal(err)
+	}
+
+	truth, err := sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []string
+	for _, g := range truth.Groups {
+		if len(g.Members) <= 150 && len(groups) < 50 { // one members.list page after the burst
+			groups = append(groups, g.Email)
+		}
+	}
+	if len(groups) != 50 {
+		t.Fatalf("the tenant has %d small groups, want 50", len(groups))
+	}
+	var muts []workspacesim.Mutation
+	for i := range 1000 {
+		muts = append(muts, workspacesim.Mutation{Op: "addMember", Group: groups[i%50], Member: fmt.Sprintf("burst%04d@outside.example", i)})
+	}
+	if err := sim.Apply(muts); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(25 * time.Second)
+	var events []greep.Event
+	for {
+		events = allEvents(t, store)
+		if len(events) >= 1000 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(events) != 1000 {
+		t.Fatalf("history holds %d events, want 1,000 (pushes %+v)", len(events), sim.Stats().Pushes)
+	}
+	t.Logf("webhook answer time over %d notifications: %s", lat.n(), lat)
+	if elapsed := sim.Now().Sub(start); elapsed >= 2*time.Minute {
+		t.Fatalf("the burst took %v of simulated time, longer than the debounce window", elapsed)
+	}
+	refreshes := map[string]int{}
+	for _, task := range q.accepted {
+		if task.Path == tasks.PathDirectoryRefresh {
+			var r tasks.Refresh
+			if err := json.Unmarshal(task.Body, &r); err != nil {
+				t.Fatal(err)
+			}
+			refreshes[r.Group]++
+		}
+	}
+	if len(refreshes) != 50 {
+		t.Errorf("refresh tasks for %d groups, want 50", len(refreshes))
+	}
+	for g, n := range refreshes {
+		if n != 1 {
+			t.Errorf("%s: %d refresh tasks, want 1", g, n)
+		}
+	}
+
+	// The directory worker runs the refreshes once the window has passed.
+	dw := directory.New(directory.Config{Store: store, Directory: clients.Directory, Queue: q, Now: sim.Now})
+	handler := dw.Handler()
+	before := sim.Stats().Calls
+	sim.Advance(2*time.Minute + time.Second)
+	for {
+		task, ok := q.next(sim.Now())
+		if !ok {
+			break
+		}
+		if !strings.HasPrefix(task.Path, "/tasks/directory/") {
+			continue
+		}
+		r := httptest.NewRequest(http.MethodPost, task.Path, bytes.NewReader(task.Body))
+		r = r.WithContext(queue.WithInfo(r.Context(), queue.Info{Queue: task.Queue, Name: task.Name}))
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		if w.Code/100 != 2 {
+			t.Fatalf("task %s: status %d (%s)", task.Path, w.Code, w.Body)
+		}
+	}
+	after := sim.Stats().Calls
+	for _, method := range []string{"directory.groups.get", "directory.members.list"} {
+		if n := after[method] - before[method]; n != 50 {
+			t.Errorf("%s: %d calls for the burst, want 50 (one refresh per group)", method, n)
+		}
+	}
+	for i, g := range groups[:5] {
+		cached, err := store.Group(ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members, err := store.Members(ctx, cached.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, m := range members {
+			have[m.Email] = true
+		}
+		for j := i; j < 1000; j += 50 {
+			if m := fmt.Sprintf("burst%04d@outside.example", j); !have[m] {
+				t.Errorf("cache of %s lacks %s after the refresh", g, m)
+			}
+		}
+	}
+}
+
+// latencies records how long the webhook takes to answer (reported, never asserted:
+// wall-clock timing in tests is flaky on a shared machine).
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		h.ServeHTTP(w, r)
+		l.mu.Lock()
+		l.d = append(l.d, time.Since(t0))
+		l.mu.Unlock()
+	})
+}
+
+func (l *latencies) n() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.d)
+}
+
+func (l *latencies) String() string {
+	l.mu.Lock()
+	d := slices.Clone(l.d)
+	l.mu.Unlock()
+	if len(d) == 0 {
+		return "none"
+	}
+	slices.Sort(d)
+	at := func(p float64) time.Duration { return d[int(p*float64(len(d)-1))] }
+	return fmt.Sprintf("p50 %v, p99 %v, max %v", at(0.5), at(0.99), d[len(d)-1])
+}
+
+func allEvents(t *testing.T, store *bolt.Store) []greep.Event {
+	t.Helper()
+	var all []greep.Event
+	q := greep.EventQuery{Page: greep.Page{Limit: 1000}}
+	for {
+		evs, next, err := store.Events(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, evs...)
+		if next == "" {
+			return all
+		}
+		q.Token = next
+	}
+}
