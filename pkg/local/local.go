@@ -203,12 +203,19 @@ func (a *App) startInitialSync(ctx context.Context) error {
 func (a *App) resyncLoop() {
 	defer a.bg.Done()
 	clock := qlocal.ScaledClock(a.Now, a.cfg.TimeScale)
+	due := a.Now().Add(a.cfg.ResyncEvery)
 	for {
+		// The clock's timers may fire early (so a simulated clock moved by hand is seen
+		// at once): only the clock's time says when the resync is due.
 		select {
 		case <-a.stop:
 			return
-		case <-clock.After(a.cfg.ResyncEvery):
+		case <-clock.After(due.Sub(a.Now())):
 		}
+		if a.Now().Before(due) {
+			continue
+		}
+		due = a.Now().Add(a.cfg.ResyncEvery)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		if _, err := a.Directory.StartResync(ctx); err != nil {
 			a.log.Warn("starting a resync", zap.Error(err))
