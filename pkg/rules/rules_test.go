@@ -212,3 +212,22 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+func TestExampleIsTheShippedFile(t *testing.T) {
+	shipped, err := os.ReadFile("../../deploy/remediation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(shipped) != string(example) {
+		t.Fatal("pkg/rules/example.yaml differs from deploy/remediation.yaml: copy the deploy file over it")
+	}
+	if c := Example(); c.Mode != ModeDetect || len(c.Rules) == 0 {
+		t.Fatalf("%+v", c)
+	}
+	// Each call is a fresh copy: a caller changing its config cannot change another's.
+	a, b := Example(), Example()
+	a.Rules[0].Safe = "x"
+	if b.Rules[0].Safe == "x" {
+		t.Fatal("Example shares its rules between calls")
+	}
+}
