@@ -11,6 +11,8 @@ import (
 // can run it as fast as the simulator's.
 type Clock interface {
 	Now() time.Time
+	// After fires once d has passed, or earlier: the dispatcher re-reads Now after
+	// every wake and waits again if it is not yet time.
 	After(d time.Duration) <-chan time.Time
 }
 
@@ -24,7 +26,9 @@ func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 
 // ScaledClock reads the time from now (a simulator's clock, which runs scale times faster
 // than the wall clock) and waits d of that time in d/scale of wall time. With it the
-// dispatcher keeps queues.yaml's rates in simulated seconds, unscaled.
+// dispatcher keeps queues.yaml's rates in simulated seconds, unscaled. Its timers fire at
+// least every MaxScaledWait of wall time, so a simulated clock moved forward by hand
+// (a simulated day's end) is noticed at once.
 func ScaledClock(now func() time.Time, scale float64) Clock {
 	if !(scale > 0) {
 		scale = 1
@@ -39,8 +43,11 @@ type scaledClock struct {
 
 func (c scaledClock) Now() time.Time { return c.now() }
 func (c scaledClock) After(d time.Duration) <-chan time.Time {
-	return time.After(time.Duration(float64(d) / c.scale))
+	return time.After(min(time.Duration(float64(d)/c.scale), MaxScaledWait))
 }
+
+// MaxScaledWait is the longest wall time a ScaledClock timer waits before firing.
+const MaxScaledWait = 50 * time.Millisecond
 
 // FakeClock is a Clock that moves only when told to, for tests.
 type FakeClock struct {

@@ -390,17 +390,10 @@ func (d *Dispatcher) runLane(l *lane) {
 			l.putBack(t)
 			return
 		}
-		now := d.clock.Now()
-		r := l.limiter.ReserveN(now, 1)
-		if delay := r.DelayFrom(now); delay > 0 {
-			select {
-			case <-d.clock.After(delay):
-			case <-d.done:
-				r.CancelAt(d.clock.Now())
-				<-l.slots
-				l.putBack(t)
-				return
-			}
+		if !d.waitToken(l) {
+			<-l.slots
+			l.putBack(t)
+			return
 		}
 		d.inflight.Add(1)
 		go func() {
@@ -408,6 +401,26 @@ func (d *Dispatcher) runLane(l *lane) {
 			defer func() { <-l.slots }()
 			d.run(l, t)
 		}()
+	}
+}
+
+// waitToken takes a token from the lane's bucket, waiting as long as the bucket says. It
+// re-reads the clock after every wake, since a clock's timers may fire early (a
+// ScaledClock's do, to notice a simulator's clock being moved). It reports false if the
+// dispatcher stopped meanwhile.
+func (d *Dispatcher) waitToken(l *lane) bool {
+	r := l.limiter.ReserveN(d.clock.Now(), 1)
+	for {
+		delay := r.DelayFrom(d.clock.Now())
+		if delay <= 0 {
+			return true
+		}
+		select {
+		case <-d.clock.After(delay):
+		case <-d.done:
+			r.CancelAt(d.clock.Now())
+			return false
+		}
 	}
 }
 
