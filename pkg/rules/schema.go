@@ -137,10 +137,9 @@ type constraint struct {
 
 // Constraints Greep applies when it builds a patch:
 //
-//   - whoCanViewMembership no broader than whoCanDiscoverGroup (Google refuses it; the
-//     Admin console greys the wider choices out);
-//   - whoCanViewMembership no broader than whoCanViewGroup (showing the member list to
-//     people who may not read the group defeats locking the group down);
+//   - whoCanViewMembership no broader than whoCanDiscoverGroup, nor than whoCanViewGroup
+//     (Google refuses both with 400, and showing the member list to people who may not
+//     find or read the group would defeat locking the group down);
 //   - whoCanPostMessage NONE_CAN_POST exactly when archiveOnly is "true" (Google's rule):
 //     the field a rule asked for stands and the other follows (archiveOnly "false" on a
 //     NONE_CAN_POST group reopens posting to ALL_MANAGERS_CAN_POST, the narrowest);
