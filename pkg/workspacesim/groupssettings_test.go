@@ -38,7 +38,7 @@ func TestSettingsGetPatchAndActivity(t *testing.T) {
 	if again, _ := cl.Settings.Groups.Get(g.Email).Do(); again.WhoCanViewMembership != target || again.WhoCanJoin != g.Settings["whoCanJoin"] {
 		t.Fatalf("get after patch: %+v", again)
 	}
-	if tg := truth(t, srv, g.Email).Groups[0]; tg.Settings["whoCanViewMembership"] != target || tg.ETag == g.ETag {
+	if tg := truth(t, srv, g.Email).Groups[0]; tg.Settings["whoCanViewMembership"] != target || tg.ETag != g.ETag {
 		t.Fatalf("truth after patch: %v, etag %s", tg.Settings, tg.ETag)
 	}
 	acts, err := cl.Reports.Activities.List("all", "admin").EventName("CHANGE_GROUP_SETTING").Do()
@@ -63,6 +63,13 @@ func TestSettingsGetPatchAndActivity(t *testing.T) {
 	// PUT (update) goes through the same validation.
 	if _, err := cl.Settings.Groups.Update(g.Email, &groupssettings.Groups{WhoCanJoin: "INVITED_CAN_JOIN"}).Do(); err != nil {
 		t.Fatal(err)
+	}
+	// A new name is the Directory group's name, and moves its etag.
+	if _, err := cl.Settings.Groups.Patch(g.Email, &groupssettings.Groups{Name: "Renamed"}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if dg, err := cl.Directory.Groups.Get(g.Email).Do(); err != nil || dg.Name != "Renamed" || dg.Etag == g.ETag {
+		t.Fatalf("directory after a rename: %+v %v", dg, err)
 	}
 	_, err = cl.Settings.Groups.Get("missing@" + srv.Sim.Domain()).Do()
 	apiErr(t, err, 404, "notFound")

@@ -176,6 +176,9 @@ func (s *state) apply(c change) {
 		}
 	case opSetSettings:
 		g := s.byP[c.group]
+		// The Directory etag describes the Directory resource: a name or description
+		// change moves it, a Groups Settings field alone does not (Greep must not count on
+		// it to notice settings changes).
 		g.settings = c.settings
 		if c.setName {
 			g.name = c.name
@@ -183,7 +186,9 @@ func (s *state) apply(c change) {
 		if c.setDesc {
 			g.description = c.description
 		}
-		g.version++
+		if c.setName || c.setDesc {
+			g.version++
+		}
 	}
 }
 
