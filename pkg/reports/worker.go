@@ -99,19 +99,27 @@ func (w *Worker) Handler(trustAppEngineHeaders bool) http.Handler {
 	return r
 }
 
-// Run calls Tick now and then every period until ctx ends: greep local's stand-in for the
-// cron entry. Errors are logged; the next tick retries.
-func (w *Worker) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+// Run calls Tick now and then every period of the worker's clock until ctx ends: greep
+// local's stand-in for the cron entry. after waits on that clock (nil: time.After, the
+// wall clock); with a time-scaled simulator pass the dispatcher's scaled clock's After.
+// A timer that fires early only makes Run look at the clock again. Errors are logged; the
+// next tick retries.
+func (w *Worker) Run(ctx context.Context, every time.Duration, after func(time.Duration) <-chan time.Time) {
+	if after == nil {
+		after = time.After
+	}
+	due := w.now()
 	for {
-		if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("reports: renewing channels", zap.Error(err))
+		if !w.now().Before(due) {
+			if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+				w.log.Error("reports: renewing channels", zap.Error(err))
+			}
+			due = w.now().Add(every)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-after(due.Sub(w.now())):
 		}
 	}
 }

@@ -342,3 +342,41 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRunKeepsChannels runs the local timer on a clock the test moves: it creates the
+// channels at once and renews them when the clock passes the renewal time.
+func TestRunKeepsChannels(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	fire := make(chan time.Time)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.worker.Run(ctx, 10*time.Minute, func(time.Duration) <-chan time.Time { return fire })
+	}()
+	renewTasks := func() int {
+		e.queue.mu.Lock()
+		defer e.queue.mu.Unlock()
+		n := 0
+		for _, task := range e.queue.tasks {
+			if task.Path == tasks.PathReportsRenew {
+				n++
+			}
+		}
+		return n
+	}
+	fire <- time.Time{} // Run is waiting: its first tick has run
+	if n := renewTasks(); n != 2 {
+		t.Fatalf("first tick enqueued %d renew tasks, want 2", n)
+	}
+	e.runTasks(t)
+	fire <- time.Time{} // early wake-up: not due, nothing to do
+	e.sim.Advance(5 * time.Hour)
+	fire <- time.Time{}
+	fire <- time.Time{} // the tick after the advance has run
+	if n := renewTasks(); n != 2 {
+		t.Errorf("after the renewal time, %d renew tasks queued, want 2", n)
+	}
+	cancel()
+	<-done
+}
