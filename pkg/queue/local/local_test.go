@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
@@ -355,8 +357,48 @@ func TestNamedTaskDeduplicationWindow(t *testing.T) {
 	waitFor(t, "the task again, and the other queue's", func() bool { return len(rec.snapshot()) == 3 })
 }
 
+// A restart of greep local is a new dispatcher on the same store: with the embedded bolt
+// store, the file closed and opened again.
 func TestDurableAcrossRestart(t *testing.T) {
-	store := newMemStore()
+	t.Run("bolt", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "greep.db")
+		var cur *bolt.Store
+		t.Cleanup(func() {
+			if cur != nil {
+				_ = cur.Close()
+			}
+		})
+		testDurableAcrossRestart(t, func() greep.RecordStore {
+			if cur != nil {
+				if err := cur.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := bolt.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur = s
+			return s
+		})
+	})
+	t.Run("memory", func(t *testing.T) {
+		mem := newMemStore()
+		testDurableAcrossRestart(t, func() greep.RecordStore { return mem })
+	})
+}
+
+func countRecords(t *testing.T, s greep.RecordStore, kind string) int {
+	t.Helper()
+	n := 0
+	if err := s.Records(context.Background(), kind, func(string, []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func testDurableAcrossRestart(t *testing.T, restart func() greep.RecordStore) {
+	store := restart()
 	clk := local.NewFakeClock(t0)
 
 	// First life: three tasks queued, one of them attempted and failed once, then the
@@ -377,17 +419,18 @@ func TestDurableAcrossRestart(t *testing.T) {
 	waitFor(t, "the first attempt", func() bool { return len(rec1.snapshot()) == 1 })
 	enqueue(t, d1, queue.Task{Queue: "work", Path: "/tasks/remediation/later", ScheduleTime: t0.Add(time.Hour)})
 	enqueue(t, d1, queue.Task{Queue: "directory", Name: "g1", Path: "/tasks/directory/refresh", Body: []byte(`{"group":"g1"}`)})
-	waitFor(t, "the failure recorded", func() bool { return store.count("queue-task") == 3 && d1.Stats()["work"].Retries == 1 })
+	waitFor(t, "the failure recorded", func() bool { return countRecords(t, store, "queue-task") == 3 && d1.Stats()["work"].Retries == 1 })
 	// The directory lane's first token was spent; it runs its task too.
 	waitFor(t, "the directory task", func() bool { return len(rec1.snapshot()) == 2 })
 	if err := d1.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := store.count("queue-task"); n != 2 {
+	if n := countRecords(t, store, "queue-task"); n != 2 {
 		t.Fatalf("%d tasks stored after the first life, want 2 (failing, later)", n)
 	}
 
 	// Second life on the same store.
+	store = restart()
 	rec2 := &recorder{clock: clk}
 	d2 := open(t, store, clk, rec2)
 	enqueue(t, d2, queue.Task{Queue: "work", Name: "failing", Path: "/tasks/remediation/failing"}) // still queued
@@ -404,7 +447,7 @@ func TestDurableAcrossRestart(t *testing.T) {
 	if calls[1].path != "/tasks/remediation/later" || calls[1].at.Before(t0.Add(time.Hour)) {
 		t.Errorf("second task after restart %+v: want the scheduled one, on time", calls[1])
 	}
-	waitFor(t, "the store to empty", func() bool { return store.count("queue-task") == 0 })
+	waitFor(t, "the store to empty", func() bool { return countRecords(t, store, "queue-task") == 0 })
 }
 
 func TestNoTaskRunsTwiceAtOnce(t *testing.T) {
