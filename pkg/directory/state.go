@@ -43,8 +43,6 @@ func counter(gen int64, what string) string {
 	return "directory/sweep/" + strconv.FormatInt(gen, 10) + "/" + what
 }
 
-const callsCounter = "directory/calls"
-
 // Sweep returns the current sweep's state (zero when none ever ran).
 func (w *Worker) Sweep(ctx context.Context) (Sweep, error) {
 	var s Sweep
@@ -72,14 +70,13 @@ func (w *Worker) Progress(ctx context.Context) (syncplan.Progress, Sweep, error)
 	return p, s, nil
 }
 
-// countCall records one Directory call, for the sweep (gen > 0) and in total.
+// countCall records one Directory call of sweep gen (refreshes, gen 0, are counted by the
+// budget guard's daily count only: one store write per call is enough).
 func (w *Worker) countCall(ctx context.Context, gen int64) {
-	if gen > 0 {
-		if _, err := w.cfg.Store.AddCount(ctx, counter(gen, "calls"), 1); err != nil {
-			w.log.Warn("counting a call", zap.Error(err))
-		}
+	if gen <= 0 {
+		return
 	}
-	if _, err := w.cfg.Store.AddCount(ctx, callsCounter, 1); err != nil {
+	if _, err := w.cfg.Store.AddCount(ctx, counter(gen, "calls"), 1); err != nil {
 		w.log.Warn("counting a call", zap.Error(err))
 	}
 }
@@ -210,12 +207,11 @@ func (w *Worker) publish(ctx context.Context, force bool) {
 		w.log.Warn("publishing progress", zap.Error(err))
 		return
 	}
-	calls, _ := w.cfg.Store.Count(ctx, callsCounter)
 	_, err = greep.UpdateStateJSON(ctx, w.cfg.Store, greep.StateSync, func(st *greep.SyncState) error {
 		st.Generation = s.Generation
 		st.StartedAt = s.StartedAt
 		st.GroupsTotal, st.GroupsDone = p.Total, p.Done
-		st.Calls = calls
+		st.Calls = p.Calls
 		st.State = "idle"
 		if s.Running() {
 			st.State = s.Mode
