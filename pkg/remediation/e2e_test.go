@@ -35,6 +35,8 @@ type tenant struct {
 	store *bolt.Store
 	disp  *local.Dispatcher
 	rules *rules.Config
+	guard *quota.Guard
+	qcfg  *queueconfig.Config
 	// worker is the groupssettings service.
 	worker *settingsworker.Worker
 	// handler is swapped to change the mode between runs on the same store and queue.
@@ -155,7 +157,7 @@ func newTenant(t *testing.T, runCap int) *tenant {
 	rc.RunCap = runCap
 	rc.Exemptions = append(rc.Exemptions, mustExempt(t, exempt))
 
-	tn := &tenant{sim: sim, store: store, disp: disp, rules: rc, posts: &slack{fail: 2}}
+	tn := &tenant{sim: sim, store: store, disp: disp, rules: rc, posts: &slack{fail: 2}, guard: guard, qcfg: qcfg}
 	hook := httptest.NewServer(tn.posts)
 	t.Cleanup(hook.Close)
 	rc.NotifyURL = hook.URL
@@ -180,7 +182,8 @@ func mustExempt(t *testing.T, group string) rules.Exemption {
 
 // setMode mounts the services, with the remediation service in mode.
 func (tn *tenant) setMode(mode string, worker *settingsworker.Worker) {
-	tn.svc = remediation.New(remediation.Config{Rules: tn.rules, Store: tn.store, Queue: tn.disp, Mode: mode, Now: tn.sim.Now})
+	tn.svc = remediation.New(remediation.Config{Rules: tn.rules, Store: tn.store, Queue: tn.disp, Mode: mode, Now: tn.sim.Now,
+		Quota: tn.guard, Queues: tn.qcfg})
 	mux := http.NewServeMux()
 	mux.Handle("/tasks/groupssettings/", worker.Handler())
 	mux.Handle("/tasks/remediation/", tn.svc.Handler())

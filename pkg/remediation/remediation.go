@@ -25,6 +25,7 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/rules"
 	"github.com/greephq/greep/pkg/syncplan"
 )
@@ -68,12 +69,22 @@ type Config struct {
 	// Default: SliceSize / 25 per second (queues.yaml's groupssettings-sweep rate).
 	SliceSize  int
 	SliceEvery time.Duration
+	// Quota and Queues, when both set, let a sweep slice see that the sweep lane's daily
+	// budget is spent and wait for the quota reset instead of queueing reads the guard
+	// would only refuse and reschedule (which would pile a whole sweep up at the reset).
+	Quota  QuotaUsage
+	Queues *queueconfig.Config
 	// Notify posts notifications; nil builds one from Rules.NotifyURL.
 	Notify *notify.Poster
 	// TrustAppEngineHeaders is set on App Engine, where the platform strips task and cron
 	// headers from outside requests.
 	TrustAppEngineHeaders bool
 	Logger                *zap.Logger
+}
+
+// QuotaUsage is the daily budget guard's view of today's counts (quota.Guard).
+type QuotaUsage interface {
+	Usage(ctx context.Context) (map[string]greep.QuotaUsage, error)
 }
 
 // Service runs the remediation tasks.

@@ -14,6 +14,7 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/tasks"
 )
 
@@ -435,4 +436,40 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+type fakeQuota struct{ used int64 }
+
+func (q fakeQuota) Usage(context.Context) (map[string]greep.QuotaUsage, error) {
+	return map[string]greep.QuotaUsage{"groupssettings": {UsedToday: q.used, DailyLimit: 100000, ResetAt: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}}, nil
+}
+
+func TestSweepWaitsForTheResetWhenItsBudgetIsSpent(t *testing.T) {
+	e := newEnv(t, testRules, "detect")
+	q, err := queueconfig.Load("../../queues.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.cfg.Queues, e.svc.cfg.Quota = q, fakeQuota{used: 59950} // the sweep lane stops at 60,000
+	e.group(t, "a@example.com", nil)
+	if _, err := e.svc.StartSweep(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	sl := e.queue.take(PathSweepSlice)
+	if code := runTask(t, e.h, sl[0]); code != http.StatusNoContent {
+		t.Fatalf("slice answered %d", code)
+	}
+	if reads := e.queue.take(tasks.PathSettingsGet); len(reads) != 0 {
+		t.Fatalf("queued %d reads with the budget spent", len(reads))
+	}
+	later := e.queue.take(PathSweepSlice)
+	if len(later) != 1 || !later[0].ScheduleTime.Equal(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)) {
+		t.Fatalf("slice not moved to the reset: %+v", later)
+	}
+	// After the reset the slice goes ahead.
+	e.svc.cfg.Quota = fakeQuota{used: 0}
+	e.clock.Advance(22 * time.Hour)
+	if code := runTask(t, e.h, later[0]); code != http.StatusNoContent || len(e.queue.take(tasks.PathSettingsGet)) != 1 {
+		t.Fatalf("after the reset: %d", code)
+	}
 }

@@ -111,6 +111,17 @@ func (s *Service) sweepSlice(ctx context.Context, b sliceBody) error {
 		s.log.Info("sweep slice of a superseded run dropped", zap.String("run", b.RunID))
 		return nil
 	}
+	if resetAt, spent, err := s.sweepBudgetSpent(ctx); err != nil {
+		return err
+	} else if spent {
+		s.log.Info("sweep lane's daily budget spent; the sweep waits for the quota reset", zap.String("run", b.RunID), zap.Time("resetAt", resetAt))
+		t, err := tasks.New(tasks.QueueRemediation, PathSweepSlice, tasks.Name(b.RunID, "slice", b.PageToken, resetAt.UTC().Format(time.RFC3339)), b,
+			s.cfg.At(resetAt.Sub(s.cfg.Now())))
+		if err != nil {
+			return err
+		}
+		return s.cfg.Queue.Enqueue(ctx, t)
+	}
 	groups, next, err := s.cfg.Store.Groups(ctx, greep.Page{Token: b.PageToken, Limit: s.cfg.SliceSize})
 	if err != nil {
 		return fmt.Errorf("sweep %s: listing groups: %w", b.RunID, err)
@@ -149,6 +160,24 @@ func (s *Service) sweepSlice(ctx context.Context, b sliceBody) error {
 		return nil
 	}
 	return s.enqueueSlice(ctx, sliceBody{RunID: b.RunID, PageToken: next}, s.cfg.At(s.cfg.SliceEvery))
+}
+
+// sweepBudgetSpent reports whether the sweep lane cannot take another slice today: its
+// API's count plus a slice would pass the lane's daily cap.
+func (s *Service) sweepBudgetSpent(ctx context.Context) (time.Time, bool, error) {
+	if s.cfg.Quota == nil || s.cfg.Queues == nil {
+		return time.Time{}, false, nil
+	}
+	l, ok := s.cfg.Queues.Lane(tasks.QueueSettingsSweep)
+	if !ok || l.DailyCap() == 0 {
+		return time.Time{}, false, nil
+	}
+	usage, err := s.cfg.Quota.Usage(ctx)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("sweep: reading the quota count: %w", err)
+	}
+	u := usage[l.API]
+	return u.ResetAt, u.UsedToday+int64(s.cfg.SliceSize) > l.DailyCap(), nil
 }
 
 var (

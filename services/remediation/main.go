@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/greephq/greep/pkg/logging"
+	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/rules"
 )
@@ -97,6 +98,8 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Mode:                  cfg.Mode,
 		SliceEvery:            remediation.SliceEvery(qcfg, 200),
 		SliceSize:             200,
+		Quota:                 quota.New(store, qcfg),
+		Queues:                qcfg,
 		TrustAppEngineHeaders: os.Getenv("GAE_ENV") != "",
 		Logger:                log,
 	})
