@@ -84,3 +84,19 @@ func TestQueuesApplyNeedsProject(t *testing.T) {
 		}
 	}
 }
+
+// docs/operations.md quotes the plan of the shipped file; a change of queues.yaml that
+// leaves the quote stale fails here.
+func TestOperationsDocQuotesThePlan(t *testing.T) {
+	var out bytes.Buffer
+	if err := runQueues(context.Background(), []string{"plan", "--file", "../../queues.yaml"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), out.String()) {
+		t.Errorf("docs/operations.md does not quote the current plan:\n%s", out.String())
+	}
+}
