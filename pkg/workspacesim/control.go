@@ -52,7 +52,7 @@ func writeTruth(w http.ResponseWriter, t Truth) {
 
 func (s *Sim) controlMutations(w http.ResponseWriter, r *http.Request) {
 	var muts []Mutation
-	if err := decodeBody(r, &muts); err != nil {
+	if err := decodeJSON(r.Body, &muts); err != nil {
 		err.Message += " (want a JSON array of mutations)"
 		writeError(w, err)
 		return
@@ -69,7 +69,7 @@ func (s *Sim) controlClock(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Advance string `json:"advance"`
 		}
-		if err := decodeBody(r, &req); err != nil {
+		if err := decodeJSON(r.Body, &req); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -88,7 +88,7 @@ func (s *Sim) controlFaults(w http.ResponseWriter, r *http.Request) {
 		Faults
 		SlowDelay string `json:"slowDelay"`
 	}
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeJSON(r.Body, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -105,5 +105,6 @@ func (s *Sim) controlFaults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, map[string]any{"rateLimited": f.RateLimited, "internalError": f.InternalError,
+		"unavailable": f.Unavailable, "slow": f.Slow, "slowDelay": f.SlowDelay.String()})
 }

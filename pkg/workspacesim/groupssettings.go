@@ -1,6 +1,7 @@
 package workspacesim
 
 import (
+	"bytes"
 	"net/http"
 )
 
@@ -48,7 +49,7 @@ func (s *Sim) settingsWrite(c *call) (any, *apiError) {
 		return nil, err
 	}
 	var body map[string]any
-	if err := decodeBody(c.r, &body); err != nil {
+	if err := decodeJSON(bytes.NewReader(c.body), &body); err != nil {
 		return nil, err
 	}
 	if body == nil {

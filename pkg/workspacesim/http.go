@@ -16,9 +16,11 @@ import (
 // maxBody bounds every request body.
 const maxBody = 1 << 20
 
-// call is one API request being answered; handlers run with Sim.mu held.
+// call is one API request being answered; handlers run with Sim.mu held, so the body is
+// read before (a slow client must not hold the lock).
 type call struct {
 	r    *http.Request
+	body []byte
 	user string // the bearer token: who the quota is counted for
 	now  time.Time
 	st   *state // what reads see
@@ -128,9 +130,14 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, rt route) {
 	if slow > 0 && !sleep(r.Context(), slow) {
 		return
 	}
+	body, rerr := io.ReadAll(r.Body)
+	if rerr != nil {
+		writeError(w, bodyError(rerr))
+		return
+	}
 
 	s.mu.Lock()
-	c := &call{r: r, user: user, now: now, st: s.readState(now)}
+	c := &call{r: r, body: body, user: user, now: now, st: s.readState(now)}
 	v, err := rt.h(s, c)
 	s.mu.Unlock()
 	if err != nil {
@@ -238,25 +245,29 @@ func etag(parts ...string) string {
 	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)) + `"`
 }
 
-// decodeBody decodes a JSON request body into v, refusing unknown fields, trailing data
-// and bodies over maxBody.
-func decodeBody(r *http.Request, v any) *apiError {
-	dec := json.NewDecoder(r.Body)
+// decodeJSON decodes one JSON value into v, refusing unknown fields, trailing data and
+// bodies over maxBody.
+func decodeJSON(body io.Reader, v any) *apiError {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errorf(http.StatusRequestEntityTooLarge, "badRequest", "Request body larger than %d bytes", maxBody)
-		}
-		if errors.Is(err, io.EOF) {
-			return errorf(http.StatusBadRequest, "parseError", "Invalid JSON payload received: empty body")
-		}
-		return errorf(http.StatusBadRequest, "parseError", "Invalid JSON payload received: %v", err)
+		return bodyError(err)
 	}
 	if dec.More() {
 		return errorf(http.StatusBadRequest, "parseError", "Invalid JSON payload received: data after the JSON value")
 	}
 	return nil
+}
+
+func bodyError(err error) *apiError {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errorf(http.StatusRequestEntityTooLarge, "badRequest", "Request body larger than %d bytes", maxBody)
+	case errors.Is(err, io.EOF):
+		return errorf(http.StatusBadRequest, "parseError", "Invalid JSON payload received: empty body")
+	}
+	return errorf(http.StatusBadRequest, "parseError", "Invalid JSON payload received: %v", err)
 }
 
 func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -136,6 +136,9 @@ func (s *Sim) applyOne(m Mutation, now time.Time) *apiError {
 			return err
 		}
 		c.member = p
+		if p == g.p {
+			return badRequest("Invalid Input: a group cannot be a member of itself")
+		}
 		i, in := g.find(p)
 		params := append(groupParams(g), param{"USER_EMAIL", memberLabel(p)})
 		switch {
@@ -263,6 +266,12 @@ func (s *Sim) memberPrincipal(key string, create bool) (*principal, *apiError) {
 // commit applies c to the actual state, queues it for the lagged state and logs and
 // pushes its activities. Caller holds mu.
 func (s *Sim) commit(c change, actor, app string, events []event, now time.Time) {
+	// Callers read the clock before taking the lock; keep the log and the lag queue in
+	// time order even when two writers cross.
+	if now.Before(s.lastChange) {
+		now = s.lastChange
+	}
+	s.lastChange = now
 	s.actual.apply(c)
 	if s.cfg.ReadLag > 0 {
 		s.pending = append(s.pending, timed{at: now, c: c})

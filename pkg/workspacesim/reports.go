@@ -327,7 +327,7 @@ func (s *Sim) activitiesWatch(c *call) (any, *apiError) {
 		return nil, err
 	}
 	var req channelJSON
-	if err := decodeBody(c.r, &req); err != nil {
+	if err := decodeJSON(bytes.NewReader(c.body), &req); err != nil {
 		return nil, err
 	}
 	if req.ID == "" || len(req.ID) > 64 {
@@ -370,6 +370,11 @@ func (s *Sim) activitiesWatch(c *call) (any, *apiError) {
 		expiration:     exp,
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
+	}
+	for id, old := range s.channels {
+		if !old.live(c.now) {
+			delete(s.channels, id) // its worker notices and ends
+		}
 	}
 	s.channels[req.ID] = ch
 	ch.enqueue(nil, "sync")
@@ -421,7 +426,7 @@ type stopRequest struct {
 
 func (s *Sim) channelsStop(c *call) (any, *apiError) {
 	var req stopRequest
-	if err := decodeBody(c.r, &req); err != nil {
+	if err := decodeJSON(bytes.NewReader(c.body), &req); err != nil {
 		return nil, err
 	}
 	ch, ok := s.channels[req.ID]

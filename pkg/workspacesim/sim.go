@@ -75,20 +75,21 @@ type Sim struct {
 	clock *clock
 	mux   *http.ServeMux
 
-	mu       sync.Mutex
-	t        *tenant
-	actual   *state  // what writes and Truth see
-	visible  *state  // what reads see: actual as of ReadLag ago (== actual without lag)
-	pending  []timed // changes made to actual, not yet visible
-	ids      idGen
-	quotas   *quotas
-	faults   Faults
-	rng      *rand.Rand
-	calls    map[string]int64
-	rejected Rejected
-	log      activityLog
-	channels map[string]*channel
-	pushes   PushStats
+	mu         sync.Mutex
+	t          *tenant
+	actual     *state  // what writes and Truth see
+	visible    *state  // what reads see: actual as of ReadLag ago (== actual without lag)
+	pending    []timed // changes made to actual, not yet visible
+	lastChange time.Time
+	ids        idGen
+	quotas     *quotas
+	faults     Faults
+	rng        *rand.Rand
+	calls      map[string]int64
+	rejected   Rejected
+	log        activityLog
+	channels   map[string]*channel
+	pushes     PushStats
 
 	closeOnce sync.Once
 	closed    chan struct{}
