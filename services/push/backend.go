@@ -8,6 +8,8 @@ import (
 
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/cloudtasks"
+	"github.com/greephq/greep/pkg/queueconfig"
 )
 
 // Backend is where the service keeps state and hands work on: on App Engine, Cloud
@@ -33,9 +35,31 @@ func (b Backend) validate() error {
 	return nil
 }
 
-// open connects the store and the queue and returns a function that closes them.
-func (b Backend) open(ctx context.Context) (greep.Store, queue.Enqueuer, func(), error) {
-	// pkg/cache/datastore and pkg/queue/cloudtasks are being built in parallel; until they
-	// are in the tree the service cannot start on its own.
-	return nil, nil, nil, errors.New("the Datastore store and the Cloud Tasks enqueuer are not in the tree yet")
+// open loads queues.yaml and connects the store and the queue; closeAll releases them.
+func (b Backend) open(ctx context.Context) (store greep.Store, q queue.Enqueuer, qcfg *queueconfig.Config, closeAll func(), err error) {
+	qcfg, err = queueconfig.Load(b.Queues)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	client, err := cloudtasks.NewClient(ctx, "")
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	enq, err := cloudtasks.NewEnqueuer(client, cloudtasks.Location{Project: b.Project, Location: b.Location}, qcfg)
+	if err != nil {
+		client.Close()
+		return nil, nil, nil, nil, err
+	}
+	store, err = openDatastore(ctx, b.Project)
+	if err != nil {
+		client.Close()
+		return nil, nil, nil, nil, err
+	}
+	return store, enq, qcfg, func() { store.Close(); client.Close() }, nil
+}
+
+// openDatastore opens the production store. pkg/cache/datastore is being built in
+// parallel; until it is in the tree the service cannot start on its own.
+func openDatastore(ctx context.Context, project string) (greep.Store, error) {
+	return nil, errors.New("the Datastore store (pkg/cache/datastore) is not in the tree yet")
 }

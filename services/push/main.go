@@ -79,7 +79,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	store, q, closeAll, err := cfg.Backend.open(ctx)
+	store, q, _, closeAll, err := cfg.Backend.open(ctx)
 	if err != nil {
 		return err
 	}

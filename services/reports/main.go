@@ -21,7 +21,6 @@ import (
 
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/logging"
-	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/reports"
 	"github.com/greephq/greep/pkg/workspace"
@@ -94,11 +93,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	queues, err := queueconfig.Load(cfg.Backend.Queues)
-	if err != nil {
-		return err
-	}
-	store, q, closeAll, err := cfg.Backend.open(ctx)
+	store, q, queues, closeAll, err := cfg.Backend.open(ctx)
 	if err != nil {
 		return err
 	}
