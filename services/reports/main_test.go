@@ -1,0 +1,27 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfig(t *testing.T) {
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "")
+	t.Setenv("GREEP_PUSH_ADDRESS", "")
+	base := []string{"--project", "p", "--location", "l"}
+	if _, err := parseConfig(base); err == nil || !strings.Contains(err.Error(), "--push-address") {
+		t.Errorf("missing push address: %v", err)
+	}
+	withAddr := append(base, "--push-address", "https://push.example.com/push/notify")
+	if _, err := parseConfig(append(withAddr, "--channel-lifetime", "forever")); err == nil {
+		t.Errorf("a bad lifetime was accepted")
+	}
+	c, err := parseConfig(withAddr)
+	if err != nil || c.Lifetime != 6*time.Hour || c.Address != "https://push.example.com/push/notify" {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	if _, err := parseConfig([]string{"--push-address", "https://x/push/notify"}); err == nil || !strings.Contains(err.Error(), "--project") {
+		t.Errorf("missing project: %v", err)
+	}
+}
