@@ -374,3 +374,40 @@ func TestBadListParametersAreRefused(t *testing.T) {
 		t.Fatalf("message does not name the domain: %v", err)
 	}
 }
+
+func TestPagesStayRightWhileTheTenantChanges(t *testing.T) {
+	srv, cl := start(t, workspacesim.Config{Users: 20, Groups: 60, Seed: 12})
+	before := truth(t, srv, "").Groups
+	page, err := cl.Directory.Groups.List().Customer("my_customer").MaxResults(20).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Between pages: a group sorting before the cursor appears, one after it goes.
+	gone := before[40].Email
+	if err := srv.Sim.Apply([]workspacesim.Mutation{
+		{Op: "createGroup", Group: "aaa-new@" + srv.Sim.Domain()},
+		{Op: "deleteGroup", Group: gone},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var rest []string
+	for token := page.NextPageToken; token != ""; {
+		p, err := cl.Directory.Groups.List().Customer("my_customer").MaxResults(20).PageToken(token).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range p.Groups {
+			rest = append(rest, g.Email)
+		}
+		token = p.NextPageToken
+	}
+	var want []string
+	for _, g := range before[20:] {
+		if g.Email != gone {
+			want = append(want, g.Email)
+		}
+	}
+	if !slices.Equal(rest, want) {
+		t.Fatalf("later pages: %d groups, want the %d after the cursor (none twice, none skipped)", len(rest), len(want))
+	}
+}

@@ -255,3 +255,33 @@ func TestDropRateLosesEventsNotSync(t *testing.T) {
 		t.Fatalf("list: %v %v", list, err)
 	}
 }
+
+func TestActivitiesLagAndApplications(t *testing.T) {
+	srv, cl := start(t, workspacesim.Config{Users: 10, Groups: 10, Seed: 2, ReadLag: 30 * time.Second})
+	g := truth(t, srv, "").Groups[0]
+	if err := srv.Sim.Apply([]workspacesim.Mutation{
+		{Op: "addMember", Group: g.Email, Member: "ui@outside.example", Application: "groups"},
+		{Op: "removeMember", Group: g.Email, Member: "ui@outside.example"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(app string) int {
+		a, err := cl.Reports.Activities.List("all", app).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(a.Items)
+	}
+	if n := count("admin") + count("groups"); n != 0 {
+		t.Fatalf("%d activities visible before the read lag passed", n)
+	}
+	srv.Sim.Advance(time.Minute)
+	if count("admin") != 1 || count("groups") != 1 {
+		t.Fatalf("admin %d, groups %d activities, want one each", count("admin"), count("groups"))
+	}
+	_, err := cl.Reports.Activities.List("all", "nonsense").Do()
+	apiErr(t, err, 400, "invalid")
+	if err := srv.Sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "x@y.example", Application: "drive"}}); err == nil {
+		t.Fatal("a mutation logged under drive was accepted")
+	}
+}
