@@ -423,3 +423,133 @@ func equal(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// A generated tenant (the simulator's realistic share of insecure settings, nested groups,
+// external and suspended members): detect finds exactly what a plain reading of the truth
+// says is unsafe, and remediate leaves no unsafe value outside the exemptions, every patch
+// accepted by the simulator's validation.
+func TestGeneratedTenant(t *testing.T) {
+	ctx := context.Background()
+	srv, err := workspacesim.Start(workspacesim.Config{Users: 60, Groups: 80, Seed: 11, QuotaPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	sim := srv.Sim
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	fillCache(t, store, sim)
+	qcfg, err := queueconfig.Load("../../queues.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := workspace.New(ctx, workspace.Config{Endpoint: srv.URL, AdminSubject: sim.Admin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five times the lanes' rates: the test is about outcomes, not pacing.
+	if qcfg, err = qcfg.WithScale(5); err != nil {
+		t.Fatal(err)
+	}
+	disp, err := local.Open(ctx, store, qcfg, local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := rules.Example()
+	rc.RunCap = 1000
+	rc.Secure.Sentinels = []string{sim.Sentinel()}
+	truth, err := sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exempted := truth.Groups[0].Email
+	rc.Exemptions = []rules.Exemption{mustExempt(t, exempted)}
+
+	tn := &tenant{sim: sim, store: store, disp: disp, rules: rc, posts: &slack{}}
+	worker := settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: disp, Now: sim.Now})
+	tn.worker = worker
+	tn.setMode(rules.ModeDetect, worker)
+	if err := disp.Start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*tn.handler.Load()).ServeHTTP(w, r) })); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = disp.Stop(context.Background()) })
+
+	// The oracle: the shipped rules read straight off the truth.
+	suspended := map[string]bool{}
+	for _, u := range truth.Users {
+		if u.Suspended || u.Archived {
+			suspended[strings.ToLower(u.PrimaryEmail)] = true
+		}
+	}
+	want := map[string]string{}
+	unsafeSettings := 0
+	for _, g := range truth.Groups {
+		secure := false
+		for _, m := range g.Members {
+			if strings.EqualFold(m.Email, sim.Sentinel()) {
+				secure = true
+			}
+		}
+		state := greep.FindingOpen
+		if g.Email == exempted {
+			state = greep.FindingExempt
+		}
+		if v := g.Settings["whoCanViewGroup"]; v == "ANYONE_CAN_VIEW" || v == "ALL_IN_DOMAIN_CAN_VIEW" {
+			want[g.Email+" group-not-public"] = state
+			unsafeSettings++
+		}
+		if secure && g.Settings["whoCanModerateMembers"] == "ALL_MEMBERS" {
+			want[g.Email+" secure.moderate-members"] = state
+			unsafeSettings++
+		}
+		for _, m := range g.Members {
+			email := strings.ToLower(m.Email)
+			if m.Type == greep.TypeCustomer || email == "" {
+				continue
+			}
+			if m.Status == "SUSPENDED" || m.Status == "ARCHIVED" || suspended[email] {
+				want[g.Email+" member.inactive:"+email] = state
+			}
+			if !strings.HasSuffix(email, "@"+sim.Domain()) && (secure || g.Settings["allowExternalMembers"] == "false") {
+				want[g.Email+" member.external:"+email] = state
+			}
+		}
+	}
+	if unsafeSettings < 5 {
+		t.Fatalf("the generated tenant has only %d unsafe settings; pick another seed", unsafeSettings)
+	}
+
+	tn.sweep(t)
+	if got := states(tn.findings(t)); !equal(got, want) {
+		t.Fatalf("detect on a generated tenant:\n got %v\nwant %v", got, want)
+	}
+	if tn.patchCalls() != 0 {
+		t.Fatal("detect patched")
+	}
+
+	tn.setMode(rules.ModeRemediate, worker)
+	tn.sweep(t)
+	after, err := sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range after.Groups {
+		if g.Email == exempted {
+			continue
+		}
+		if v := g.Settings["whoCanViewGroup"]; v == "ANYONE_CAN_VIEW" || v == "ALL_IN_DOMAIN_CAN_VIEW" {
+			t.Errorf("%s still has whoCanViewGroup %s", g.Email, v)
+		}
+	}
+	for k, f := range tn.findings(t) {
+		if f.Field != rules.FieldMember && f.State != greep.FindingFixed && f.State != greep.FindingExempt {
+			t.Errorf("%s: %s (%s)", k, f.State, f.Detail)
+		}
+	}
+	if n := tn.patchCalls(); n == 0 || n > int64(unsafeSettings) {
+		t.Errorf("%d patches for %d unsafe settings", n, unsafeSettings)
+	}
+}
