@@ -14,7 +14,8 @@
 //	clients, err := workspace.New(ctx, workspace.Config{Endpoint: srv.URL, AdminSubject: srv.Sim.Admin()})
 //
 // or mount it yourself: New(Config) returns a *Sim, which is an http.Handler (call Close
-// when done: it stops the push workers). The official clients are built with
+// when done: it stops the push workers and cancels pushes in flight). Every method is safe
+// for concurrent use. The official clients are built with
 // option.WithEndpoint(URL+"/") for Directory and Reports and
 // option.WithEndpoint(URL+"/groups/v1/groups/") for Groups Settings (see pkg/workspace).
 //
@@ -24,9 +25,12 @@
 //	(*Sim).ServeHTTP                  (*Sim).Close()
 //	(*Sim).Now() time.Time            (*Sim).Advance(time.Duration)     simulated clock
 //	(*Sim).Stats() Stats              calls per method, rejections, quota used today
-//	(*Sim).Truth(groupEmail) (Truth, error)   actual state, never lagged ("" = whole tenant)
+//	(*Sim).Truth(groupKey) (Truth, error)   actual state, never lagged ("" = whole tenant;
+//	                                  ErrNoGroup if unknown; Settings maps are read-only)
 //	(*Sim).Apply([]Mutation) error    changes; each yields Reports activities and pushes
-//	(*Sim).SetFaults(Faults)          injected 429/500/503 and slow answers
+//	                                  (all checked for form first; stops at the first that
+//	                                  cannot apply, the ones before it staying applied)
+//	(*Sim).SetFaults(Faults) error    injected 429/500/503 and slow answers
 //	(*Sim).Domain(), CustomerID(), Admin(), Sentinel() string
 //	SentinelLocalPart                 "secure-sentinel": Sentinel() is it @Domain()
 //	APIDirectory, APIGroupsSettings, APIReports   the keys of QuotaPerDay and Stats.UsedToday
@@ -40,6 +44,11 @@
 //	POST /sim/v1/faults                 Faults as JSON ({"rateLimited":0.1,"slow":0.01,"slowDelay":"2s"})
 //
 // # Semantics worth knowing
+//
+// Design: one mutex guards the tenant; a call does a map lookup or a binary search plus the
+// work of its own page (lists are sorted by email and page tokens are cursors), then
+// encodes its answer outside the lock. Read lag keeps a second copy of the groups that
+// replays each change once it is ReadLag old. See docs/simulator.md for the figures.
 //
 // The clock: Now() = Start + TimeScale × (wall time since New) + every Advance. Quota
 // windows, the daily reset (midnight America/Los_Angeles), read lag and channel expiry all

@@ -513,7 +513,7 @@ func (s *Sim) send(ch *channel, n notification) bool {
 }
 
 func (s *Sim) post(ch *channel, n notification) (int, error) {
-	req, err := http.NewRequest(http.MethodPost, ch.address, bytes.NewReader(n.body))
+	req, err := http.NewRequestWithContext(s.pushCtx, http.MethodPost, ch.address, bytes.NewReader(n.body))
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,7 @@
 package workspacesim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -93,6 +94,8 @@ type Sim struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	stopPush  context.CancelFunc // cancels pushes in flight on Close
+	pushCtx   context.Context
 	workers   sync.WaitGroup
 }
 
@@ -146,6 +149,7 @@ func New(cfg Config) (*Sim, error) {
 		channels: map[string]*channel{},
 		closed:   make(chan struct{}),
 	}
+	s.pushCtx, s.stopPush = context.WithCancel(context.Background())
 	s.ids.n = uint64(cfg.Seed) << 32
 	s.t = generate(cfg, &s.ids, s.clock.Now())
 	s.actual = s.t.state
@@ -159,7 +163,10 @@ func New(cfg Config) (*Sim, error) {
 
 // Close stops the push workers. The handler keeps answering.
 func (s *Sim) Close() {
-	s.closeOnce.Do(func() { close(s.closed) })
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.stopPush()
+	})
 	s.workers.Wait()
 }
 
