@@ -92,4 +92,3 @@ func truthGroup(g *group, settings map[string]string) TruthGroup {
 	}
 	return tg
 }
-
