@@ -25,6 +25,7 @@ const (
 	kindPage  = "directory-page"
 	kindDone  = "directory-done"
 	kindStage = "directory-stage"
+	kindRun   = "directory-run" // multi-page member runs already swapped in
 )
 
 // Sweep is the state of the current (or last) sweep.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -270,14 +271,22 @@ func (w *Worker) finish(ctx context.Context, _ taskRun, t Finish) error {
 	return nil
 }
 
-// clearMarkers drops the sweep's idempotency markers; a failure only leaves garbage.
+// clearMarkers drops the sweep's idempotency markers, and the run markers of refreshes
+// (which only guard a re-delivery in the minutes after a run); a failure only leaves
+// garbage.
 func (w *Worker) clearMarkers(ctx context.Context, gen int64) {
-	prefix := markerID(gen, "")
-	for _, kind := range []string{kindDone, kindPage} {
+	for kind, prefixes := range map[string][]string{
+		kindDone: {markerID(gen, "")},
+		kindPage: {markerID(gen, "")},
+		kindRun:  {syncplan.SweepRun(gen, ""), "r"},
+	} {
 		var ids []string
 		err := w.cfg.Store.Records(ctx, kind, func(id string, _ []byte) error {
-			if len(id) >= len(prefix) && id[:len(prefix)] == prefix {
-				ids = append(ids, id)
+			for _, p := range prefixes {
+				if strings.HasPrefix(id, p) {
+					ids = append(ids, id)
+					break
+				}
 			}
 			return nil
 		})

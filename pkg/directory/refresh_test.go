@@ -1,0 +1,182 @@
+package directory_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/directory"
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+func enqueueRefresh(t *testing.T, e *env, r tasks.Refresh) {
+	t.Helper()
+	task, err := tasks.New(tasks.QueueDirectory, tasks.PathDirectoryRefresh, "", r, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.Enqueue(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func syncState(t *testing.T, e *env) greep.SyncState {
+	t.Helper()
+	var st greep.SyncState
+	if _, err := greep.LoadState(context.Background(), e.store, greep.StateSync, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func synced(t *testing.T, simCfg workspacesim.Config) *env {
+	t.Helper()
+	e := newEnv(t, simCfg, syncplan.Resync{})
+	if _, err := e.worker.StartFullSync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	return e
+}
+
+func TestRefreshSeesAChangeAndADeletion(t *testing.T) {
+	ctx := context.Background()
+	e := synced(t, workspacesim.Config{Users: 40, Groups: 30, Seed: 5})
+	truth, _ := e.sim.Truth("")
+	changed, deleted := truth.Groups[1], truth.Groups[2]
+	if err := e.sim.Apply([]workspacesim.Mutation{
+		{Op: "addMember", Group: changed.Email, Member: "new@outside.test", Role: "MANAGER"},
+		{Op: "deleteGroup", Group: deleted.Email},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, ran := e.sim.Stats().Calls, len(e.q.ran)
+	enqueueRefresh(t, e, tasks.Refresh{Group: changed.Email, Reason: "push"})
+	enqueueRefresh(t, e, tasks.Refresh{Group: deleted.Email, Reason: "push"})
+	e.q.run()
+	after := e.sim.Stats().Calls
+	if d := after["directory.groups.get"] - before["directory.groups.get"]; d != 2 {
+		t.Errorf("%d groups.get calls, want 2", d)
+	}
+	if _, err := e.store.Group(ctx, deleted.ID); !errorsIsNotFound(err) {
+		t.Errorf("a refresh answered 404 left the group cached: %v", err)
+	}
+	e.assertTruth(t)
+	pages := 0
+	for _, q := range e.q.ran[ran:] {
+		if q.Path != directory.PathMembersPage {
+			continue
+		}
+		pages++
+		if q.Queue != tasks.QueueDirectory {
+			t.Errorf("a refresh's member page ran on %s: push work must stay on its lane", q.Queue)
+		}
+	}
+	if want := int(syncplan.MemberCalls(changed.DirectMembersCount + 1)); pages != want {
+		t.Errorf("%d member pages read, want %d", pages, want)
+	}
+}
+
+func TestRefreshRepollsUntilTheChangeShows(t *testing.T) {
+	// Reads lag writes by a minute: the refresh right after the change reads the old
+	// list, so it is polled again, later, until it shows.
+	e := synced(t, workspacesim.Config{Users: 40, Groups: 30, Seed: 5, ReadLag: time.Minute})
+	truth, _ := e.sim.Truth("")
+	g := truth.Groups[3]
+	if err := e.sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "lagged@outside.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	enqueueRefresh(t, e, tasks.Refresh{Group: g.Email, Reason: "evt1", Expect: []tasks.Expectation{{Member: "lagged@outside.test", Present: true}}})
+	e.q.run()
+	if len(e.q.later) != 1 {
+		t.Fatalf("%d re-polls scheduled, want 1", len(e.q.later))
+	}
+	var again tasks.Refresh
+	if err := json.Unmarshal(e.q.later[0].Body, &again); err != nil || again.Attempt != 1 || e.q.later[0].Path != tasks.PathDirectoryRefresh {
+		t.Fatalf("re-poll %s %s: %v", e.q.later[0].Path, e.q.later[0].Body, err)
+	}
+	e.sim.Advance(2 * time.Minute)
+	e.q.release()
+	e.q.run()
+	if len(e.q.later) != 0 {
+		t.Errorf("still re-polling after the change became visible")
+	}
+	e.assertTruth(t)
+	if st := syncState(t, e); len(st.Discrepancies) != 0 {
+		t.Errorf("discrepancies: %+v", st.Discrepancies)
+	}
+}
+
+func TestRefreshRecordsADiscrepancyWhenRepollsRunOut(t *testing.T) {
+	e := synced(t, workspacesim.Config{Users: 40, Groups: 30, Seed: 5})
+	truth, _ := e.sim.Truth("")
+	g := truth.Groups[4]
+	// The event claims a member that never arrives.
+	enqueueRefresh(t, e, tasks.Refresh{Group: g.Email, Reason: "evt2", Expect: []tasks.Expectation{{Member: "ghost@outside.test", Present: true}}})
+	for i := 0; i <= syncplan.DefaultRepoll.Attempts; i++ {
+		e.q.run()
+		e.q.release()
+	}
+	e.q.run()
+	st := syncState(t, e)
+	if len(st.Discrepancies) != 1 || st.Discrepancies[0].Group != g.Email {
+		t.Fatalf("discrepancies: %+v", st.Discrepancies)
+	}
+	if len(e.q.later) != 0 {
+		t.Errorf("re-polling goes on after the limit")
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	ctx := context.Background()
+	// Rate limits and server errors: answered non-2xx, retried, and the sync still ends
+	// equal to the truth.
+	e := newEnv(t, workspacesim.Config{Users: 40, Groups: 40, Seed: 9, Faults: workspacesim.Faults{RateLimited: 0.2, Unavailable: 0.1}}, syncplan.Resync{})
+	if _, err := e.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	if e.q.answers[429] == 0 || e.q.answers[503] == 0 {
+		t.Errorf("answers %v: want 429s for rate limits and 503s for server errors", e.q.answers)
+	}
+	if err := e.sim.SetFaults(workspacesim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	e.assertTruth(t)
+
+	// A spent daily quota: the task ends 2xx and a copy waits for the reset.
+	d := newEnv(t, workspacesim.Config{Users: 40, Groups: 40, Seed: 9, QuotaPerDay: map[string]int64{workspacesim.APIDirectory: 1}}, syncplan.Resync{})
+	if _, err := d.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.q.run()
+	if d.q.answers[429]+d.q.answers[503]+d.q.answers[500] != 0 {
+		t.Errorf("answers %v: a spent daily quota must not be retried", d.q.answers)
+	}
+	if len(d.q.later) == 0 {
+		t.Fatal("nothing rescheduled after the daily limit")
+	}
+	for _, l := range d.q.later {
+		if !l.ScheduleTime.After(d.sim.Now()) {
+			t.Errorf("rescheduled for %v, before the reset", l.ScheduleTime)
+		}
+	}
+
+	// A 4xx other than 404 (here an unknown customer): recorded on the status page, not
+	// retried.
+	f := newEnv(t, workspacesim.Config{Users: 20, Groups: 10, Seed: 2}, syncplan.Resync{}, func(c *directory.Config) { c.Customer = "C0nope" })
+	if _, err := f.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.q.run()
+	if n := f.q.answers[500] + f.q.answers[503] + f.q.answers[429]; n != 0 {
+		t.Errorf("answers %v: a bad request was retried", f.q.answers)
+	}
+	if st := syncState(t, f); len(st.Failures) != 2 || st.Failures[0].Group != "groups.list" {
+		t.Errorf("failures on the status page: %+v", st.Failures)
+	}
+}
