@@ -84,33 +84,10 @@ func TestBurstAgainstSimulator(t *testing.T) {
 		t.Skip("pushes 1,000 notifications")
 	}
 	ctx := context.Background()
-	start := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 7, Start: start, QuotaPerMinute: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sim := srv.Sim
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	q := &taskQueue{}
 	lat := &latencies{}
-	hook := httptest.NewServer(lat.wrap(push.New(store, q, push.Config{Debounce: 2 * time.Minute, Now: sim.Now})))
-	defer hook.Close()
-	clients, err := workspace.New(ctx, workspace.Config{Endpoint: srv.URL, AdminSubject: sim.Admin()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rw, err := reports.New(store, clients.Reports, q, reports.Config{Address: hook.URL + push.Path, Now: sim.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rw.Renew(ctx, "admin"); err != nil {
-		t.Fatal(err)
-	}
+	e := newSimEnv(t, lat.wrap)
+	sim, store, q, clients := e.sim, e.store, e.queue, e.clients
+	start := sim.Now()
 
 	truth, err := sim.Truth("")
 	if err != nil {
@@ -212,6 +189,142 @@ func TestBurstAgainstSimulator(t *testing.T) {
 				t.Errorf("cache of %s lacks %s after the refresh", g, m)
 			}
 		}
+	}
+}
+
+// simEnv is the webhook on the embedded store, behind a real watch channel of the
+// simulator's admin application (and of groups, for tests that ask).
+type simEnv struct {
+	sim     *workspacesim.Sim
+	store   *bolt.Store
+	queue   *taskQueue
+	clients *workspace.Clients
+	reports *reports.Worker
+}
+
+func newSimEnv(t *testing.T, wrap func(http.Handler) http.Handler, apps ...string) *simEnv {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 7,
+		Start: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC), QuotaPerMinute: -1, PushRetryBase: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	q := &taskQueue{}
+	var h http.Handler = push.New(store, q, push.Config{Debounce: 2 * time.Minute, Now: srv.Sim.Now})
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hook := httptest.NewServer(h)
+	t.Cleanup(hook.Close)
+	clients, err := workspace.New(ctx, workspace.Config{Endpoint: srv.URL, AdminSubject: srv.Sim.Admin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw, err := reports.New(store, clients.Reports, q, reports.Config{Address: hook.URL + push.Path, Now: srv.Sim.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) == 0 {
+		apps = []string{"admin"}
+	}
+	for _, app := range apps {
+		if _, err := rw.Renew(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &simEnv{sim: srv.Sim, store: store, queue: q, clients: clients, reports: rw}
+}
+
+// waitEvents waits (wall time: the simulator pushes from its own goroutines) until the
+// history holds n events.
+func (e *simEnv) waitEvents(t *testing.T, n int) []greep.Event {
+	t.Helper()
+	deadline := time.Now().Add(25 * time.Second)
+	for {
+		evs := allEvents(t, e.store)
+		if len(evs) >= n || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRedeliveryThroughSimulator: the webhook records a notification but its answer is
+// lost (here: replaced by a 503), so the simulator delivers it again, as Google does. The
+// history holds the change once and it costs one refresh.
+func TestRedeliveryThroughSimulator(t *testing.T) {
+	var mu sync.Mutex
+	failed := 0
+	e := newSimEnv(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			mu.Lock()
+			drop := r.Header.Get(push.HeaderResourceState) != push.ResourceStateSync && failed < 2
+			if drop {
+				failed++
+			}
+			mu.Unlock()
+			if drop {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			w.WriteHeader(rec.Code)
+		})
+	})
+	truth, err := e.sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := truth.Groups[0].Email
+	if err := e.sim.Apply([]workspacesim.Mutation{{Op: "removeMember", Group: group, Member: truth.Groups[0].Members[0].Email}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "three deliveries", func() bool { return e.sim.Stats().Pushes.Delivered >= 2 && e.sim.Stats().Pushes.Retried >= 2 })
+	if evs := e.waitEvents(t, 1); len(evs) != 1 || evs[0].Event != "REMOVE_GROUP_MEMBER" {
+		t.Errorf("history %+v, want the one removal", evs)
+	}
+	if n := e.queue.count(tasks.PathDirectoryRefresh); n != 1 {
+		t.Errorf("%d refresh tasks for one change delivered three times, want 1", n)
+	}
+}
+
+// TestGroupsApplicationChange: a change made in the Groups UI comes through the groups
+// application's channel and refreshes its group; a settings change schedules a settings
+// read.
+func TestGroupsApplicationChange(t *testing.T) {
+	e := newSimEnv(t, nil, "admin", "groups")
+	truth, err := e.sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := truth.Groups[1].Email
+	if err := e.sim.Apply([]workspacesim.Mutation{
+		{Op: "addMember", Group: group, Member: "ui-added@outside.example", Application: "groups"},
+		{Op: "setSettings", Group: group, Settings: map[string]string{"whoCanViewGroup": "ANYONE_CAN_VIEW"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.waitEvents(t, 2)
+	apps := map[string]bool{}
+	for _, ev := range evs {
+		apps[ev.Application] = true
+	}
+	if !apps["groups"] || !apps["admin"] {
+		t.Errorf("history %+v, want events of both applications", evs)
+	}
+	if n := e.queue.count(tasks.PathDirectoryRefresh); n != 1 {
+		t.Errorf("%d refresh tasks, want 1", n)
+	}
+	if n := e.queue.count(tasks.PathSettingsGet); n != 1 {
+		t.Errorf("%d settings reads, want 1", n)
 	}
 }
 
