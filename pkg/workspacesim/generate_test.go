@@ -86,3 +86,42 @@ func TestGenerationIsDeterministicAndRealistic(t *testing.T) {
 		t.Error("no nested-group cycle")
 	}
 }
+
+func TestMutationsOnDeletedGroupsAndNoOps(t *testing.T) {
+	s, err := New(Config{Users: 5, Groups: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d := s.Domain()
+	if err := s.Apply([]Mutation{
+		{Op: "createGroup", Group: "a@" + d},
+		{Op: "createGroup", Group: "b@" + d},
+		{Op: "addMember", Group: "a@" + d, Member: "b@" + d},
+		{Op: "deleteGroup", Group: "b@" + d},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Truth("a@" + d)
+	if len(a.Groups[0].Members) != 0 {
+		t.Fatalf("a deleted group is still a member: %+v", a.Groups[0].Members)
+	}
+	if err := s.Apply([]Mutation{{Op: "addMember", Group: "a@" + d, Member: "b@" + d}}); err == nil {
+		t.Fatal("a deleted group was added as a member")
+	}
+	if err := s.Apply([]Mutation{{Op: "addMember", Group: "a@" + d, Member: "a@" + d}}); err == nil {
+		t.Fatal("a group was added to itself")
+	}
+	// Re-creating the email makes a new group with a new id.
+	if err := s.Apply([]Mutation{{Op: "createGroup", Group: "b@" + d}}); err != nil {
+		t.Fatal(err)
+	}
+	logged := len(s.log.items)
+	settings := map[string]string{"whoCanJoin": a.Groups[0].Settings["whoCanJoin"]}
+	if err := s.Apply([]Mutation{{Op: "setSettings", Group: "a@" + d, Settings: settings}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.log.items) != logged {
+		t.Fatal("setting a value to what it was logged an activity")
+	}
+}

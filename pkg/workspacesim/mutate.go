@@ -130,6 +130,9 @@ func (s *Sim) applyOne(m Mutation, now time.Time) *apiError {
 		if err != nil {
 			return err
 		}
+		if len(events) == 0 {
+			return nil // the values were already so: nothing changes, nothing is logged
+		}
 	default:
 		p, err := s.memberPrincipal(m.Member, m.Op == opAddMember)
 		if err != nil {
@@ -246,6 +249,9 @@ func memberLabel(p *principal) string {
 func (s *Sim) memberPrincipal(key string, create bool) (*principal, *apiError) {
 	k := lower(key)
 	if p := s.t.byKey[k]; p != nil {
+		if p.typ == typeGroup && s.actual.byP[p] == nil {
+			return nil, notFound("Resource Not Found: member %s (the group was deleted)", key)
+		}
 		return p, nil
 	}
 	if !create {
