@@ -380,3 +380,31 @@ func TestRunKeepsChannels(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestWatchFailure: a failed watch call leaves the channel recorded as failed (its
+// notifications refused) and the task failing, so the queue retries; the retry creates a
+// working channel.
+func TestWatchFailure(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.sim.SetFaults(workspacesim.Faults{InternalError: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := e.worker.Renew(ctx, "admin"); err == nil {
+		t.Fatalf("Renew against a failing API = %+v, want an error", ch)
+	}
+	chs := e.channels(t)
+	if len(chs) != 1 || chs[0].State != reports.StateFailed {
+		t.Fatalf("channels after the failure: %+v", chs)
+	}
+	if err := e.sim.SetFaults(workspacesim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := e.worker.Renew(ctx, "admin")
+	if err != nil || ch.State != reports.StateLive {
+		t.Fatalf("retried Renew = %+v, %v", ch, err)
+	}
+	if n := len(e.channels(t)); n != 2 {
+		t.Errorf("%d channels stored, want the failed one and the live one", n)
+	}
+}
