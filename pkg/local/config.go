@@ -51,7 +51,8 @@ type Config struct {
 	// members may get (the rolling slice). 0 disables the resync.
 	ResyncEvery time.Duration
 	MaxAge      time.Duration
-	// Rules and Remediation configure the settings remediation (detect or remediate).
+	// Rules is the remediation rules file (deploy/remediation.yaml by default, looked for
+	// like QueuesFile); Remediation (detect or remediate) overrides its mode.
 	Rules       string
 	Remediation string
 	// QueuesFile is queues.yaml; looked for in the working directory and its parents when
@@ -60,7 +61,10 @@ type Config struct {
 
 	// NoInitialSync leaves the cache as it is at start (tests that drive sweeps).
 	NoInitialSync bool
-	Logger        *zap.Logger
+	// NoPush runs without watch channels and the webhook (the resync alone keeps the
+	// cache fresh); NoRemediation without the settings sweep and rules.
+	NoPush, NoRemediation bool
+	Logger                *zap.Logger
 }
 
 // Defaults are the flags' defaults.
@@ -76,7 +80,8 @@ func Defaults() Config {
 		Debounce:    2 * time.Minute,
 		ResyncEvery: time.Hour,
 		MaxAge:      24 * time.Hour,
-		Remediation: "detect",
+		Rules:       "deploy/remediation.yaml",
+		Remediation: "",
 		QueuesFile:  "queues.yaml",
 	}
 }

@@ -146,8 +146,6 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	dir := a.Directory.Handler()
 	root.Handle("/tasks/directory/", dir)
 	root.Handle("/cron/directory/", dir)
-	// The push, groupssettings, remediation and reports services mount here as they land
-	// (see docs/architecture.md); until then their paths fall through to the read API's 404.
 	root.Handle("/", readAPI)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -155,6 +153,12 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		return nil, fmt.Errorf("--addr %s: %w", cfg.Addr, err)
 	}
 	a.URL = "http://" + ln.Addr().String()
+	// The other services need the URL (the webhook's address), so they mount after the
+	// listener exists and before it serves.
+	if err := a.mountServices(root, clients); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	a.srv = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
 	go func() { a.serveErr <- a.srv.Serve(ln) }()
 
@@ -337,23 +341,36 @@ func readSimClock(ctx context.Context, base string) (time.Time, error) {
 	return body.Now, nil
 }
 
+// findFile finds a relative path in the working directory or its nearest parent that
+// has it, so greep local runs from anywhere in a checkout.
+func findFile(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("no file given")
+	}
+	if filepath.IsAbs(path) {
+		return path, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return path, nil
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, path)); err == nil {
+			return filepath.Join(d, path), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("%s: not found in %s or its parents", path, dir)
+		}
+	}
+}
+
 func loadQueues(path string) (*queueconfig.Config, error) {
 	if path == "" {
 		path = "queues.yaml"
 	}
-	found := path
-	if !filepath.IsAbs(path) {
-		if dir, err := os.Getwd(); err == nil {
-			for d := dir; ; d = filepath.Dir(d) {
-				if _, err := os.Stat(filepath.Join(d, path)); err == nil {
-					found = filepath.Join(d, path)
-					break
-				}
-				if filepath.Dir(d) == d {
-					break
-				}
-			}
-		}
+	found, err := findFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--queues: %w", err)
 	}
 	qc, err := queueconfig.Load(found)
 	if err != nil {

@@ -39,6 +39,7 @@ func config(sim *workspacesim.Server, dataDir string) local.Config {
 	cfg.TimeScale = timeScale
 	cfg.QueuesFile = "../../queues.yaml"
 	cfg.ResyncEvery = 0
+	cfg.NoPush, cfg.NoRemediation = true, true
 	return cfg
 }
 
@@ -211,4 +212,51 @@ func sum(m map[string]int64) (n int64) {
 		n += v
 	}
 	return n
+}
+
+func TestPushedChangeReachesTheCache(t *testing.T) {
+	// Everything on: watch channels, the webhook, debounced refreshes, the settings sweep.
+	sim := startSim(t, 60)
+	cfg := config(sim, t.TempDir())
+	cfg.NoPush, cfg.NoRemediation = false, false
+	cfg.Rules = "../../deploy/remediation.yaml"
+	app, err := local.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(context.Background())
+	waitSynced(t, app)
+	// Wait for the watch channels, then change a group.
+	deadline := time.Now().Add(30 * time.Second)
+	for sim.Sim.Stats().Channels < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no watch channel was created")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	truth, _ := sim.Sim.Truth("")
+	g := truth.Groups[0]
+	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "pushed@outside.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ms, err := app.Store.Members(context.Background(), g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, m := range ms {
+			found = found || m.Email == "pushed@outside.test"
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pushed change did not reach the cache (sim stats %+v)", sim.Sim.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := sim.Sim.Stats().Calls["directory.groups.get"]; n < 1 {
+		t.Errorf("no refresh (groups.get) after the push: %d", n)
+	}
 }
