@@ -26,8 +26,9 @@ import (
 //
 // The marker is written before the task is enqueued and marked Enqueued after, so a crash
 // or enqueue failure in between is repaired by the next notification on the group, or by
-// Google redelivering this one (we answered 5xx): whoever finds an open window that is
-// not marked enqueued enqueues its task again, and the task name makes that idempotent.
+// Google redelivering this one (we answered 5xx): whoever finds a window that is not
+// marked enqueued, open or already past, enqueues its task again, and the task name makes
+// that idempotent.
 
 // window is the marker of one group's open debounce window.
 type window struct {
@@ -80,7 +81,8 @@ func (d *debouncer) schedule(ctx context.Context, j job, open bool) error {
 		return fmt.Errorf("debounce %s: %w", name, err)
 	}
 	pending := found && cur.Due.After(now)
-	if (pending && cur.Enqueued) || (!pending && !open) {
+	lost := found && !pending && !cur.Enqueued // a past window whose task never made it
+	if (pending && cur.Enqueued) || (!pending && !open && !lost) {
 		return nil
 	}
 
@@ -91,6 +93,10 @@ func (d *debouncer) schedule(ctx context.Context, j job, open bool) error {
 		case m.Due.After(now) && m.Enqueued:
 			return errUnchanged
 		case m.Due.After(now):
+			w, act = *m, true
+			return errUnchanged
+		case !open && !m.Start.IsZero() && !m.Enqueued:
+			// Its schedule time has passed, so the repaired task runs at once.
 			w, act = *m, true
 			return errUnchanged
 		case !open:

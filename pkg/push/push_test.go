@@ -326,6 +326,28 @@ func TestEnqueueFailureIsRepairedByRedelivery(t *testing.T) {
 	}
 }
 
+// A redelivery that comes only after the window has passed still repairs a task that
+// never made it into the queue; it runs at once.
+func TestLateRedeliveryRepairsLostTask(t *testing.T) {
+	f := newFixture(t)
+	body := activityBody(3, "ADD_GROUP_MEMBER", "eng@example.com", "a@example.com")
+	f.queue.fail = errors.New("queue unavailable")
+	f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", body))
+	f.queue.fail = nil
+	f.clock.Advance(10 * time.Minute)
+	if w := f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", body)); w.Code != http.StatusOK {
+		t.Fatalf("redelivery: status %d (%s)", w.Code, w.Body)
+	}
+	if all := f.queue.all(); len(all) != 1 || all[0].ScheduleTime.After(f.clock.Now()) {
+		t.Fatalf("tasks %+v, want the lost one, due now", all)
+	}
+	f.clock.Advance(time.Minute) // a further redelivery finds it enqueued
+	f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", body))
+	if n := len(f.queue.all()); n != 1 {
+		t.Errorf("%d tasks, want 1", n)
+	}
+}
+
 func TestStoreFailureAnswers5xx(t *testing.T) {
 	f := newFixture(t)
 	f.store.failAdd = errors.New("disk full")
