@@ -408,3 +408,24 @@ func (f failingReader) Read([]byte) (int, error) {
 	f.t.Error("the body of a forged notification was read")
 	return 0, io.EOF
 }
+
+// BenchmarkNotify measures the webhook's own cost per event notification (in-memory
+// store and queue), new events spread over 50 groups as in a burst.
+func BenchmarkNotify(b *testing.B) {
+	f := &fixture{store: newMemStore(), queue: &memQueue{}, clock: &clock{t: t0.Add(time.Minute)}}
+	chs, _ := json.Marshal([]greep.Channel{liveChannel})
+	f.store.state[greep.StateChannels] = chs
+	f.h = New(f.store, f.queue, Config{Now: f.clock.Now})
+	bodies := make([]string, 1000)
+	for i := range bodies {
+		bodies[i] = activityBody(i, "ADD_GROUP_MEMBER", fmt.Sprintf("g%02d@example.com", i%50), fmt.Sprintf("u%d@example.com", i))
+	}
+	for i := 0; b.Loop(); i++ {
+		if i%len(bodies) == 0 {
+			f.store.events = map[string]greep.Event{} // keep every event new
+		}
+		if w := f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", bodies[i%len(bodies)])); w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
