@@ -53,7 +53,12 @@ type Result struct {
 	TimeScale         float64  `json:"timeScale"`
 	CacheEqualsTruth  bool     `json:"cacheEqualsTruth"`
 	Differences       []string `json:"differences,omitempty"`
-	Naive             *Result  `json:"naive,omitempty"`
+	// Freshness is how long changes took to show in the cache (simulated seconds).
+	Freshness *Freshness `json:"freshness,omitempty"`
+	// Figures are the scenario's own figures (refreshes per event, share of a daily
+	// quota, requests per second, ...), named in docs/benchmarks.md.
+	Figures map[string]any `json:"figures,omitempty"`
+	Naive   *Result        `json:"naive,omitempty"`
 }
 
 // FullSync syncs a generated tenant into an empty cache with greep local (as a library)
