@@ -1,4 +1,4 @@
-package bolt
+package cache
 
 import (
 	"encoding/binary"
@@ -8,23 +8,26 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 )
 
-// A member snapshot is stored as one value, so reading a group's members is one Get and
-// one pass over a byte slice, with two allocations whatever the group's size (JSON would
-// cost an allocation per field and dominate the read API's profile):
+// Member lists are stored encoded as one value (the embedded store: one per snapshot;
+// Datastore: one per chunk of a snapshot), so reading a group's members is one lookup
+// and one pass over a byte slice, with two allocations whatever the group's size (JSON
+// would cost an allocation per field and dominate the read API's profile):
 //
-//	format byte (snapshotFormat) | uvarint version | uvarint count |
+//	format byte (SnapshotFormat) | uvarint version | uvarint count |
 //	count × (id, email, role, type, status), each a uvarint length and bytes.
-const snapshotFormat = 1
+const SnapshotFormat = 1
 
-var errCorruptSnapshot = errors.New("corrupt member snapshot")
+// ErrCorruptSnapshot is returned for a value that is not an encoded member list.
+var ErrCorruptSnapshot = errors.New("corrupt member snapshot")
 
-func encodeSnapshot(version uint64, ms []greep.Member) []byte {
+// EncodeSnapshot encodes a member list with a version number.
+func EncodeSnapshot(version uint64, ms []greep.Member) []byte {
 	n := 1 + 2*binary.MaxVarintLen64
 	for _, m := range ms {
 		n += 5*binary.MaxVarintLen32 + len(m.ID) + len(m.Email) + len(m.Role) + len(m.Type) + len(m.Status)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, snapshotFormat)
+	b = append(b, SnapshotFormat)
 	b = binary.AppendUvarint(b, version)
 	b = binary.AppendUvarint(b, uint64(len(ms)))
 	for _, m := range ms {
@@ -36,23 +39,11 @@ func encodeSnapshot(version uint64, ms []greep.Member) []byte {
 	return b
 }
 
-// snapshotVersion reads only the header of an encoded snapshot.
-func snapshotVersion(b []byte) (uint64, error) {
-	if len(b) == 0 || b[0] != snapshotFormat {
-		return 0, errCorruptSnapshot
-	}
-	v, n := binary.Uvarint(b[1:])
-	if n <= 0 {
-		return 0, errCorruptSnapshot
-	}
-	return v, nil
-}
-
-// decodeSnapshot decodes an encoded snapshot. b may be memory owned by bolt: the result
-// refers to one string copy of it, never to b.
-func decodeSnapshot(b []byte) (uint64, []greep.Member, error) {
-	if len(b) == 0 || b[0] != snapshotFormat {
-		return 0, nil, errCorruptSnapshot
+// DecodeSnapshot decodes what EncodeSnapshot encoded. b may be memory the caller does
+// not own (bbolt's): the result refers to one string copy of it, never to b.
+func DecodeSnapshot(b []byte) (uint64, []greep.Member, error) {
+	if len(b) == 0 || b[0] != SnapshotFormat {
+		return 0, nil, ErrCorruptSnapshot
 	}
 	s := string(b) // the one copy every member's strings share
 	i := 1
@@ -66,13 +57,13 @@ func decodeSnapshot(b []byte) (uint64, []greep.Member, error) {
 	}
 	version, ok := uvarint()
 	if !ok {
-		return 0, nil, errCorruptSnapshot
+		return 0, nil, ErrCorruptSnapshot
 	}
 	count, ok := uvarint()
 	// Every member takes at least 5 bytes, which bounds an allocation a corrupt count
 	// could otherwise make huge.
 	if !ok || count > uint64(len(b)-i)/5 {
-		return 0, nil, errCorruptSnapshot
+		return 0, nil, ErrCorruptSnapshot
 	}
 	ms := make([]greep.Member, count)
 	for k := range ms {
@@ -80,7 +71,7 @@ func decodeSnapshot(b []byte) (uint64, []greep.Member, error) {
 		for j := range f {
 			l, ok := uvarint()
 			if !ok || l > uint64(len(b)-i) {
-				return 0, nil, errCorruptSnapshot
+				return 0, nil, ErrCorruptSnapshot
 			}
 			f[j] = s[i : i+int(l)]
 			i += int(l)
@@ -88,14 +79,14 @@ func decodeSnapshot(b []byte) (uint64, []greep.Member, error) {
 		ms[k] = greep.Member{ID: f[0], Email: f[1], Role: f[2], Type: f[3], Status: f[4]}
 	}
 	if i != len(b) {
-		return 0, nil, errCorruptSnapshot
+		return 0, nil, ErrCorruptSnapshot
 	}
 	return version, ms, nil
 }
 
-// timeKey encodes t so that byte order is time order, at nanosecond precision, for any
+// TimeKey encodes t so that byte order is time order, at nanosecond precision, for any
 // time (the zero time included): sign-flipped big-endian seconds, then nanoseconds.
-func timeKey(t time.Time) []byte {
+func TimeKey(t time.Time) []byte {
 	var k [12]byte
 	binary.BigEndian.PutUint64(k[:8], uint64(t.Unix())^(1<<63))
 	binary.BigEndian.PutUint32(k[8:], uint32(t.Nanosecond()))

@@ -13,7 +13,7 @@
 //	groups      id -> Group JSON
 //	byemail     folded email \x00 id -> ""        (lookup and listing order)
 //	byalias     folded alias \x00 id -> ""
-//	members     group id -> encoded member snapshot (see codec.go)
+//	members     group id -> encoded member snapshot (see cache.EncodeSnapshot)
 //	memberof    member id or folded email \x00 group id -> ""   (reverse index)
 //	users       id -> User JSON;  useremail  folded email -> id
 //	settings    folded group email -> GroupSettings JSON
@@ -404,7 +404,7 @@ func swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) (uint64, erro
 	mb, rb := tx.Bucket(bMembers), tx.Bucket(bMemberOf)
 	var oldKeys map[string]bool
 	if cur := mb.Get([]byte(groupID)); cur != nil {
-		_, old, err := decodeSnapshot(cur)
+		_, old, err := cache.DecodeSnapshot(cur)
 		if err != nil {
 			return 0, greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
 		}
@@ -444,7 +444,7 @@ func swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) (uint64, erro
 	if err != nil {
 		return 0, err
 	}
-	return version, mb.Put([]byte(groupID), encodeSnapshot(version, ms))
+	return version, mb.Put([]byte(groupID), cache.EncodeSnapshot(version, ms))
 }
 
 // Members implements greep.GroupStore.
@@ -463,7 +463,7 @@ func (s *Store) Members(ctx context.Context, groupID string) ([]greep.Member, er
 			return nil
 		}
 		var err error
-		if _, ms, err = decodeSnapshot(b); err != nil {
+		if _, ms, err = cache.DecodeSnapshot(b); err != nil {
 			return greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
 		}
 		return nil
@@ -596,7 +596,7 @@ func (s *Store) AddEvents(ctx context.Context, events []greep.Event) (int, error
 			if ib.Get([]byte(e.ID)) != nil {
 				continue
 			}
-			k := append(timeKey(e.Time), key("", e.ID)...)
+			k := append(cache.TimeKey(e.Time), key("", e.ID)...)
 			if err := putJSON(eb, k, "event "+e.ID, e); err != nil {
 				return err
 			}
@@ -636,13 +636,13 @@ func (s *Store) Events(ctx context.Context, q greep.EventQuery) ([]greep.Event, 
 		}
 		var err error
 		if q.Group == "" {
-			next, err = scan(eb, nil, timeKey(q.Since), q.Token, cache.PageSize(q.Page), func(_, v []byte) (bool, error) {
+			next, err = scan(eb, nil, cache.TimeKey(q.Since), q.Token, cache.PageSize(q.Page), func(_, v []byte) (bool, error) {
 				return true, decode(v)
 			})
 			return err
 		}
 		p := key(cache.FoldEmail(q.Group), "")
-		next, err = scan(tx.Bucket(bEventGroup), p, append(p, timeKey(q.Since)...), q.Token, cache.PageSize(q.Page), func(k, _ []byte) (bool, error) {
+		next, err = scan(tx.Bucket(bEventGroup), p, append(p, cache.TimeKey(q.Since)...), q.Token, cache.PageSize(q.Page), func(k, _ []byte) (bool, error) {
 			v := eb.Get(k[len(p):])
 			if v == nil {
 				return false, greep.Errorf(greep.EINTERNAL, "event index entry %q has no event", k)

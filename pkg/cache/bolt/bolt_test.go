@@ -163,34 +163,3 @@ func TestOpenLocked(t *testing.T) {
 		t.Errorf("second Open: %v", err)
 	}
 }
-
-func TestSnapshotCodec(t *testing.T) {
-	ms := []greep.Member{{ID: "1", Email: "a@x", Role: "OWNER", Type: "USER", Status: "ACTIVE"}, {Email: "ext@y", Type: "EXTERNAL"}}
-	b := encodeSnapshot(42, ms)
-	v, got, err := decodeSnapshot(b)
-	if err != nil || v != 42 || !reflect.DeepEqual(got, ms) {
-		t.Fatalf("round trip: %d %+v %v", v, got, err)
-	}
-	// Every truncation and a few corruptions fail cleanly.
-	for i := range b {
-		if _, _, err := decodeSnapshot(b[:i]); err == nil {
-			t.Errorf("decoding %d of %d bytes succeeded", i, len(b))
-		}
-	}
-	bad := append([]byte{snapshotFormat}, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f)
-	if _, _, err := decodeSnapshot(bad); err == nil {
-		t.Error("a huge member count decoded")
-	}
-	if _, _, err := decodeSnapshot(append(b, 0)); err == nil {
-		t.Error("trailing bytes decoded")
-	}
-}
-
-func TestTimeKeyOrder(t *testing.T) {
-	times := []time.Time{{}, time.Unix(-5, 0), time.Unix(0, 0), time.Unix(0, 1), time.Unix(1, 0), time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC)}
-	for i := 1; i < len(times); i++ {
-		if string(timeKey(times[i-1])) >= string(timeKey(times[i])) {
-			t.Errorf("timeKey(%v) >= timeKey(%v)", times[i-1], times[i])
-		}
-	}
-}

@@ -1,0 +1,46 @@
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/cache/storetest"
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// emulator skips the test without a Datastore emulator, and fails it under CI, where
+// make test always starts one.
+func emulator(t testing.TB) {
+	t.Helper()
+	if os.Getenv("DATASTORE_EMULATOR_HOST") != "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("DATASTORE_EMULATOR_HOST is not set under CI: run the tests with scripts/with-datastore-emulator.sh")
+	}
+	t.Skip("DATASTORE_EMULATOR_HOST is not set; run with scripts/with-datastore-emulator.sh")
+}
+
+var namespaces atomic.Int64
+
+// newStore opens a store in a namespace of its own, so tests never see each other's data.
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	emulator(t)
+	ns := fmt.Sprintf("test-%d-%d", time.Now().UnixNano(), namespaces.Add(1))
+	s, err := Open(context.Background(), "", ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestContract(t *testing.T) {
+	emulator(t)
+	// Two swaps: the emulator is slow at large writes.
+	storetest.Run(t, func(t *testing.T) greep.Store { return newStore(t) }, storetest.Options{Swaps: 2})
+}
