@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+// change is one mutation made to the simulator, and what the cache shows once it is
+// visible there.
+type change struct {
+	groupID, groupEmail string
+	member              string // the member added or removed
+	removed             bool
+	field, value        string // a settings change
+	at                  time.Time
+}
+
+// watcher measures freshness: it records the simulated time of each change and polls
+// the cache until the change shows, noting the simulated time it took.
+type watcher struct {
+	store greep.Store
+	now   func() time.Time
+
+	// pollMu keeps polls one at a time: a poll removes what it saw by position.
+	pollMu  sync.Mutex
+	mu      sync.Mutex
+	pending []change
+	lags    []time.Duration
+	// settingsLags are kept apart: a settings change is seen through a settings read,
+	// not a membership refresh.
+	settingsLags []time.Duration
+	err          error
+}
+
+func newWatcher(store greep.Store, now func() time.Time) *watcher {
+	return &watcher{store: store, now: now}
+}
+
+// apply makes the mutations in the simulator and starts watching the ones that applied.
+// A mutation the tenant refuses (its group is gone, the member already left) is not a
+// change and is counted as refused.
+func (w *watcher) apply(sim *workspacesim.Sim, muts []workspacesim.Mutation, changes []change) (refused int) {
+	for i := range muts {
+		at := sim.Now()
+		if err := sim.Apply(muts[i : i+1]); err != nil {
+			refused++
+			continue
+		}
+		c := changes[i]
+		c.at = at
+		w.mu.Lock()
+		w.pending = append(w.pending, c)
+		w.mu.Unlock()
+	}
+	return refused
+}
+
+// poll checks every pending change once, and records those now visible.
+func (w *watcher) poll(ctx context.Context) error {
+	w.pollMu.Lock()
+	defer w.pollMu.Unlock()
+	w.mu.Lock()
+	pending := append([]change(nil), w.pending...)
+	w.mu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	now := w.now()
+	members := map[string][]greep.Member{}
+	seen := map[int]bool{}
+	for i, c := range pending {
+		ok, err := w.visible(ctx, c, members)
+		if err != nil {
+			return err
+		}
+		if ok {
+			seen[i] = true
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// Changes applied while this poll ran stay pending: only the first len(pending)
+	// entries were checked.
+	rest := w.pending[:0:0]
+	for i, c := range w.pending {
+		switch {
+		case i < len(pending) && seen[i]:
+			if c.field != "" {
+				w.settingsLags = append(w.settingsLags, now.Sub(c.at))
+			} else {
+				w.lags = append(w.lags, now.Sub(c.at))
+			}
+		default:
+			rest = append(rest, c)
+		}
+	}
+	w.pending = rest
+	return nil
+}
+
+func (w *watcher) visible(ctx context.Context, c change, members map[string][]greep.Member) (bool, error) {
+	if c.field != "" {
+		s, err := w.store.Settings(ctx, c.groupEmail)
+		if errors.Is(err, greep.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return s.Settings[c.field] == c.value && !s.ReadAt.Before(c.at), nil
+	}
+	ms, ok := members[c.groupID]
+	if !ok {
+		var err error
+		ms, err = w.store.Members(ctx, c.groupID)
+		if err != nil && !errors.Is(err, greep.ErrNotFound) {
+			return false, err
+		}
+		members[c.groupID] = ms
+	}
+	has := false
+	for _, m := range ms {
+		if strings.EqualFold(m.Email, c.member) {
+			has = true
+			break
+		}
+	}
+	return has != c.removed, nil
+}
+
+// run polls every 10 ms of wall time until ctx ends.
+func (w *watcher) run(ctx context.Context) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := w.poll(ctx); err != nil && ctx.Err() == nil {
+			w.mu.Lock()
+			w.err = err
+			w.mu.Unlock()
+			return
+		}
+	}
+}
+
+// drain polls until nothing is pending or limit (wall time) passes.
+func (w *watcher) drain(ctx context.Context, limit time.Duration) {
+	_ = waitUntil(ctx, limit, "visible changes", func() (bool, error) {
+		if err := w.poll(ctx); err != nil {
+			return false, err
+		}
+		return w.pendingCount() == 0, nil
+	})
+}
+
+func (w *watcher) pendingCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending)
+}
+
+// result is the membership freshness, the settings freshness (nil when no settings
+// changed) and the first error polling met.
+func (w *watcher) result() (members, settings *Freshness, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	unseenMembers, unseenSettings := 0, 0
+	for _, c := range w.pending {
+		if c.field != "" {
+			unseenSettings++
+		} else {
+			unseenMembers++
+		}
+	}
+	members = freshnessOf(w.lags, unseenMembers)
+	if len(w.settingsLags)+unseenSettings > 0 {
+		settings = freshnessOf(w.settingsLags, unseenSettings)
+	}
+	return members, settings, w.err
+}
