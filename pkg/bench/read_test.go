@@ -1,8 +1,8 @@
 package bench
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 )
