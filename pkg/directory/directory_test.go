@@ -184,7 +184,7 @@ func truthGroups(tr workspacesim.Truth) []greep.Group {
 
 func TestFullSyncEqualsTruthWithPlannedCalls(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, workspacesim.Config{Users: 300, Groups: 400, Seed: 7}, syncplan.Resync{})
+	e := newEnv(t, workspacesim.Config{Users: 300, Groups: 210, Seed: 1}, syncplan.Resync{})
 	if _, err := e.worker.StartFullSync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func errorsIsNotFound(err error) bool { return greep.ErrorCode(err) == greep.ENO
 func TestResyncRefreshesOnlyChangedGroupsAndTheSlice(t *testing.T) {
 	ctx := context.Background()
 	resync := syncplan.Resync{Every: time.Hour, MaxAge: 24 * time.Hour}
-	e := newEnv(t, workspacesim.Config{Users: 200, Groups: 300, Seed: 11}, resync)
+	e := newEnv(t, workspacesim.Config{Users: 300, Groups: 210, Seed: 11}, resync)
 	if _, err := e.worker.StartFullSync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func cachedByID(t *testing.T, s greep.GroupStore) map[string]greep.Group {
 
 func TestTasksDeliveredTwiceCountOnce(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, workspacesim.Config{Users: 300, Groups: 400, Seed: 7}, syncplan.Resync{})
+	e := newEnv(t, workspacesim.Config{Users: 300, Groups: 210, Seed: 1}, syncplan.Resync{})
 	e.q.twice = true
 	if _, err := e.worker.StartFullSync(ctx); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ const timeScale = 200
 
 func startSim(t *testing.T, groups int) *workspacesim.Server {
 	t.Helper()
-	srv, err := workspacesim.Start(workspacesim.Config{Users: groups / 2, Groups: groups, Seed: 42, TimeScale: timeScale})
+	srv, err := workspacesim.Start(workspacesim.Config{Users: 300, Groups: groups, Seed: 42, TimeScale: timeScale})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,14 +86,14 @@ func plannedCalls(truth workspacesim.Truth) map[string]int64 {
 	return syncplan.FullSyncCalls(gs, len(truth.Users))
 }
 
-// groups is the test tenant's size: 400 groups keep each test within seconds (every task
-// commits several bbolt transactions, each an fsync); BenchmarkLocalFullSync runs the
-// 2,000-group tenant.
+// groups is the test tenant's size: 250 groups (two groups.list pages, a multi-page
+// member list, empty groups) keep each test within seconds, as every task commits several
+// bbolt transactions, each an fsync. BenchmarkLocalFullSync runs the 2,000-group tenant.
 func groups(t *testing.T) int {
 	if testing.Short() {
-		return 150
+		return 120
 	}
-	return 400
+	return 250
 }
 
 func TestLocalSyncsToTruthWithPlannedCalls(t *testing.T) {
@@ -258,5 +258,53 @@ func TestPushedChangeReachesTheCache(t *testing.T) {
 	}
 	if n := sim.Sim.Stats().Calls["directory.groups.get"]; n < 1 {
 		t.Errorf("no refresh (groups.get) after the push: %d", n)
+	}
+}
+
+// BenchmarkLocalFullSync is must-show 1 at 2,000 groups: greep local syncs the tenant to a
+// cache equal to the truth with exactly the planned calls and no quota error. Run with
+// go test -bench LocalFullSync -benchtime 1x ./pkg/local (about a minute and a half).
+func BenchmarkLocalFullSync(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		srv, err := workspacesim.Start(workspacesim.Config{Users: 1000, Groups: 2000, Seed: 42, TimeScale: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg := local.Defaults()
+		cfg.Addr, cfg.DataDir, cfg.APIToken = "127.0.0.1:0", b.TempDir(), "bench"
+		cfg.Workspace, cfg.SimClock, cfg.AdminSubject = srv.URL, srv.Sim.Now, srv.Sim.Admin()
+		cfg.QueuesFile, cfg.ResyncEvery, cfg.NoPush, cfg.NoRemediation = "../../queues.yaml", 0, true, true
+		app, err := local.Start(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, s, err := app.Directory.Progress(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if s.Generation > 0 && !s.Running() {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		truth, _ := srv.Sim.Truth("")
+		diffs, err := bench.Diff(context.Background(), app.Store, truth, 5)
+		if err != nil || len(diffs) > 0 {
+			b.Fatalf("cache differs from the truth: %v %v", diffs, err)
+		}
+		st := srv.Sim.Stats()
+		for method, n := range plannedCalls(truth) {
+			if st.Calls[method] != n {
+				b.Errorf("%s: %d calls, planned %d", method, st.Calls[method], n)
+			}
+		}
+		if st.Rejected != (workspacesim.Rejected{}) {
+			b.Errorf("rejected: %+v", st.Rejected)
+		}
+		p, _, _ := app.Directory.Progress(context.Background())
+		b.ReportMetric(float64(p.Calls)/p.Elapsed().Seconds(), "calls/simulated-s")
+		app.Close(context.Background())
+		srv.Close()
 	}
 }
