@@ -308,3 +308,44 @@ func BenchmarkLocalFullSync(b *testing.B) {
 		srv.Close()
 	}
 }
+
+func TestResyncFindsAMutationWithoutPush(t *testing.T) {
+	sim := startSim(t, 60)
+	cfg := config(sim, t.TempDir())
+	cfg.ResyncEvery, cfg.MaxAge = 10*time.Minute, 24*time.Hour // 3 s of wall time at ×200
+	app, err := local.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(context.Background())
+	waitSynced(t, app)
+	truth, _ := sim.Sim.Truth("")
+	var g workspacesim.TruthGroup
+	for _, c := range truth.Groups {
+		if c.DirectMembersCount > 0 {
+			g = c
+			break
+		}
+	}
+	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "removeMember", Group: g.Email, Member: g.Members[0].Email}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ms, err := app.Store.Members(context.Background(), g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == len(g.Members)-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no resync brought the removal in: %d members cached", len(ms))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := sim.Sim.Stats().Calls["directory.groups.get"]; n != 0 {
+		t.Errorf("%d groups.get calls: with push off, only the resync (groups.list) should find it", n)
+	}
+	assertTruth(t, sim.Sim, app.Store)
+}
