@@ -45,14 +45,18 @@ type Result struct {
 	QuotaErrors  int64            `json:"quotaErrors"`
 	// Utilization is the achieved Directory call rate over the rate the sweep lane is
 	// allowed (its share of the quota), both in simulated time.
-	Utilization       float64  `json:"utilization"`
-	AchievedPerSecond float64  `json:"achievedPerSecond"`
-	AllowedPerSecond  float64  `json:"allowedPerSecond"`
-	SimulatedSeconds  float64  `json:"simulatedSeconds"`
-	WallSeconds       float64  `json:"wallSeconds"`
-	TimeScale         float64  `json:"timeScale"`
-	CacheEqualsTruth  bool     `json:"cacheEqualsTruth"`
-	Differences       []string `json:"differences,omitempty"`
+	Utilization       float64 `json:"utilization"`
+	AchievedPerSecond float64 `json:"achievedPerSecond"`
+	AllowedPerSecond  float64 `json:"allowedPerSecond"`
+	SimulatedSeconds  float64 `json:"simulatedSeconds"`
+	WallSeconds       float64 `json:"wallSeconds"`
+	TimeScale         float64 `json:"timeScale"`
+	CacheEqualsTruth  bool    `json:"cacheEqualsTruth"`
+	// PushRefreshSeconds is how long (simulated) a push-driven refresh, requested half-way
+	// through the sync, took to bring its change into the cache: push work does not wait
+	// behind the sweep.
+	PushRefreshSeconds float64  `json:"pushRefreshSeconds,omitempty"`
+	Differences        []string `json:"differences,omitempty"`
 	// Freshness is how long changes took to show in the cache (simulated seconds).
 	Freshness *Freshness `json:"freshness,omitempty"`
 	// Figures are the scenario's own figures (refreshes per event, share of a daily
@@ -96,6 +100,10 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer app.Close(context.Background())
+	pushed, err := probePush(ctx, app, srv.Sim)
+	if err != nil {
+		return nil, err
+	}
 	if err := waitFinished(ctx, app); err != nil {
 		return nil, err
 	}
@@ -103,7 +111,7 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Scenario: "full-sync", TimeScale: o.TimeScale, WallSeconds: time.Since(wall).Seconds()}
+	res := &Result{Scenario: "full-sync", TimeScale: o.TimeScale, WallSeconds: time.Since(wall).Seconds(), PushRefreshSeconds: pushed.Seconds()}
 	st := srv.Sim.Stats()
 	res.Calls = directoryCalls(st)
 	res.QuotaErrors = st.Rejected.RateLimit + st.Rejected.DailyLimit
@@ -142,6 +150,70 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// probePush waits until half the groups are synced, then changes one group in the
+// simulator and asks for its refresh on the push lane, as the push service would, and
+// returns how long (simulated) the change took to reach the cache while the sweep runs.
+func probePush(ctx context.Context, app *local.App, sim *workspacesim.Sim) (time.Duration, error) {
+	for {
+		p, s, err := app.Directory.Progress(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if !s.Running() && s.Generation > 0 {
+			return 0, nil // too small a tenant to catch the sync half-way
+		}
+		if p.ListingDone || (p.Total > 0 && p.Done*2 >= p.Total) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	truth, err := sim.Truth("")
+	if err != nil {
+		return 0, err
+	}
+	// The last group by email: the sweep has not read it yet.
+	g := truth.Groups[0]
+	for _, c := range truth.Groups {
+		if c.Email > g.Email {
+			g = c
+		}
+	}
+	const member = "bench-pushed@outside.test"
+	if err := sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: member}}); err != nil {
+		return 0, err
+	}
+	start := sim.Now()
+	t, err := tasks.New(tasks.QueueDirectory, tasks.PathDirectoryRefresh, "", tasks.Refresh{
+		Group: g.Email, Reason: "bench", Expect: []tasks.Expectation{{Member: member, Present: true}},
+	}, time.Time{})
+	if err != nil {
+		return 0, err
+	}
+	if err := app.Dispatcher.Enqueue(ctx, t); err != nil {
+		return 0, err
+	}
+	for {
+		if c, err := app.Store.Group(ctx, g.ID); err == nil {
+			if ms, err := app.Store.Members(ctx, c.ID); err == nil {
+				for _, m := range ms {
+					if m.Email == member {
+						return sim.Now().Sub(start), nil
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func waitFinished(ctx context.Context, app *local.App) error {

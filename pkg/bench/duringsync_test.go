@@ -1,0 +1,37 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// TestDuringSync: changes pushed while a full sync runs show in the cache within the
+// debounce plus a minute of simulated time, not after the sync; the cache ends equal to
+// the truth, without a quota error.
+func TestDuringSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs greep local against a simulator")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o := tiny()
+	o.Users, o.Groups = 100, 300
+	res, err := DuringSync(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(res)
+	t.Logf("%s", b)
+	if !res.CacheEqualsTruth || res.QuotaErrors != 0 {
+		t.Errorf("cache equals truth %v (%v), quota errors %d", res.CacheEqualsTruth, res.Differences, res.QuotaErrors)
+	}
+	f := res.Freshness
+	if f.Changes == 0 {
+		t.Fatal("no change made during the sync")
+	}
+	if f.Unseen != 0 || f.Max > (duringSync.debounce+time.Minute).Seconds() {
+		t.Errorf("freshness %+v: want every change seen within the %v debounce plus a minute", f, duringSync.debounce)
+	}
+}
