@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -73,6 +72,10 @@ func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, bod
 				writeError(rw, re.status, re.reason, re.err.Error())
 				return
 			}
+			if errors.Is(err, errBadTask) {
+				writeError(rw, http.StatusBadRequest, "invalid", err.Error())
+				return
+			}
 			w.log.Error("task failed", zap.String("path", run.path), zap.Error(err))
 			writeError(rw, http.StatusInternalServerError, "backendError", err.Error())
 			return
@@ -80,6 +83,9 @@ func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, bod
 		rw.WriteHeader(http.StatusNoContent)
 	}
 }
+
+// errBadTask marks a task body that can never succeed (answered 400).
+var errBadTask = errors.New("invalid task")
 
 // retryError makes the handler answer a status the queue retries with backoff.
 type retryError struct {
@@ -158,6 +164,10 @@ func (w *Worker) cronResync(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, http.StatusInternalServerError, "backendError", err.Error())
 		return
 	}
+	msg := "resync started"
+	if !started {
+		msg = "a sweep is running; no resync started"
+	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(rw, strings.TrimSpace(map[bool]string{true: "resync started", false: "a sweep is already running"}[started]))
+	fmt.Fprintln(rw, msg)
 }

@@ -20,7 +20,7 @@ import (
 // lane, and checks the result against what the push event announced.
 func (w *Worker) refresh(ctx context.Context, run taskRun, t tasks.Refresh) error {
 	if t.Group == "" {
-		return errors.New("refresh: no group")
+		return fmt.Errorf("%w: a refresh needs a group", errBadTask)
 	}
 	res, err := w.cfg.Directory.Groups.Get(t.Group).Context(ctx).Do()
 	w.countCall(ctx, 0)

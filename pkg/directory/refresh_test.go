@@ -3,11 +3,14 @@ package directory_test
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
 	"github.com/greephq/greep/pkg/workspacesim"
@@ -178,5 +181,42 @@ func TestErrorsAreClassified(t *testing.T) {
 	}
 	if st := syncState(t, f); len(st.Failures) != 2 || st.Failures[0].Group != "groups.list" {
 		t.Errorf("failures on the status page: %+v", st.Failures)
+	}
+}
+
+func TestBadRequestsAreRefused(t *testing.T) {
+	e := newEnv(t, workspacesim.Config{Users: 10, Groups: 5, Seed: 1}, syncplan.Resync{})
+	h := e.worker.Handler()
+	call := func(method, path, body string, task bool, header map[string]string) int {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		if task {
+			req = req.WithContext(queue.WithInfo(req.Context(), queue.Info{Queue: tasks.QueueDirectory}))
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for _, c := range []struct {
+		name         string
+		method, path string
+		body         string
+		task         bool
+		header       map[string]string
+		want         int
+	}{
+		{"task path from outside", "POST", directory.PathGroupsPage, `{"generation":1}`, false, nil, 403},
+		{"forged App Engine header off App Engine", "POST", tasks.PathDirectoryRefresh, `{"group":"a@b.c"}`, false, map[string]string{"X-AppEngine-QueueName": "directory"}, 403},
+		{"cron from outside", "GET", directory.PathCronResync, "", false, map[string]string{"X-Appengine-Cron": "true"}, 403},
+		{"malformed body", "POST", tasks.PathDirectoryRefresh, `{"group":`, true, nil, 400},
+		{"unknown field", "POST", tasks.PathDirectoryRefresh, `{"group":"a@b.c","x":1}`, true, nil, 400},
+		{"huge body", "POST", tasks.PathDirectoryRefresh, `{"group":"` + strings.Repeat("a", 2<<20) + `"}`, true, nil, 413},
+		{"refresh without a group", "POST", tasks.PathDirectoryRefresh, `{}`, true, nil, 400},
+	} {
+		if got := call(c.method, c.path, c.body, c.task, c.header); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
 	}
 }
