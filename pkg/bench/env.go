@@ -48,7 +48,7 @@ func startEnv(ctx context.Context, o Options, sc workspacesim.Config, tune func(
 	}()
 	e.dir = o.DataDir
 	if e.dir == "" {
-		if e.dir, err = os.MkdirTemp("", "greep-bench-"); err != nil {
+		if e.dir, err = os.MkdirTemp(scratch(), "greep-bench-"); err != nil {
 			return e, err
 		}
 	}
@@ -70,6 +70,17 @@ func startEnv(ctx context.Context, o Options, sc workspacesim.Config, tune func(
 	}
 	e.store = e.app.Store
 	return e, nil
+}
+
+// scratch is where a scenario's store goes when no --data is given: a memory file
+// system when the machine has one, so the figures measure Greep rather than the disk's
+// fsync (on a shared disk, bbolt's fsync per write transaction held a whole process to
+// about 35 tasks a second; on /dev/shm the same sync ran seven times faster).
+func scratch() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
 }
 
 func (e *env) close() {
