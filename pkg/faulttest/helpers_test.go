@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -225,13 +226,24 @@ func patchReport(t *testing.T, want map[string]bool, writes map[string][]write, 
 	return patched, resent
 }
 
-// diffTruth returns up to 10 differences between the cache and the simulator's truth.
-func diffTruth(ctx context.Context, store greep.GroupStore, sim *workspacesim.Sim) ([]string, error) {
+// diffTruth returns up to max differences between the cache and the simulator's truth.
+func diffTruth(ctx context.Context, store greep.GroupStore, sim *workspacesim.Sim, max int) ([]string, error) {
 	truth, err := sim.Truth("")
 	if err != nil {
 		return nil, err
 	}
-	return bench.Diff(ctx, store, truth, 10)
+	return bench.Diff(ctx, store, truth, max)
+}
+
+var emailRE = regexp.MustCompile(`[^\s:()]+@[^\s:()]+`)
+
+// groupsIn returns the groups bench.Diff's differences name (a group may have several).
+func groupsIn(diffs []string) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range diffs {
+		out[strings.ToLower(emailRE.FindString(d))] = true
+	}
+	return out
 }
 
 // eventually polls check until it reports done, failing with its last explanation after
