@@ -79,10 +79,11 @@ func ProgressLine(p syncplan.Progress, mode string, running, bar bool) string {
 	if !running {
 		state = mode + " done"
 	}
-	fmt.Fprintf(&b, "%s: %d/%d groups", state, p.Done, p.Total)
+	more := "" // the total grows until the listing is done
 	if !p.ListingDone {
-		b.WriteString("+")
+		more = "+"
 	}
+	fmt.Fprintf(&b, "%s: %d/%d%s groups", state, p.Done, p.Total, more)
 	fmt.Fprintf(&b, ", %d calls (%.1f/s)", p.Calls, p.CallRate())
 	if running {
 		if eta, ok := p.ETA(); ok {
