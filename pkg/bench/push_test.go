@@ -1,0 +1,44 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/local"
+)
+
+// TestPush: each burst of events inside one debounce window costs exactly one refresh
+// per group, every change shows within the debounce plus a minute, no quota error; the
+// naive consumer refreshes once per event.
+func TestPush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs greep local against a simulator")
+	}
+	saved := pushBursts
+	defer func() { pushBursts = saved }()
+	pushBursts.bursts, pushBursts.events, pushBursts.groups, pushBursts.chunks = 2, 100, 10, 5
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := Push(ctx, tiny())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(res)
+	t.Logf("%s", b)
+	if !res.CacheEqualsTruth || res.QuotaErrors != 0 {
+		t.Errorf("cache equals truth %v (%v), quota errors %d", res.CacheEqualsTruth, res.Differences, res.QuotaErrors)
+	}
+	// Tiny groups fit one members.list page: a refresh is one call.
+	if got, want := res.Figures["refreshes"], int64(2*10); got != want {
+		t.Errorf("%v refreshes for 2 bursts over 10 groups, want %d (one per group and burst)", got, want)
+	}
+	debounce := local.Defaults().Debounce
+	if f := res.Freshness; f.Changes != 200 || f.Unseen != 0 || f.Max > (debounce+time.Minute).Seconds() {
+		t.Errorf("freshness %+v: want 200 changes seen within the %v debounce plus a minute", f, debounce)
+	}
+	if res.Naive == nil || res.Naive.Figures["refreshes"] != int64(200) {
+		t.Errorf("naive: %v, want one refresh per event", res.Naive)
+	}
+}
