@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+// TestDay: a simulated day at a tiny size, with the Groups Settings daily quota cut to
+// 2,000 so the naive poller (40 groups' settings every 10 minutes, 5,760 a day) crosses
+// it: Greep meets no quota error, sees every change and ends equal to the truth; the
+// poller is refused with dailyLimitExceeded and stays blocked until the reset.
+func TestDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs greep local against a simulator for a simulated day")
+	}
+	savedSpec, savedQuota := daySpec, dailyQuotas
+	defer func() { daySpec, dailyQuotas = savedSpec, savedQuota }()
+	daySpec.memberChanges, daySpec.settingsChanges, daySpec.warmup = 60, 5, 2*time.Hour
+	dailyQuotas = map[string]int64{
+		workspacesim.APIDirectory: 5_000_000, workspacesim.APIGroupsSettings: 2000, workspacesim.APIReports: 5_000_000,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := tiny()
+	o.TimeScale = 6000
+	res, err := Day(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(res)
+	t.Logf("%s", b)
+	if !res.CacheEqualsTruth || res.QuotaErrors != 0 {
+		t.Errorf("cache equals truth %v (%v), quota errors %d", res.CacheEqualsTruth, res.Differences, res.QuotaErrors)
+	}
+	if f := res.Freshness; f.Unseen != 0 || f.Changes != 60 {
+		t.Errorf("freshness %+v: want all 60 membership changes seen", f)
+	}
+	n := res.Naive
+	if n == nil {
+		t.Fatal("no naive figures")
+	}
+	blocked := n.Figures["blockedSeconds"].(map[string]float64)[workspacesim.APIGroupsSettings]
+	if n.Figures["dailyLimitExceeded"].(int64) == 0 || blocked <= 0 {
+		t.Errorf("naive: %v dailyLimitExceeded, blocked %vs: want the daily limit crossed", n.Figures["dailyLimitExceeded"], blocked)
+	}
+	// A change waits for the next crawl: up to the 10-minute period, counted from the change.
+	if f := n.Freshness; f == nil || f.P95 < (5*time.Minute).Seconds() || f.Max > daySpec.naivePeriod.Seconds()+60 {
+		t.Errorf("naive freshness %+v: want a p95 of minutes, within the poll period", f)
+	}
+	if g := res.Calls["groupssettings.groups.get"]; g == 0 || g >= 2000 {
+		t.Errorf("Greep read settings %d times in the day: want the sweep, under the 2,000 quota", g)
+	}
+}
