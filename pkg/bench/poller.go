@@ -48,6 +48,7 @@ type poller struct {
 	blockedAt   map[string]time.Time
 	blockedFor  map[string]time.Duration
 	dailyErrors map[string]int64
+	rateErrors  map[string]int64
 	crawls      int
 	// crawlsDone counts crawls that read every group's members (and settings).
 	crawlsDone int
@@ -74,6 +75,7 @@ func naiveDay(ctx context.Context, o Options, start time.Time, period time.Durat
 		members: members, settings: settings, queue: changes,
 		pending:   map[string][]scheduled{},
 		blockedAt: map[string]time.Time{}, blockedFor: map[string]time.Duration{}, dailyErrors: map[string]int64{},
+		rateErrors: map[string]int64{},
 	}
 	wall, before := time.Now(), srv.Sim.Stats()
 	end := start.Add(24 * time.Hour)
@@ -123,7 +125,7 @@ func naiveDay(ctx context.Context, o Options, start time.Time, period time.Durat
 		"dailyLimitExceeded":   d.dailyLimit,
 		"rateLimitExceeded":    d.rateLimit,
 		"blockedSeconds":       secondsMap(p.blockedFor),
-		"dailyQuotaShare":      quotaShares(d.calls),
+		"dailyQuotaShare":      quotaShares(p.charged(d.calls)),
 		"changesRefused":       p.refused,
 		"dailyLimitExceededBy": p.dailyErrors,
 	}
@@ -150,6 +152,21 @@ func quotaShares(calls map[string]int64) map[string]float64 {
 		if n := apiCalls(calls, api); n > 0 {
 			out[api] = round4(float64(n) / float64(limit))
 		}
+	}
+	return out
+}
+
+// charged is the calls less those refused (which the quota does not charge).
+func (p *poller) charged(calls map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range calls {
+		out[k] = v
+	}
+	for api, n := range p.dailyErrors {
+		out[api+".refused"] -= n
+	}
+	for api, n := range p.rateErrors {
+		out[api+".refused"] -= n
 	}
 	return out
 }
@@ -182,6 +199,7 @@ func (p *poller) call(api string, do func() error) error {
 		if errors.As(err, &ge) && ge.Code == 403 && len(ge.Errors) > 0 {
 			switch ge.Errors[0].Reason {
 			case "userRateLimitExceeded":
+				p.rateErrors[api]++
 				p.srv.Sim.Advance(time.Second)
 				continue
 			case "dailyLimitExceeded":
