@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,18 +15,26 @@ import (
 
 // scenarios are the benchmark scenarios `greep bench` knows.
 var scenarios = map[string]func(context.Context, bench.Options) (*bench.Result, error){
-	"full-sync": bench.FullSync,
+	"full-sync":      bench.FullSync,
+	"read":           bench.Read,
+	"during-sync":    bench.DuringSync,
+	"push":           bench.Push,
+	"settings-sweep": bench.SettingsSweep,
+	"day":            bench.Day,
 }
+
+// scenarioOrder is the order `greep bench` without --scenario runs them in.
+var scenarioOrder = []string{"full-sync", "read", "during-sync", "push", "settings-sweep", "day"}
 
 func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("greep bench", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
-	scenario := fs.String("scenario", "full-sync", "scenario to run: full-sync")
+	scenario := fs.String("scenario", "", "scenario to run: full-sync, read, during-sync, push, settings-sweep or day (every one if empty)")
 	o := bench.Options{Seed: 1, QueuesFile: "queues.yaml"}
-	fs.IntVar(&o.Users, "users", 5000, "users of the generated tenant")
-	fs.IntVar(&o.Groups, "groups", 45000, "groups of the generated tenant")
+	fs.IntVar(&o.Users, "users", 500, "users of the generated tenant (the origin has 5000)")
+	fs.IntVar(&o.Groups, "groups", 1000, "groups of the generated tenant (the origin has 45000)")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed of the generated tenant")
-	fs.Float64Var(&o.TimeScale, "time-scale", 1, "simulated clock speed for Greep's run (figures are in simulated time)")
+	fs.Float64Var(&o.TimeScale, "time-scale", 0, "simulated clock speed for Greep's run (figures are in simulated time; 0: each scenario's own)")
 	fs.Float64Var(&o.NaiveTimeScale, "naive-time-scale", 60, "simulated clock speed for the naive crawl (0 skips it)")
 	fs.StringVar(&o.QueuesFile, "queues", o.QueuesFile, "queues.yaml `FILE`")
 	fs.StringVar(&o.DataDir, "data", "", "`DIR` for the store (a temporary directory if empty)")
@@ -33,27 +42,39 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	run, ok := scenarios[*scenario]
-	if !ok {
-		names := make([]string, 0, len(scenarios))
-		for n := range scenarios {
-			names = append(names, n)
+	run := scenarioOrder
+	if *scenario != "" {
+		if _, ok := scenarios[*scenario]; !ok {
+			names := make([]string, 0, len(scenarios))
+			for n := range scenarios {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("greep bench: unknown scenario %q (have %v)", *scenario, names)
 		}
-		sort.Strings(names)
-		return fmt.Errorf("greep bench: unknown scenario %q (have %v)", *scenario, names)
+		run = []string{*scenario}
 	}
-	if o.Users < 1 || o.Groups < 0 || !(o.TimeScale > 0) || o.NaiveTimeScale < 0 {
-		return fmt.Errorf("greep bench: --users must be at least 1, --groups not negative, --time-scale positive")
+	if o.Users < 1 || o.Groups < 0 || o.TimeScale < 0 || o.NaiveTimeScale < 0 {
+		return fmt.Errorf("greep bench: --users must be at least 1, --groups, --time-scale and --naive-time-scale not negative")
 	}
-	res, err := run(ctx, o)
-	if err != nil {
-		return err
+	// A failed scenario does not stop the others; the run fails at the end.
+	var errs []error
+	for _, name := range run {
+		res, err := scenarios[name](ctx, o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("greep bench: %s: %w", name, err))
+			fmt.Fprintln(os.Stderr, errs[len(errs)-1])
+			continue
+		}
+		if *asJSON {
+			if err := json.NewEncoder(out).Encode(res); err != nil {
+				return err
+			}
+			continue
+		}
+		printResult(out, res)
 	}
-	if *asJSON {
-		return json.NewEncoder(out).Encode(res)
-	}
-	printResult(out, res)
-	return nil
+	return errors.Join(errs...)
 }
 
 func printResult(out io.Writer, r *bench.Result) {
@@ -64,6 +85,10 @@ func printResult(out io.Writer, r *bench.Result) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if r.PlannedCalls == nil {
+			fmt.Fprintf(out, "  %-30s %8d calls\n", k, r.Calls[k])
+			continue
+		}
 		fmt.Fprintf(out, "  %-26s %8d calls (planned %d)\n", k, r.Calls[k], r.PlannedCalls[k])
 	}
 	fmt.Fprintf(out, "  quota errors %d; %.1f calls/s of %.1f allowed (utilization %.0f%%)\n", r.QuotaErrors, r.AchievedPerSecond, r.AllowedPerSecond, 100*r.Utilization)
@@ -74,11 +99,24 @@ func printResult(out io.Writer, r *bench.Result) {
 	for _, d := range r.Differences {
 		fmt.Fprintln(out, "    ", d)
 	}
+	printExtras(out, r)
 	if n := r.Naive; n != nil {
 		var calls int64
 		for _, v := range n.Calls {
 			calls += v
 		}
-		fmt.Fprintf(out, "naive crawl: %d calls, %d quota errors, %.0f simulated s\n", calls, n.QuotaErrors, n.SimulatedSeconds)
+		fmt.Fprintf(out, "%s: %d calls, %d quota errors, %.0f simulated s\n", n.Scenario, calls, n.QuotaErrors, n.SimulatedSeconds)
+		printExtras(out, n)
+	}
+}
+
+// printExtras prints the freshness and the scenario's own figures, if any.
+func printExtras(out io.Writer, r *bench.Result) {
+	if f := r.Freshness; f != nil {
+		fmt.Fprintf(out, "  freshness (simulated s): p50 %.1f, p95 %.1f, max %.1f over %d changes (%d never seen)\n", f.P50, f.P95, f.Max, f.Changes, f.Unseen)
+	}
+	if len(r.Figures) > 0 {
+		b, _ := json.Marshal(r.Figures)
+		fmt.Fprintf(out, "  figures %s\n", b)
 	}
 }
