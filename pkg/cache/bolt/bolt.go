@@ -67,7 +67,8 @@ var (
 
 // Store is the embedded store. Its methods are safe for concurrent use.
 type Store struct {
-	db *bbolt.DB
+	db    *bbolt.DB
+	cache readCache
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -349,6 +350,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	if err := cache.CheckKey("group id", id); err != nil {
 		return err
 	}
+	defer s.cache.invalidate(id)
 	return s.update(func(tx *bbolt.Tx) error {
 		gb := tx.Bucket(bGroups)
 		var g greep.Group
@@ -378,6 +380,7 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	if err != nil {
 		return err
 	}
+	defer s.cache.invalidate(groupID) // after the commit: see readCache
 	return s.update(func(tx *bbolt.Tx) error {
 		gb := tx.Bucket(bGroups)
 		var g greep.Group
@@ -452,6 +455,10 @@ func (s *Store) Members(ctx context.Context, groupID string) ([]greep.Member, er
 	if err := cache.CheckKey("group id", groupID); err != nil {
 		return nil, err
 	}
+	if ms, ok := s.cache.get(groupID); ok {
+		return slices.Clone(ms), nil
+	}
+	seq := s.cache.begin()
 	var ms []greep.Member
 	err := s.view(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bMembers).Get([]byte(groupID))
@@ -468,7 +475,11 @@ func (s *Store) Members(ctx context.Context, groupID string) ([]greep.Member, er
 		}
 		return nil
 	})
-	return ms, err
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(seq, groupID, ms)
+	return slices.Clone(ms), nil
 }
 
 // MemberOf implements greep.GroupStore.

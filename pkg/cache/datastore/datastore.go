@@ -1,15 +1,17 @@
 // Package datastore is Greep's production store: greep.Store on Cloud Datastore (Firestore
-// in Datastore mode) through cloud.google.com/go/datastore. docs/storage.md describes the
-// entity design; in short:
+// in Datastore mode) through cloud.google.com/go/datastore. Open(ctx, project, namespace)
+// connects to the project, or to the emulator when DATASTORE_EMULATOR_HOST is set.
+// docs/storage.md describes the entity design; in short:
 //
 //   - A group's member list is a versioned snapshot. ReplaceMembers writes the new
-//     version's Member entities in batches under Group/{id}/Snapshot/{version}, swaps the
-//     group's Version pointer in a transaction, then deletes the old version. Readers
-//     resolve the pointer and read that version with a strongly consistent ancestor
-//     query, and check the count the pointer carries, so a list of any size changes for
-//     them all at once.
-//   - The reverse index is the Member entities' indexed Keys property (id and folded
-//     email): MemberOf queries it and keeps the hits whose version is their group's
+//     version as chunk entities of up to 500 encoded members, in batches, then swaps
+//     the group entity's pointer (version, chunk and member counts) in a transaction,
+//     then deletes the old version. Readers resolve the pointer and get that version's
+//     chunks by key (strongly consistent); a chunk gone missing means the version was
+//     replaced while they read, and they resolve the pointer again. So a list of any
+//     size — larger than any one transaction — changes for readers all at once.
+//   - The reverse index is the chunks' indexed Keys property (member ids and folded
+//     emails): MemberOf queries it and keeps the hits whose version is their group's
 //     current one.
 //   - Counters are sharded so many instances can add to one at a high rate.
 //

@@ -44,3 +44,19 @@ func TestContract(t *testing.T) {
 	// Two swaps: the emulator is slow at large writes.
 	storetest.Run(t, func(t *testing.T) greep.Store { return newStore(t) }, storetest.Options{Swaps: 2})
 }
+
+// BenchmarkOrigin loads the origin tenant (45,000 groups, ~373,000 memberships) into the
+// emulator and reads from it. The emulator keeps everything in memory, so give it room:
+//
+//	JAVA_TOOL_OPTIONS=-Xmx2g ./scripts/with-datastore-emulator.sh \
+//	  go test -run '^$' -bench Origin -benchtime 2s ./pkg/cache/datastore
+//
+// These are emulator figures: a local Java process, not Datastore's latency or limits.
+func BenchmarkOrigin(b *testing.B) {
+	emulator(b)
+	storetest.Bench(b, func(b *testing.B) greep.Store {
+		s := newStore(b)
+		b.Cleanup(func() { s.Close() })
+		return s
+	}, storetest.BenchOptions{Writers: 8})
+}
