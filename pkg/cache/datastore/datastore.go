@@ -64,6 +64,9 @@ const (
 	// counterShards spreads one counter over this many entities: each takes about one
 	// transactional write a second sustained, so a counter takes about this many.
 	counterShards = 16
+	// txEntityGroups is how many entity groups (here: groups) one transaction may touch
+	// in Cloud Datastore and the emulator; Firestore in Datastore mode allows 500.
+	txEntityGroups = 25
 	// txAttempts is how often a contended transaction is tried before giving up.
 	txAttempts = 10
 	// parallelism is how many batches one call reads or writes at once.
@@ -262,8 +265,9 @@ func (e *groupEntity) group() (greep.Group, error) {
 
 func (s *Store) groupKey(id string) *ds.Key { return s.key(kindGroup, id, nil) }
 
-// PutGroups implements greep.GroupStore. Each commit covers up to 500 groups; a call with
-// more is not atomic as a whole.
+// PutGroups implements greep.GroupStore. Each transaction covers up to 25 groups (it
+// must read them to keep their snapshot pointers); a call with more is not atomic as a
+// whole.
 func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 	data := make([][]byte, len(groups))
 	for i, g := range groups {
@@ -276,7 +280,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 			return err
 		}
 	}
-	return inBatches(ctx, len(groups), maxBatch, func(ctx context.Context, lo, hi int) error {
+	return inBatches(ctx, len(groups), txEntityGroups, func(ctx context.Context, lo, hi int) error {
 		batch := groups[lo:hi]
 		keys := make([]*ds.Key, len(batch))
 		for i, g := range batch {
@@ -863,7 +867,7 @@ type eventEntity struct {
 }
 
 // AddEvents implements greep.EventStore. The key is the event's id, so de-duplication is
-// a transactional get-then-put per batch.
+// a transactional get-then-put per batch of 25 (each event is its own entity group).
 func (s *Store) AddEvents(ctx context.Context, events []greep.Event) (int, error) {
 	ents := make([]eventEntity, 0, len(events))
 	keys := make([]*ds.Key, 0, len(events))
@@ -892,7 +896,7 @@ func (s *Store) AddEvents(ctx context.Context, events []greep.Event) (int, error
 		mu    sync.Mutex
 		added int
 	)
-	err := inBatches(ctx, len(keys), maxBatch, func(ctx context.Context, lo, hi int) error {
+	err := inBatches(ctx, len(keys), txEntityGroups, func(ctx context.Context, lo, hi int) error {
 		n := 0
 		err := s.runTx(ctx, func(tx *ds.Transaction) error {
 			n = 0

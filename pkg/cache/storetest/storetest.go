@@ -198,6 +198,17 @@ func testGroupPaging(t *testing.T, s greep.Store) {
 	if len(all) != 25 || next != "" {
 		t.Errorf("default page: %d groups, next %q; want all 25", len(all), next)
 	}
+	// A whole groups.list page in one call.
+	var page []greep.Group
+	for i := range 200 {
+		page = append(page, group(fmt.Sprintf("p%03d", i), fmt.Sprintf("page%03d@example.com", i)))
+	}
+	must(t, s.PutGroups(ctx, page))
+	all, _, err = s.Groups(ctx, greep.Page{Limit: 500})
+	must(t, err)
+	if len(all) != 225 {
+		t.Errorf("after putting 200 more groups in one call: %d groups, want 225", len(all))
+	}
 	_, _, err = s.Groups(ctx, greep.Page{Token: "not a token!"})
 	wantCode(t, "bad page token", err, greep.EINVALID)
 }
@@ -437,6 +448,25 @@ func testEvents(t *testing.T, s greep.Store) {
 	}
 	_, _, err = s.Events(ctx, greep.EventQuery{Page: greep.Page{Token: "%%%"}})
 	wantCode(t, "bad page token", err, greep.EINVALID)
+
+	// A large delivery in one call, half of it already recorded.
+	var many []greep.Event
+	for i := range 120 {
+		many = append(many, event(fmt.Sprintf("m%03d", i), t0.Add(time.Hour), "c@example.com"))
+	}
+	n, err = s.AddEvents(ctx, many[:60])
+	must(t, err)
+	if n != 60 {
+		t.Errorf("added %d of 60", n)
+	}
+	n, err = s.AddEvents(ctx, many)
+	must(t, err)
+	if n != 60 {
+		t.Errorf("added %d of 120 with 60 recorded, want 60", n)
+	}
+	if got := list(greep.EventQuery{Group: "c@example.com", Page: greep.Page{Limit: 50}}); len(got) != 120 {
+		t.Errorf("listed %d of 120 events", len(got))
+	}
 }
 
 func testFindings(t *testing.T, s greep.Store) {
