@@ -171,8 +171,9 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 }
 
 // load reads the stored tasks into the lanes and the names into memory. A name still
-// marked queued whose task is gone (a crash between the two writes) becomes a tombstone,
-// so it frees up in time instead of never.
+// marked queued whose task is gone was left by an Enqueue cut off between its two writes
+// (a finished task's name is a tombstone before its task is deleted): that Enqueue never
+// returned nil, so its caller will enqueue again, and the name is freed for it.
 func (d *Dispatcher) load(ctx context.Context) error {
 	now := d.clock.Now()
 	have := map[string]bool{}
@@ -189,7 +190,7 @@ func (d *Dispatcher) load(ctx context.Context) error {
 			return nil
 		}
 		if t.Name != "" {
-			have[t.Queue+"/"+t.Name] = true
+			have[t.key()] = true
 		}
 		heap.Push(&l.ready, &t)
 		return nil
@@ -205,7 +206,8 @@ func (d *Dispatcher) load(ctx context.Context) error {
 			return nil
 		}
 		if n.Expires.IsZero() && !have[id] {
-			n.Expires = now.Add(d.tombstone)
+			expired = append(expired, id)
+			return nil
 		}
 		if !n.Expires.IsZero() && !n.Expires.After(now) {
 			expired = append(expired, id)
