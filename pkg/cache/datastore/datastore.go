@@ -543,17 +543,12 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 		return wrap(err, "replace members of %s", groupID)
 	}
 
-	// 1. The new version, in batches, invisible to readers until the pointer names it.
+	// 1. The new version, invisible to readers until the pointer names it. No chunk
+	// may exist without the record of its version (DeleteGroup and later swaps find
+	// chunks through it), so the record is written first, or in the same commit.
 	version := rand.Int64N(1<<53) + 1
 	chunks := chunk(version, ms)
-	if _, err := s.client.Put(ctx, s.snapshotKey(groupID, version), &snapshotEntity{Created: time.Now(), Chunks: int64(len(chunks))}); err != nil {
-		return wrap(err, "replace members of %s: record the new version", groupID)
-	}
-	err = inBatches(ctx, len(chunks), 2*chunksPerCall, func(ctx context.Context, lo, hi int) error {
-		_, err := s.client.PutMulti(ctx, s.chunkKeys(groupID, version, lo, hi), chunks[lo:hi])
-		return err
-	})
-	if err != nil {
+	if err := s.writeVersion(ctx, groupID, version, chunks); err != nil {
 		// Best effort: a version left behind is invisible to readers, and a later
 		// ReplaceMembers or DeleteGroup removes it.
 		_ = s.dropVersion(context.WithoutCancel(ctx), groupID, version, int64(len(chunks)))
@@ -602,8 +597,35 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	return wrap(err, "replace members of %s: remove abandoned versions", groupID)
 }
 
-// dropVersion deletes one snapshot version: its chunks, then its record.
+// writeVersion writes the record of a version and its chunks: in one commit when they
+// fit, else the record and then the chunks in parallel commits.
+func (s *Store) writeVersion(ctx context.Context, groupID string, version int64, chunks []chunkEntity) error {
+	snapKey := s.snapshotKey(groupID, version)
+	snap := &snapshotEntity{Created: time.Now(), Chunks: int64(len(chunks))}
+	if len(chunks) <= 2*chunksPerCall {
+		keys := append(s.chunkKeys(groupID, version, 0, len(chunks)), snapKey)
+		ents := make([]any, 0, len(keys))
+		for i := range chunks {
+			ents = append(ents, &chunks[i])
+		}
+		_, err := s.client.PutMulti(ctx, keys, append(ents, snap))
+		return err
+	}
+	if _, err := s.client.Put(ctx, snapKey, snap); err != nil {
+		return err
+	}
+	return inBatches(ctx, len(chunks), 2*chunksPerCall, func(ctx context.Context, lo, hi int) error {
+		_, err := s.client.PutMulti(ctx, s.chunkKeys(groupID, version, lo, hi), chunks[lo:hi])
+		return err
+	})
+}
+
+// dropVersion deletes one snapshot version: its chunks, then its record (in the same
+// commit when one suffices).
 func (s *Store) dropVersion(ctx context.Context, groupID string, version, chunks int64) error {
+	if chunks < maxBatch {
+		return s.client.DeleteMulti(ctx, append(s.chunkKeys(groupID, version, 0, int(chunks)), s.snapshotKey(groupID, version)))
+	}
 	err := inBatches(ctx, int(chunks), maxBatch, func(ctx context.Context, lo, hi int) error {
 		return s.client.DeleteMulti(ctx, s.chunkKeys(groupID, version, lo, hi))
 	})
