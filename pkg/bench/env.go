@@ -144,11 +144,13 @@ func (e *env) tenantFigures(ctx context.Context, res *Result) error {
 
 // statsDelta is what the simulator counted between two snapshots.
 type statsDelta struct {
-	calls       map[string]int64
-	rateLimit   int64
-	dailyLimit  int64
-	pushes      int64
-	simDuration time.Duration
+	calls      map[string]int64
+	rateLimit  int64
+	dailyLimit int64
+	pushes     int64
+	// pushRetried and pushFailed count notifications the webhook did not take at once.
+	pushRetried, pushFailed int64
+	simDuration             time.Duration
 }
 
 func delta(before, after workspacesim.Stats) statsDelta {
@@ -161,6 +163,8 @@ func delta(before, after workspacesim.Stats) statsDelta {
 	d.rateLimit = after.Rejected.RateLimit - before.Rejected.RateLimit
 	d.dailyLimit = after.Rejected.DailyLimit - before.Rejected.DailyLimit
 	d.pushes = after.Pushes.Delivered - before.Pushes.Delivered
+	d.pushRetried = after.Pushes.Retried - before.Pushes.Retried
+	d.pushFailed = after.Pushes.Failed - before.Pushes.Failed
 	d.simDuration = after.Now.Sub(before.Now)
 	return d
 }

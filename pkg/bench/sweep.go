@@ -28,6 +28,9 @@ func SettingsSweep(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer e.close()
+	// The run's calls are the initial sync's and the sweep's: the sweep starts as soon
+	// as the sync has finished, so no snapshot could fall between them.
+	before := e.sim.Stats()
 	if err := waitFinished(ctx, e.app); err != nil {
 		return nil, err
 	}
@@ -36,10 +39,7 @@ func SettingsSweep(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	groups := int64(len(truth.Groups))
-	// The sweep starts once the sync has finished; its calls are the only Groups
-	// Settings calls of the run.
-	before := e.sim.Stats()
-	sweepStart := before.Now
+	sweepStart := e.sim.Now()
 	lane, _ := e.app.Queues.Lane(tasks.QueueSettingsSweep)
 	expected := time.Duration(float64(groups)/lane.RatePerSecond()*float64(time.Second)) + time.Hour
 	limit := time.Duration(float64(expected)/o.TimeScale) + time.Minute
@@ -55,11 +55,11 @@ func SettingsSweep(ctx context.Context, o Options) (*Result, error) {
 	if err := e.tenantFigures(ctx, res); err != nil {
 		return nil, err
 	}
-	// Utilization here is of the sweep lane's Groups Settings rate.
+	// Utilization here is of the sweep lane's Groups Settings rate, over the sweep.
 	calls := apiCalls(d.calls, workspacesim.APIGroupsSettings)
 	res.AllowedPerSecond = round(lane.RatePerSecond())
 	res.AchievedPerSecond, res.Utilization = 0, 0
-	if s := d.simDuration.Seconds(); s > 0 {
+	if s := after.Now.Sub(sweepStart).Seconds(); s > 0 {
 		res.AchievedPerSecond = float64(calls) / s
 		res.Utilization = res.AchievedPerSecond / lane.RatePerSecond()
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,8 @@ type change struct {
 	removed             bool
 	field, value        string // a settings change
 	at                  time.Time
+	// busy marks a change made while the process was busy with a settings sweep.
+	busy bool
 }
 
 // watcher measures freshness: it records the simulated time of each change and polls
@@ -35,7 +38,9 @@ type watcher struct {
 	// settingsLags are kept apart: a settings change is seen through a settings read,
 	// not a membership refresh.
 	settingsLags []time.Duration
-	err          error
+	// busyLags are the membership lags of the changes marked busy (also in lags).
+	busyLags []time.Duration
+	err      error
 }
 
 func newWatcher(store greep.Store, now func() time.Time) *watcher {
@@ -95,6 +100,9 @@ func (w *watcher) poll(ctx context.Context) error {
 				w.settingsLags = append(w.settingsLags, now.Sub(c.at))
 			} else {
 				w.lags = append(w.lags, now.Sub(c.at))
+				if c.busy {
+					w.busyLags = append(w.busyLags, now.Sub(c.at))
+				}
 			}
 		default:
 			rest = append(rest, c)
@@ -167,6 +175,30 @@ func (w *watcher) pendingCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.pending)
+}
+
+// busyResult is the membership freshness of the changes made while busy and of the
+// others; the unseen ones count in the others.
+func (w *watcher) busyResult() (busy, rest *Freshness) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	unseen := 0
+	for _, c := range w.pending {
+		if c.field == "" {
+			unseen++
+		}
+	}
+	var others []time.Duration
+	b := slices.Clone(w.busyLags)
+	slices.Sort(b)
+	for _, l := range w.lags {
+		if i, ok := slices.BinarySearch(b, l); ok {
+			b = slices.Delete(b, i, i+1)
+			continue
+		}
+		others = append(others, l)
+	}
+	return freshnessOf(w.busyLags, 0), freshnessOf(others, unseen)
 }
 
 // result is the membership freshness, the settings freshness (nil when no settings
