@@ -144,6 +144,7 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 		res.Figures["warmupOverran"] = true
 	}
 	res.Naive = naive
+	sameTenant(res)
 	return res, nil
 }
 

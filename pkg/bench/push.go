@@ -101,6 +101,7 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("naive push: %w", err)
 		}
 	}
+	sameTenant(res)
 	return res, nil
 }
 

@@ -106,14 +106,10 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 			return check(body)
 		}
 	}
-	var membersBody struct {
-		Members []json.RawMessage `json:"members"`
-	}
-	var groupsBody struct {
-		Groups []json.RawMessage `json:"groups"`
-	}
 	members, err := load(ctx, readLoad.workers, readLoad.each, get(membersURL, func(b []byte) error {
-		var body = membersBody
+		var body struct {
+			Members []json.RawMessage `json:"members"`
+		}
 		if err := json.Unmarshal(b, &body); err != nil {
 			return err
 		}
@@ -126,7 +122,9 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	userGroups, err := load(ctx, readLoad.workers, readLoad.each, get(userURL, func(b []byte) error {
-		var body = groupsBody
+		var body struct {
+			Groups []json.RawMessage `json:"groups"`
+		}
 		if err := json.Unmarshal(b, &body); err != nil {
 			return err
 		}
@@ -149,6 +147,7 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("naive read: %w", err)
 		}
 	}
+	sameTenant(res)
 	return res, nil
 }
 

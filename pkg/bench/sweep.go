@@ -80,5 +80,6 @@ func SettingsSweep(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("naive settings poll: %w", err)
 		}
 	}
+	sameTenant(res)
 	return res, nil
 }
