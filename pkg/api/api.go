@@ -58,7 +58,13 @@ type Config struct {
 	// CacheMembers bounds how many members are kept rendered in memory (default 500,000,
 	// about 200 MB).
 	CacheMembers int
+	// AnswerTTL is how long a user's groups (an answer too costly to revalidate per
+	// request) are served from memory: default one second, negative to never.
+	AnswerTTL time.Duration
 }
+
+// DefaultAnswerTTL is Config.AnswerTTL's default.
+const DefaultAnswerTTL = time.Second
 
 // DefaultCacheMembers is Config.CacheMembers' default.
 const DefaultCacheMembers = 500_000
@@ -71,6 +77,7 @@ type server struct {
 	now    func() time.Time
 	tokens *pageTokens
 	snaps  *snapshots
+	memo   *memo
 	router chi.Router
 }
 
@@ -108,6 +115,11 @@ func newServer(cfg Config) (*server, error) {
 		budget = DefaultCacheMembers
 	}
 	s.snaps = newSnapshots(cfg.Store, budget)
+	ttl := cfg.AnswerTTL
+	if ttl == 0 {
+		ttl = DefaultAnswerTTL
+	}
+	s.memo = newMemo(ttl, s.now, 50_000)
 	s.router = s.routes()
 	return s, nil
 }

@@ -514,3 +514,5 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func allScopes() *auth.Principal { return auth.NewPrincipal("all", auth.AllScopes, nil) }

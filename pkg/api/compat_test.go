@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -66,22 +67,31 @@ func newEnv(t testing.TB, users, groups int) *env {
 // fill writes truth into the store as a sync would.
 func fill(t testing.TB, s *bolt.Store, truth workspacesim.Truth, at time.Time) {
 	t.Helper()
+	if err := fillStore(s, truth, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fillStore(s *bolt.Store, truth workspacesim.Truth, at time.Time) error {
 	ctx := context.Background()
 	var batch []greep.Group
-	flush := func() {
-		if err := s.PutGroups(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
+	flush := func() error {
+		err := s.PutGroups(ctx, batch)
 		batch = batch[:0]
+		return err
 	}
 	for _, g := range truth.Groups {
 		batch = append(batch, greep.Group{ID: g.ID, Email: g.Email, Aliases: g.Aliases, Name: g.Name, Description: g.Description,
 			DirectMembersCount: g.DirectMembersCount, ETag: g.ETag, SyncedAt: at})
 		if len(batch) == 500 {
-			flush()
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	flush()
+	if err := flush(); err != nil {
+		return err
+	}
 	for _, g := range truth.Groups {
 		if len(g.Members) == 0 {
 			continue
@@ -91,9 +101,10 @@ func fill(t testing.TB, s *bolt.Store, truth workspacesim.Truth, at time.Time) {
 			ms[i] = greep.Member{ID: m.ID, Email: m.Email, Role: m.Role, Type: m.Type, Status: m.Status}
 		}
 		if err := s.ReplaceMembers(ctx, g.ID, ms, g.ETag, at); err != nil {
-			t.Fatal(err)
+			return fmt.Errorf("members of %s: %w", g.Email, err)
 		}
 	}
+	return nil
 }
 
 func directoryClient(t testing.TB, endpoint, token string) *admin.Service {

@@ -74,7 +74,7 @@ func (s *server) dirGroups(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	limit, err := maxResults(r, dirMaxPage, dirMaxPage)
+	limit, err := maxResults(q, dirMaxPage, dirMaxPage)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -199,12 +199,12 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 		slices.Sort(roles)
 		roles = slices.Compact(roles)
 	}
-	derived, err := boolParam(r, "includeDerivedMembership")
+	derived, err := boolParam(q, "includeDerivedMembership")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	limit, err := maxResults(r, dirMaxPage, dirMaxPage)
+	limit, err := maxResults(q, dirMaxPage, dirMaxPage)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

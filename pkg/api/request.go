@@ -18,8 +18,8 @@ import (
 )
 
 // maxResults reads the maxResults parameter: def when absent, 400 outside [1, max].
-func maxResults(r *http.Request, def, max int) (int, error) {
-	v := r.URL.Query().Get("maxResults")
+func maxResults(q url.Values, def, max int) (int, error) {
+	v := q.Get("maxResults")
 	if v == "" {
 		return def, nil
 	}
@@ -31,8 +31,8 @@ func maxResults(r *http.Request, def, max int) (int, error) {
 }
 
 // boolParam reads a true/false parameter (absent is false).
-func boolParam(r *http.Request, name string) (bool, error) {
-	v := r.URL.Query().Get(name)
+func boolParam(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
 	switch strings.ToLower(v) {
 	case "", "false":
 		return false, nil

@@ -117,7 +117,7 @@ func memberETag(m greep.Member) string {
 	return quotedHash(h.Sum64())
 }
 
-func quotedHash(h uint64) string { return fmt.Sprintf("%q", strconv.FormatUint(h, 36)) }
+func quotedHash(h uint64) string { return `"` + strconv.FormatUint(h, 36) + `"` }
 
 func appendDirMember(b []byte, m greep.Member) []byte {
 	b = append(b, `{"kind":"admin#directory#member"`...)

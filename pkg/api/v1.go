@@ -44,13 +44,14 @@ func appendTail(b []byte, next string, syncedAt time.Time) []byte {
 
 // GET /v1/groups
 func (s *server) v1Groups(w http.ResponseWriter, r *http.Request) {
-	limit, err := maxResults(r, v1DefaultPage, v1MaxPage)
+	q := r.URL.Query()
+	limit, err := maxResults(q, v1DefaultPage, v1MaxPage)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	const query = "v1/groups"
-	cursor, err := s.tokens.decode(query, r.URL.Query().Get("pageToken"))
+	cursor, err := s.tokens.decode(query, q.Get("pageToken"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -124,17 +125,18 @@ func (s *server) v1Group(w http.ResponseWriter, r *http.Request) {
 
 // GET /v1/groups/{groupKey}/members
 func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
 	g, err := s.group(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	transitive, err := boolParam(r, "transitive")
+	transitive, err := boolParam(q, "transitive")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	limit, err := maxResults(r, v1DefaultPage, v1MaxPage)
+	limit, err := maxResults(q, v1DefaultPage, v1MaxPage)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -143,7 +145,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 	if transitive {
 		query += "\x00t"
 	}
-	cursor, err := s.tokens.decode(query, r.URL.Query().Get("pageToken"))
+	cursor, err := s.tokens.decode(query, q.Get("pageToken"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -185,14 +187,24 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 
 // GET /v1/users/{userKey}/groups
 func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
 	key := pathParam(r, "userKey")
 	if err := checkKey("userKey", key); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	transitive, err := boolParam(r, "transitive")
+	transitive, err := boolParam(q, "transitive")
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	// The principal is part of the key: clients limited to some groups see fewer.
+	memoKey := principalFrom(r.Context()).Client + "\x00" + strings.ToLower(key)
+	if transitive {
+		memoKey += "\x00t"
+	}
+	if e, ok := s.memo.get(memoKey); ok {
+		writeBody(w, r, e.body, "", e.syncedAt)
 		return
 	}
 	groups, err := s.memberGroups(r, key, transitive)
@@ -215,6 +227,7 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 		oldest = s.cacheSyncedAt(r.Context())
 	}
 	b = appendTail(b, "", oldest)
+	s.memo.put(memoKey, b, oldest)
 	writeBody(w, r, b, "", oldest)
 }
 
@@ -301,12 +314,13 @@ func (s *server) v1History(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) events(w http.ResponseWriter, r *http.Request, q greep.EventQuery, query string) {
-	limit, err := maxResults(r, v1DefaultPage, v1MaxPage)
+	params := r.URL.Query()
+	limit, err := maxResults(params, v1DefaultPage, v1MaxPage)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if q.Token, err = s.tokens.decode(query, r.URL.Query().Get("pageToken")); err != nil {
+	if q.Token, err = s.tokens.decode(query, params.Get("pageToken")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -349,7 +363,8 @@ type findingsAnswer struct {
 
 // GET /v1/findings
 func (s *server) v1Findings(w http.ResponseWriter, r *http.Request) {
-	q := greep.FindingQuery{State: r.URL.Query().Get("state"), Group: r.URL.Query().Get("group")}
+	params := r.URL.Query()
+	q := greep.FindingQuery{State: params.Get("state"), Group: params.Get("group")}
 	switch q.State {
 	case "", greep.FindingOpen, greep.FindingFixed, greep.FindingExempt, greep.FindingFailed:
 	default:
@@ -370,13 +385,13 @@ func (s *server) v1Findings(w http.ResponseWriter, r *http.Request) {
 			q.Group = strings.ToLower(q.Group)
 		}
 	}
-	limit, err := maxResults(r, v1DefaultPage, v1MaxPage)
+	limit, err := maxResults(params, v1DefaultPage, v1MaxPage)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	query := "v1/findings\x00" + q.State + "\x00" + q.Group
-	if q.Token, err = s.tokens.decode(query, r.URL.Query().Get("pageToken")); err != nil {
+	if q.Token, err = s.tokens.decode(query, params.Get("pageToken")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -1,0 +1,55 @@
+package api
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestMemoExpires(t *testing.T) {
+	now := t0
+	m := newMemo(time.Second, func() time.Time { return now }, 2)
+	m.put("a", []byte("A"), t0)
+	if e, ok := m.get("a"); !ok || string(e.body) != "A" {
+		t.Fatal("fresh entry missing")
+	}
+	now = now.Add(time.Second)
+	if _, ok := m.get("a"); ok {
+		t.Error("entry served after its TTL")
+	}
+	m.put("b", nil, t0)
+	m.put("c", nil, t0) // full: the expired "a" goes, the live ones stay
+	if _, ok := m.get("b"); !ok {
+		t.Error("live entry evicted while an expired one was there")
+	}
+	if off := newMemo(-1, time.Now, 10); func() bool { off.put("x", nil, t0); _, ok := off.get("x"); return ok }() {
+		t.Error("a negative TTL still memoizes")
+	}
+}
+
+// A user's groups follow the store once the TTL has passed.
+func TestUserGroupsMemo(t *testing.T) {
+	st := fixture()
+	now := t0
+	s, err := newServer(Config{Store: st, Auth: principals{token: allScopes()}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct{ Groups []struct{ Email string } }
+	get(t, s.router, "/v1/users/u0501/groups").decode(t, &a)
+	if len(a.Groups) != 1 {
+		t.Fatalf("groups %v", a.Groups)
+	}
+	g, _ := st.Group(context.Background(), "g-big")
+	ms, _ := st.Members(context.Background(), "g-big")
+	st.put(g, append(ms, user(501)))
+	get(t, s.router, "/v1/users/u0501/groups").decode(t, &a)
+	if len(a.Groups) != 1 {
+		t.Errorf("within the TTL: %d groups, want the memoized 1", len(a.Groups))
+	}
+	now = now.Add(DefaultAnswerTTL)
+	get(t, s.router, "/v1/users/u0501/groups").decode(t, &a)
+	if len(a.Groups) != 2 {
+		t.Errorf("after the TTL: %d groups, want 2", len(a.Groups))
+	}
+}
