@@ -141,25 +141,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	dir := t.TempDir()
-	if d := os.Getenv("GREEP_SCREENSHOT_DIR"); d != "" {
-		dir = d
-	}
-	shot := filepath.Join(dir, "dashboard.png")
-	common := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-		"--user-data-dir=" + filepath.Join(t.TempDir(), "profile"), "--window-size=1440,1400"}
-	run := func(args ...string) []byte {
-		ctx, cancel := context.WithTimeout(ctx, 25*time.Second)
-		defer cancel()
-		var out, errb bytes.Buffer
-		cmd := exec.CommandContext(ctx, browser, append(common, args...)...)
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("chromium %v: %v\n%s", args, err, errb.String())
-		}
-		return out.Bytes()
-	}
-	dom := string(run("--dump-dom", srv.URL+"/"))
+	dom := screenshot(t, browser, srv.URL+"/", "dashboard.png")
 	for _, want := range []string{
 		"<h1>Greep</h1>", "66%", "of 300 groups", // sync progress
 		"1,431,000", "5,000,000", "projected", // quota used and projection
@@ -176,10 +158,30 @@ func TestDashboardInChromium(t *testing.T) {
 	if strings.Contains(dom, "secret") {
 		t.Error("the dashboard shows a channel token")
 	}
-	run("--screenshot="+shot, srv.URL+"/")
+}
+
+// screenshot loads url in headless Chromium, saves a screenshot called name (in
+// $GREEP_SCREENSHOT_DIR, else a temporary directory), prints its path, and returns the
+// DOM as the browser rendered it.
+func screenshot(t *testing.T, browser, url, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if d := os.Getenv("GREEP_SCREENSHOT_DIR"); d != "" {
+		dir = d
+	}
+	shot := filepath.Join(dir, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+		"--user-data-dir="+filepath.Join(t.TempDir(), "profile"), "--window-size=1440,1400", "--screenshot="+shot, "--dump-dom", url)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, errb.String())
+	}
 	fi, err := os.Stat(shot)
 	if err != nil || fi.Size() < 20_000 {
-		t.Fatalf("screenshot %s: %v (size %d)", shot, err, fi.Size())
+		t.Fatalf("screenshot %s: %v", shot, err)
 	}
 	png, _ := os.ReadFile(shot)
 	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
@@ -187,4 +189,5 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	fmt.Printf("dashboard screenshot: %s (%d bytes)\n", shot, fi.Size())
 	t.Logf("dashboard screenshot: %s", shot)
+	return out.String()
 }
