@@ -21,6 +21,7 @@ import (
 	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/logging"
 )
@@ -31,6 +32,7 @@ type Config struct {
 	Addr     string // listen address; ":$PORT" on App Engine
 	Store    string // "embedded" (a bbolt file) or "datastore"
 	Data     string // the embedded store's file
+	Project  string // the Datastore project (GOOGLE_CLOUD_PROJECT on App Engine)
 	Clients  string // deploy/clients.yaml: the allowed clients and the audience
 	Audience string // overrides clients.yaml's audience
 	APIToken string // a static token instead of ID tokens (local use only)
@@ -50,6 +52,7 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Addr, "addr", ":"+env("PORT", "8080"), "listen address (env PORT gives the port)")
 	fs.StringVar(&c.Store, "store", env("GREEP_STORE", "datastore"), "embedded or datastore (env GREEP_STORE)")
 	fs.StringVar(&c.Data, "data", env("GREEP_DATA", ".greep/greep.db"), "embedded store file (env GREEP_DATA)")
+	fs.StringVar(&c.Project, "project", env("DATASTORE_PROJECT_ID", os.Getenv("GOOGLE_CLOUD_PROJECT")), "Datastore project (env DATASTORE_PROJECT_ID, else GOOGLE_CLOUD_PROJECT)")
 	fs.StringVar(&c.Clients, "clients", env("GREEP_CLIENTS", "deploy/clients.yaml"), "allowed clients file (env GREEP_CLIENTS)")
 	fs.StringVar(&c.Audience, "audience", env("GREEP_AUDIENCE", ""), "ID token audience, overriding the clients file's (env GREEP_AUDIENCE)")
 	fs.StringVar(&c.APIToken, "api-token", env("GREEP_API_TOKEN", ""), "accept this static bearer token instead of ID tokens: local use only (env GREEP_API_TOKEN)")
@@ -123,7 +126,7 @@ func openStore(ctx context.Context, cfg Config) (greep.Store, error) {
 	case "embedded":
 		return bolt.Open(cfg.Data)
 	default:
-		return openDatastore(ctx)
+		return datastore.Open(ctx, cfg.Project, "")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,5 +80,54 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not stop")
+	}
+}
+
+// With the Datastore emulator (make test starts one), the service serves from Datastore.
+func TestRunOnDatastoreEmulator(t *testing.T) {
+	if os.Getenv("DATASTORE_EMULATOR_HOST") == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true needs the Datastore emulator (make test starts it)")
+		}
+		t.Skip("DATASTORE_EMULATOR_HOST not set")
+	}
+	if os.Getenv("DATASTORE_PROJECT_ID") == "" {
+		t.Setenv("DATASTORE_PROJECT_ID", "greep-test")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg, err := parseConfig([]string{"--addr", addr, "--store", "datastore", "--api-token", "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, zap.NewNop()) }()
+	var code int
+	for range 200 {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/status", nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			code = resp.StatusCode
+			resp.Body.Close()
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if code != 200 {
+		t.Fatalf("/v1/status on Datastore: %d", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
 	}
 }
