@@ -109,7 +109,7 @@ func TestBurstAgainstSimulator(t *testing.T) {
 	if err := sim.Apply(muts); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(25 * time.Second)
+	deadline := time.Now().Add(90 * time.Second) // generous: a loaded CI machine fsyncs slowly
 	var events []greep.Event
 	for {
 		events = allEvents(t, store)
@@ -246,7 +246,7 @@ func newSimEnv(t *testing.T, wrap func(http.Handler) http.Handler, apps ...strin
 // history holds n events.
 func (e *simEnv) waitEvents(t *testing.T, n int) []greep.Event {
 	t.Helper()
-	deadline := time.Now().Add(25 * time.Second)
+	deadline := time.Now().Add(90 * time.Second) // generous: a loaded CI machine fsyncs slowly
 	for {
 		evs := allEvents(t, e.store)
 		if len(evs) >= n || time.Now().After(deadline) {
@@ -320,6 +320,10 @@ func TestGroupsApplicationChange(t *testing.T) {
 	if !apps["groups"] || !apps["admin"] {
 		t.Errorf("history %+v, want events of both applications", evs)
 	}
+	// The webhook records history before it enqueues: wait for the work too.
+	waitFor(t, 30*time.Second, "a refresh and a settings read", func() bool {
+		return e.queue.count(tasks.PathDirectoryRefresh) >= 1 && e.queue.count(tasks.PathSettingsGet) >= 1
+	})
 	if n := e.queue.count(tasks.PathDirectoryRefresh); n != 1 {
 		t.Errorf("%d refresh tasks, want 1", n)
 	}
