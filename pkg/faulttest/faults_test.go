@@ -160,7 +160,7 @@ func sum(m map[string]int64) (n int64) {
 func TestDroppedPushesRepairedByResync(t *testing.T) {
 	groups, changes := 100, 40
 	if testing.Short() {
-		groups, changes = 40, 15
+		groups, changes = 50, 30
 	}
 	s := startSim(t, workspacesim.Config{Users: groups / 2, Groups: groups, Seed: 5, TimeScale: timeScale, DropRate: 0.2})
 	cfg := config(s, t.TempDir())
