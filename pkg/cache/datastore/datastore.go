@@ -75,6 +75,8 @@ const (
 	// between writing it and the swap) is old enough to be removed: no writer takes
 	// this long between the two.
 	orphanAge = 30 * time.Minute
+	// orphanSweepEvery: one ReplaceMembers in this many looks for abandoned versions.
+	orphanSweepEvery = 16
 )
 
 // Store is the Datastore store. Its methods are safe for concurrent use.
@@ -589,6 +591,12 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 		if err := s.dropVersion(ctx, groupID, old, oldChunks); err != nil {
 			return wrap(err, "replace members of %s: the new list is in place, but removing the old one failed", groupID)
 		}
+	}
+	// Abandoned versions are rare (a writer died between writing and swapping) and
+	// invisible, so look for them only now and then: the query costs more than the
+	// rest of a small group's swap.
+	if rand.IntN(orphanSweepEvery) != 0 {
+		return nil
 	}
 	cutoff := time.Now().Add(-orphanAge)
 	err = s.dropVersions(ctx, groupID, func(v int64, e snapshotEntity) bool {
