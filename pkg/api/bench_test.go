@@ -244,3 +244,11 @@ func BenchmarkOriginUserGroups(b *testing.B) {
 		b.Run(u.name+"/cold", func(b *testing.B) { benchmarkPath(b, o.coldURL, path) })
 	}
 }
+
+// BenchmarkLoopbackFloor is /healthz (no store, no auth) through the same load generator:
+// what the HTTP stack and the generator cost on this machine, to read the figures above
+// against.
+func BenchmarkLoopbackFloor(b *testing.B) {
+	o := loadOrigin(b)
+	benchmarkPath(b, o.url, "/healthz")
+}

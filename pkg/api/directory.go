@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,7 +128,9 @@ func (s *server) dirGroups(w http.ResponseWriter, r *http.Request) {
 		next = n
 	}
 
-	b := append(make([]byte, 0, 256*len(groups)+128), `{"kind":"admin#directory#groups"`...)
+	buf := getBuf(256*len(groups) + 128)
+	defer putBuf(buf)
+	b := append(*buf, `{"kind":"admin#directory#groups"`...)
 	etagAt := len(b)
 	if len(groups) > 0 {
 		b = append(b, `,"groups":[`...)
@@ -232,9 +235,15 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	etag := pageETag(snap.hash, "dir", cursor, rolesKey, strconv.Itoa(limit))
+	if notModified(w, r, etag, syncedAt) {
+		return
+	}
 	frags := snap.dirJSON()
 	match := func(k int) bool { return len(roles) == 0 || slices.Contains(roles, snap.members[k].Role) }
-	b := append(make([]byte, 0, 200*min(limit, len(frags))+128), `{"kind":"admin#directory#members"`...)
+	buf := getBuf(200*min(limit, len(frags)) + 128)
+	defer putBuf(buf)
+	b := append(*buf, `{"kind":"admin#directory#members"`...)
 	n, last, next := 0, -1, ""
 	for k := snap.after(cursor); k < len(frags); k++ {
 		if !match(k) {
@@ -256,7 +265,6 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 	if n > 0 {
 		b = append(b, ']')
 	}
-	etag := pageETag(snap.hash, "dir", cursor, rolesKey, string(appendInt(nil, int64(limit))))
 	if next != "" {
 		b = appendField(b, false, "nextPageToken", next)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -84,3 +85,24 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 func appendInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
+
+// Response buffers are pooled: a page of members is tens of kilobytes, and allocating one
+// per request makes the garbage collector, not the handler, the cost of a busy server.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// getBuf returns an empty buffer with room for at least n bytes; putBuf gives it back
+// once the answer is written.
+func getBuf(n int) *[]byte {
+	p := bufPool.Get().(*[]byte)
+	if cap(*p) < n {
+		*p = make([]byte, 0, n)
+	}
+	*p = (*p)[:0]
+	return p
+}
+
+func putBuf(p *[]byte) {
+	if cap(*p) <= 1<<20 { // keep the pool from pinning a rare huge answer
+		bufPool.Put(p)
+	}
+}

@@ -117,6 +117,17 @@ func writeBody(w http.ResponseWriter, r *http.Request, body []byte, etag string,
 	w.Write(body)
 }
 
+// notModified answers 304 when the request's If-None-Match names etag, before the
+// answer is built: a poller of an unchanged list costs a lookup and a hash.
+func notModified(w http.ResponseWriter, r *http.Request, etag string, syncedAt time.Time) bool {
+	inm := r.Header.Get("If-None-Match")
+	if inm == "" || !etagMatch(inm, etag) {
+		return false
+	}
+	writeBody(w, r, nil, etag, syncedAt)
+	return true
+}
+
 // etagMatch implements If-None-Match's weak comparison against one of a list of tags.
 func etagMatch(header, etag string) bool {
 	etag = strings.TrimPrefix(etag, "W/")

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +63,9 @@ func (s *server) v1Groups(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalFrom(r.Context())
-	b := append(make([]byte, 0, 128*len(groups)+128), `{"groups":[`...)
+	buf := getBuf(128*len(groups) + 128)
+	defer putBuf(buf)
+	b := append(*buf, `{"groups":[`...)
 	var oldest time.Time
 	n := 0
 	for _, g := range groups {
@@ -163,6 +166,10 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	etag := pageETag(snap.hash, "v1", cursor, strconv.Itoa(limit))
+	if notModified(w, r, etag, syncedAt) {
+		return
+	}
 	frags := snap.v1JSON()
 	i := snap.after(cursor)
 	j := min(i+limit, len(frags))
@@ -174,7 +181,9 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 	for _, f := range frags[i:j] {
 		size += len(f) + 1
 	}
-	b := append(make([]byte, 0, size), `{"members":[`...)
+	buf := getBuf(size)
+	defer putBuf(buf)
+	b := append(*buf, `{"members":[`...)
 	for k, f := range frags[i:j] {
 		if k > 0 {
 			b = append(b, ',')
@@ -182,7 +191,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		b = append(b, f...)
 	}
 	b = appendTail(b, next, syncedAt)
-	writeBody(w, r, b, pageETag(snap.hash, "v1", cursor, string(appendInt(nil, int64(limit)))), syncedAt)
+	writeBody(w, r, b, etag, syncedAt)
 }
 
 // GET /v1/users/{userKey}/groups
