@@ -80,7 +80,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	a := &App{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), serveErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
-			a.teardown(false)
+			a.teardown(context.Background(), false)
 		}
 	}()
 
@@ -230,13 +230,15 @@ func (a *App) resyncLoop() {
 
 // Close stops the App cleanly: no new requests, the dispatcher drains the tasks in flight
 // (queued ones stay in the store for the next start), the store is closed.
-func (a *App) Close(ctx context.Context) error { return a.teardown(true, ctx) }
+func (a *App) Close(ctx context.Context) error { return a.teardown(ctx, true) }
 
 // Kill stops the App abruptly, as a killed process would: tasks in flight are cut off
 // (their contexts cancelled) and stay queued, to run again after a restart.
-func (a *App) Kill() error { return a.teardown(false) }
+func (a *App) Kill() error { return a.teardown(context.Background(), false) }
 
-func (a *App) teardown(drain bool, ctxs ...context.Context) error {
+// teardown stops the parts in the reverse order of Start. Without drain, the server and
+// the dispatcher get an already-cancelled context: nothing in flight is waited for.
+func (a *App) teardown(ctx context.Context, drain bool) error {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -245,10 +247,6 @@ func (a *App) teardown(drain bool, ctxs ...context.Context) error {
 	a.closed = true
 	a.mu.Unlock()
 	close(a.stop)
-	ctx := context.Background()
-	if len(ctxs) > 0 {
-		ctx = ctxs[0]
-	}
 	var errs []error
 	if a.srv != nil {
 		sctx := ctx
