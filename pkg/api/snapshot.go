@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/greephq/greep/pkg/greep"
@@ -62,21 +63,12 @@ func (s *snapshot) after(cursor string) int {
 	if cursor == "" {
 		return 0
 	}
-	email, id, _ := cutByte(cursor, 0)
+	email, id, _ := strings.Cut(cursor, "\x00")
 	i, found := slices.BinarySearchFunc(s.members, greep.Member{Email: email, ID: id}, compareMembers)
 	if found {
 		i++
 	}
 	return i
-}
-
-func cutByte(s string, sep byte) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 func (s *snapshot) v1JSON() [][]byte {
