@@ -31,7 +31,7 @@ func TestKilledGreepLocalConverges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the greep binary and runs it six times")
 	}
-	groups := 40
+	groups := 100
 	seed := uint64(1)
 	if v := os.Getenv("FAULTTEST_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
