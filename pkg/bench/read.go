@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/api/googleapi"
@@ -121,6 +122,7 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var transitive atomic.Int64
 	userGroups, err := load(ctx, readLoad.workers, readLoad.each, get(userURL, func(b []byte) error {
 		var body struct {
 			Groups []json.RawMessage `json:"groups"`
@@ -131,6 +133,7 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 		if len(body.Groups) == 0 {
 			return errors.New("no groups")
 		}
+		transitive.Store(int64(len(body.Groups)))
 		return nil
 	}))
 	if err != nil {
@@ -138,7 +141,7 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Figures = map[string]any{
 		"group": group, "user": user, "workers": readLoad.workers,
-		"members": members, "userGroupsTransitive": userGroups,
+		"members": members, "userGroupsTransitive": userGroups, "userTransitiveGroups": transitive.Load(),
 	}
 	res.WallSeconds = round(time.Since(e.wall).Seconds())
 
@@ -152,7 +155,7 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 }
 
 // readTargets adds a group of readGroupSize members to the tenant (users first, outside
-// addresses if the tenant has too few) and finds the user in the most groups.
+// addresses if the tenant has too few) and finds the person in the most groups.
 func readTargets(sim *workspacesim.Sim) (group, user string, err error) {
 	truth, err := sim.Truth("")
 	if err != nil {
@@ -161,7 +164,9 @@ func readTargets(sim *workspacesim.Sim) (group, user string, err error) {
 	in := map[string]int{}
 	for _, g := range truth.Groups {
 		for _, m := range g.Members {
-			if m.Type == "USER" {
+			// The sentinel marks secure groups and the admin administers: neither is a
+			// person whose groups anyone looks up, and the sentinel is in thousands.
+			if m.Type == "USER" && m.Email != sim.Sentinel() && m.Email != sim.Admin() {
 				in[m.Email]++
 			}
 		}
