@@ -119,15 +119,23 @@ func (w *Worker) enqueue(ctx context.Context, queueName, path, name string, body
 	return nil
 }
 
-// callFailed decides what a failed Directory call means for the task. It returns nil when
-// the task is settled (rescheduled after the quota reset, or recorded as a failure), a
-// retryError when the queue should retry, and gone=true when the group no longer exists.
-func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, callErr error) (gone bool, err error) {
+// outcome is how a failed call was settled when the queue need not retry it.
+type outcome int
+
+const (
+	rescheduled outcome = iota + 1 // a copy runs after the quota reset
+	gone                           // the group no longer exists
+	failed                         // recorded on the status page
+)
+
+// callFailed decides what a failed Directory call means for the task: a retryError when
+// the queue should retry, otherwise how the task was settled.
+func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, callErr error) (outcome, error) {
 	now := w.cfg.Now()
 	v := syncplan.Classifier{NextReset: w.cfg.NextReset, Refused: w.cfg.Refused}.Classify(callErr, now)
 	switch v.Action {
 	case syncplan.Gone:
-		return true, nil
+		return gone, nil
 	case syncplan.Reschedule:
 		// A copy, named after the original and the reset, runs once the quota is back;
 		// this run ends 2xx so the queue stops retrying into a spent quota.
@@ -135,21 +143,18 @@ func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, call
 		if run.name != "" {
 			name = tasks.Name("after-reset", run.name, v.ResetAt.UTC().Format(time.RFC3339))
 		}
-		t := queue.Task{Queue: run.queue, Name: name, Path: run.path, Body: run.body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
-		if t.Queue == "" {
-			t.Queue = w.cfg.SweepQueue
-		}
+		t := queue.Task{Queue: run.queueOr(w.cfg.SweepQueue), Name: name, Path: run.path, Body: run.body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
 		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
-			return false, fmt.Errorf("rescheduling after the quota reset: %w", err)
+			return 0, fmt.Errorf("rescheduling after the quota reset: %w", err)
 		}
 		w.log.Info("quota spent; task rescheduled", zap.String("path", run.path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
-		return false, nil
+		return rescheduled, nil
 	case syncplan.Fail:
 		w.recordFailure(ctx, group, callErr, false)
 		w.log.Warn("directory call failed; not retried", zap.String("group", group), zap.Error(callErr))
-		return false, nil
+		return failed, nil
 	default:
-		return false, &retryError{status: v.Status, reason: v.Reason, err: callErr}
+		return 0, &retryError{status: v.Status, reason: v.Reason, err: callErr}
 	}
 }
 

@@ -23,6 +23,9 @@ type MembersPage struct {
 	Page       int         `json:"page,omitempty"`
 	PageToken  string      `json:"pageToken,omitempty"`
 	Generation int64       `json:"generation,omitempty"`
+	// ReadAt is when the run's first page was read: the snapshot's time, so a slower run
+	// never replaces a list read after it.
+	ReadAt time.Time `json:"readAt,omitzero"`
 	// Refresh is the push-driven refresh this run serves, checked once the snapshot is in.
 	Refresh *tasks.Refresh `json:"refresh,omitempty"`
 }
@@ -36,22 +39,28 @@ func (w *Worker) membersPage(ctx context.Context, run taskRun, t MembersPage) er
 			return err
 		}
 	}
+	if t.Page == 0 {
+		t.ReadAt = w.cfg.Now()
+	}
 	res, err := w.cfg.Directory.Members.List(t.Group.ID).MaxResults(syncplan.MembersPageSize).
 		PageToken(t.PageToken).Context(ctx).Do()
 	w.countCall(ctx, t.Generation)
 	if err != nil {
-		gone, err := w.callFailed(ctx, run, t.Group.Email, err)
-		if err != nil {
+		out, err := w.callFailed(ctx, run, t.Group.Email, err)
+		switch {
+		case err != nil:
 			return err
-		}
-		if gone {
+		case out == rescheduled:
+			// The copy after the reset finishes the group; the sweep waits for it.
+			return nil
+		case out == gone:
 			if err := w.cfg.Store.DeleteGroup(ctx, t.Group.ID); err != nil {
 				return fmt.Errorf("removing deleted group %s: %w", t.Group.Email, err)
 			}
 			w.dropStaged(ctx, t.Run)
 		}
-		// Settled: rescheduled, recorded as a failure, or gone. A sweep counts the group
-		// as done so it can finish; the failure stays on the status page.
+		// Gone, or failed (the failure stays on the status page): a sweep counts the
+		// group as done so it can finish.
 		if t.Generation > 0 {
 			return w.groupDone(ctx, t.Generation, t.Group.ID)
 		}
@@ -85,7 +94,14 @@ func (w *Worker) membersPage(ctx context.Context, run taskRun, t MembersPage) er
 		}
 		members = append(staged, page...)
 	}
-	if err := w.cfg.Store.ReplaceMembers(ctx, t.Group.ID, members, t.Group.ETag, w.cfg.Now()); err != nil {
+	// A read that started after this one (a push refresh while the sweep ran) and was
+	// stored already is fresher: this run must not put an older list over it.
+	if c, err := w.cfg.Store.Group(ctx, t.Group.ID); err == nil && c.MembersSyncedAt.After(t.ReadAt) {
+		w.log.Debug("a fresher member list is stored; keeping it", zap.String("group", t.Group.Email))
+		if members, err = w.cfg.Store.Members(ctx, t.Group.ID); err != nil {
+			return fmt.Errorf("reading members of %s: %w", t.Group.Email, err)
+		}
+	} else if err := w.cfg.Store.ReplaceMembers(ctx, t.Group.ID, members, t.Group.ETag, t.ReadAt); err != nil {
 		return fmt.Errorf("storing members of %s: %w", t.Group.Email, err)
 	}
 	if t.Page > 0 {

@@ -25,8 +25,8 @@ func (w *Worker) refresh(ctx context.Context, run taskRun, t tasks.Refresh) erro
 	res, err := w.cfg.Directory.Groups.Get(t.Group).Context(ctx).Do()
 	w.countCall(ctx, 0)
 	if err != nil {
-		gone, err := w.callFailed(ctx, run, t.Group, err)
-		if err != nil || !gone {
+		out, err := w.callFailed(ctx, run, t.Group, err)
+		if err != nil || out != gone {
 			return err
 		}
 		return w.groupGone(ctx, t.Group)

@@ -168,6 +168,23 @@ func TestErrorsAreClassified(t *testing.T) {
 			t.Errorf("rescheduled for %v, before the reset", l.ScheduleTime)
 		}
 	}
+	// The sweep waits for the rescheduled work: it must not finish without it ...
+	if _, s, err := d.worker.Progress(ctx); err != nil || !s.Running() {
+		t.Fatalf("the sweep ended with work rescheduled after the reset: %+v %v", s, err)
+	}
+	// ... and day after day (one call a day here) it completes to the truth.
+	for day := 0; day < 200; day++ {
+		if _, s, _ := d.worker.Progress(ctx); !s.Running() {
+			break
+		}
+		d.sim.Advance(24 * time.Hour)
+		d.q.release()
+		d.q.run()
+	}
+	if _, s, err := d.worker.Progress(ctx); err != nil || s.Running() {
+		t.Errorf("the sweep did not finish after the resets: %+v %v", s, err)
+	}
+	d.assertTruth(t)
 
 	// A 4xx other than 404 (here an unknown customer): recorded on the status page, not
 	// retried.
@@ -219,4 +236,41 @@ func TestBadRequestsAreRefused(t *testing.T) {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
 	}
+}
+
+func TestAnOlderReadNeverReplacesAFresherList(t *testing.T) {
+	ctx := context.Background()
+	e := synced(t, workspacesim.Config{Users: 300, Groups: 210, Seed: 1})
+	truth, _ := e.sim.Truth("")
+	var g workspacesim.TruthGroup
+	for _, c := range truth.Groups {
+		if c.DirectMembersCount > syncplan.MembersPageSize {
+			g = c
+		}
+	}
+	cached, err := e.store.Group(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slow run reads page 1 of 2 ...
+	slow, _ := tasks.New(tasks.QueueDirectorySweep, directory.PathMembersPage, "", directory.MembersPage{Run: "slow", Group: cached}, time.Time{})
+	if code := e.q.deliver(slow); code/100 != 2 {
+		t.Fatalf("first page: %d", code)
+	}
+	e.q.mu.Lock()
+	page2 := e.q.ready[len(e.q.ready)-1]
+	e.q.ready = e.q.ready[:len(e.q.ready)-1]
+	e.q.mu.Unlock()
+	// ... a member is added and a push refresh reads and stores the new list ...
+	e.sim.Advance(time.Second)
+	if err := e.sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "aaa-first@outside.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	enqueueRefresh(t, e, tasks.Refresh{Group: g.Email, Reason: "push"})
+	e.q.run()
+	// ... then the slow run's last page arrives: it must not put its older list back.
+	if code := e.q.deliver(page2); code/100 != 2 {
+		t.Fatalf("last page: %d", code)
+	}
+	e.assertTruth(t)
 }
