@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -96,11 +95,8 @@ func (h *slowAnswer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // A settings read answered before a patch but stored after it must not undo the patch:
 // neither in the cache (which would then say the group is unsafe) nor by a second patch.
 // Two sweeps overlap whenever greep local restarts, and a push-driven read can meet a
-// sweep's patch any day. Today the stale read wins: see docs/faults.md ("Found").
+// sweep's patch any day. The settings worker dates a read by its request, so the patch wins.
 func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
-	if os.Getenv("FAULTTEST_KNOWN_BUGS") == "" {
-		t.Skip("known bug (docs/faults.md, Found: a stale settings read reopens a fixed finding); FAULTTEST_KNOWN_BUGS=1 runs it")
-	}
 	ctx := context.Background()
 	sim, err := workspacesim.New(workspacesim.Config{Users: 12, Seed: 7, QuotaPerMinute: -1})
 	if err != nil {

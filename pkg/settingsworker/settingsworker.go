@@ -30,6 +30,7 @@ import (
 // Store is what the worker needs of the cache.
 type Store interface {
 	PutSettings(ctx context.Context, s greep.GroupSettings) error
+	Settings(ctx context.Context, groupEmail string) (greep.GroupSettings, error)
 	Finding(ctx context.Context, id string) (greep.Finding, error)
 	UpdateFinding(ctx context.Context, id string, fn func(f *greep.Finding) error) (greep.Finding, error)
 }
@@ -86,6 +87,10 @@ func (w *Worker) get(ctx context.Context, run taskRun, b tasks.SettingsGet) erro
 	if email == "" {
 		return greep.Errorf(greep.EINVALID, "settings get: no group")
 	}
+	// A read is as old as its request, not its answer: a patch stored while this read was
+	// in flight is newer, and storing the read over it would undo the patch in the cache,
+	// reopen the fixed finding and patch the group a second time.
+	now := w.cfg.Now()
 	g, err := w.cfg.Settings.Groups.Get(email).Context(ctx).Do()
 	if err != nil {
 		settled, err := w.callFailed(ctx, run, err)
@@ -95,7 +100,14 @@ func (w *Worker) get(ctx context.Context, run taskRun, b tasks.SettingsGet) erro
 		}
 		return err
 	}
-	now := w.cfg.Now()
+	cur, err := w.cfg.Store.Settings(ctx, email)
+	switch {
+	case err == nil && cur.ReadAt.After(now):
+		w.log.Info("settings read overtaken by a newer write; dropped", zap.String("group", email))
+		return nil
+	case err != nil && !errors.Is(err, greep.ErrNotFound):
+		return fmt.Errorf("settings get %s: reading the cache: %w", email, err)
+	}
 	if err := w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: ToSettings(g), ReadAt: now}); err != nil {
 		return fmt.Errorf("settings get %s: storing: %w", email, err)
 	}
