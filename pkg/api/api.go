@@ -58,8 +58,10 @@ type Config struct {
 	// CacheMembers bounds how many members are kept rendered in memory (default 500,000,
 	// about 200 MB).
 	CacheMembers int
-	// AnswerTTL is how long a user's groups (an answer too costly to revalidate per
-	// request) are served from memory: default one second, negative to never.
+	// AnswerTTL is how long groups' metadata and users' groups (too costly to revalidate
+	// on every request) are served from memory: default one second, negative to never.
+	// Member lists are revalidated against the group's snapshot version on every read of
+	// the group, so they follow the store within the same bound.
 	AnswerTTL time.Duration
 }
 
@@ -77,7 +79,8 @@ type server struct {
 	now    func() time.Time
 	tokens *pageTokens
 	snaps  *snapshots
-	memo   *memo
+	memo   *ttlCache[rendered]    // users' groups, rendered
+	groups *ttlCache[greep.Group] // groups by the key they were asked by
 	router chi.Router
 }
 
@@ -119,7 +122,8 @@ func newServer(cfg Config) (*server, error) {
 	if ttl == 0 {
 		ttl = DefaultAnswerTTL
 	}
-	s.memo = newMemo(ttl, s.now, 50_000)
+	s.memo = newTTLCache[rendered](ttl, s.now, 50_000)
+	s.groups = newTTLCache[greep.Group](ttl, s.now, 200_000)
 	s.router = s.routes()
 	return s, nil
 }

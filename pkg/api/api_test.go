@@ -56,7 +56,8 @@ func newTestServer(t *testing.T, store Store, a auth.Authenticator) *server {
 			t.Fatal(err)
 		}
 	}
-	s, err := newServer(Config{Store: store, Auth: a, Now: func() time.Time { return t0.Add(2 * time.Hour) }})
+	// The short-lived caches are off (the clock stands still here); memo_test.go covers them.
+	s, err := newServer(Config{Store: store, Auth: a, Now: func() time.Time { return t0.Add(2 * time.Hour) }, AnswerTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

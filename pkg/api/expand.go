@@ -66,7 +66,7 @@ func (s *server) expand(ctx context.Context, g greep.Group) (expansion, error) {
 		gg := g
 		if id != g.ID {
 			var err error
-			gg, err = s.store.Group(ctx, id)
+			gg, err = s.lookupGroup(ctx, id)
 			if errors.Is(err, greep.ErrNotFound) {
 				return nil, nil
 			}
@@ -156,7 +156,7 @@ func (s *server) users(ctx context.Context, g greep.Group) (expansion, error) {
 		gg := g
 		if id != g.ID {
 			var err error
-			if gg, err = s.store.Group(ctx, id); err != nil {
+			if gg, err = s.lookupGroup(ctx, id); err != nil {
 				return nil, err
 			}
 		}

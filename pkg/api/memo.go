@@ -5,61 +5,68 @@ import (
 	"time"
 )
 
-// memo keeps rendered answers that are costly to compute and cannot be validated
-// cheaply, for a short time. A user's groups are one such answer: checking it would mean
-// reading every group it names. Within the TTL an answer may lag the store by at most
-// that much, which is small next to how far the store itself lags Google; every answer
-// still carries the syncedAt of the data it was made from.
-type memo struct {
+// A ttlCache keeps values that are costly to read or compute and cannot be validated
+// cheaply, for a short time: a user's rendered groups (checking it would mean reading every
+// group it names), and groups' metadata (a store read and decode on every request). Within
+// the TTL an answer may lag the store by at most that much, which is small next to how far
+// the store itself lags Google; every answer still carries the syncedAt of the data it was
+// made from.
+type ttlCache[V any] struct {
 	ttl time.Duration
 	now func() time.Time
 	max int
 
 	mu sync.Mutex
-	m  map[string]memoEntry
+	m  map[string]ttlEntry[V]
 }
 
-type memoEntry struct {
-	body     []byte
-	syncedAt time.Time
-	expires  time.Time
+type ttlEntry[V any] struct {
+	v       V
+	expires time.Time
 }
 
-func newMemo(ttl time.Duration, now func() time.Time, max int) *memo {
-	return &memo{ttl: ttl, now: now, max: max, m: map[string]memoEntry{}}
+func newTTLCache[V any](ttl time.Duration, now func() time.Time, max int) *ttlCache[V] {
+	return &ttlCache[V]{ttl: ttl, now: now, max: max, m: map[string]ttlEntry[V]{}}
 }
 
-func (m *memo) get(key string) (memoEntry, bool) {
-	if m.ttl <= 0 {
-		return memoEntry{}, false
+func (c *ttlCache[V]) get(key string) (V, bool) {
+	var zero V
+	if c.ttl <= 0 {
+		return zero, false
 	}
-	m.mu.Lock()
-	e, ok := m.m[key]
-	m.mu.Unlock()
-	if !ok || !m.now().Before(e.expires) {
-		return memoEntry{}, false
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if !ok || !c.now().Before(e.expires) {
+		return zero, false
 	}
-	return e, true
+	return e.v, true
 }
 
-func (m *memo) put(key string, body []byte, syncedAt time.Time) {
-	if m.ttl <= 0 {
+func (c *ttlCache[V]) put(key string, v V) {
+	if c.ttl <= 0 {
 		return
 	}
-	now := m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.m) >= m.max {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
 		// Drop the expired entries; if all are live, drop them all (a burst of distinct
-		// keys is not what the memo is for).
-		for k, e := range m.m {
+		// keys is not what the cache is for).
+		for k, e := range c.m {
 			if !now.Before(e.expires) {
-				delete(m.m, k)
+				delete(c.m, k)
 			}
 		}
-		if len(m.m) >= m.max {
-			clear(m.m)
+		if len(c.m) >= c.max {
+			clear(c.m)
 		}
 	}
-	m.m[key] = memoEntry{body: body, syncedAt: syncedAt, expires: now.Add(m.ttl)}
+	c.m[key] = ttlEntry[V]{v: v, expires: now.Add(c.ttl)}
+}
+
+// rendered is a rendered answer with its syncedAt.
+type rendered struct {
+	body     []byte
+	syncedAt time.Time
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/greephq/greep/pkg/greep"
 )
 
 func TestMemoExpires(t *testing.T) {
 	now := t0
-	m := newMemo(time.Second, func() time.Time { return now }, 2)
-	m.put("a", []byte("A"), t0)
+	m := newTTLCache[rendered](time.Second, func() time.Time { return now }, 2)
+	m.put("a", rendered{[]byte("A"), t0})
 	if e, ok := m.get("a"); !ok || string(e.body) != "A" {
 		t.Fatal("fresh entry missing")
 	}
@@ -17,18 +19,18 @@ func TestMemoExpires(t *testing.T) {
 	if _, ok := m.get("a"); ok {
 		t.Error("entry served after its TTL")
 	}
-	m.put("b", nil, t0)
-	m.put("c", nil, t0) // full: the expired "a" goes, the live ones stay
+	m.put("b", rendered{})
+	m.put("c", rendered{}) // full: the expired "a" goes, the live ones stay
 	if _, ok := m.get("b"); !ok {
 		t.Error("live entry evicted while an expired one was there")
 	}
-	if off := newMemo(-1, time.Now, 10); func() bool { off.put("x", nil, t0); _, ok := off.get("x"); return ok }() {
+	if off := newTTLCache[rendered](-1, time.Now, 10); func() bool { off.put("x", rendered{}); _, ok := off.get("x"); return ok }() {
 		t.Error("a negative TTL still memoizes")
 	}
 }
 
-// A user's groups follow the store once the TTL has passed.
-func TestUserGroupsMemo(t *testing.T) {
+// A user's groups and a group's members follow the store once the TTL has passed.
+func TestAnswersFollowTheStoreAfterTheTTL(t *testing.T) {
 	st := fixture()
 	now := t0
 	s, err := newServer(Config{Store: st, Auth: principals{token: allScopes()}, Now: func() time.Time { return now }})
@@ -40,9 +42,16 @@ func TestUserGroupsMemo(t *testing.T) {
 	if len(a.Groups) != 1 {
 		t.Fatalf("groups %v", a.Groups)
 	}
+	var m struct{ Members []greep.Member }
+	get(t, s.router, "/v1/groups/big@example.com/members?maxResults=1000").decode(t, &m)
 	g, _ := st.Group(context.Background(), "g-big")
 	ms, _ := st.Members(context.Background(), "g-big")
+	g.MembersSyncedAt = t0.Add(time.Minute)
 	st.put(g, append(ms, user(501)))
+	get(t, s.router, "/v1/groups/big@example.com/members?maxResults=1000").decode(t, &m)
+	if len(m.Members) != 451 {
+		t.Errorf("within the TTL: %d members, want the cached 451", len(m.Members))
+	}
 	get(t, s.router, "/v1/users/u0501/groups").decode(t, &a)
 	if len(a.Groups) != 1 {
 		t.Errorf("within the TTL: %d groups, want the memoized 1", len(a.Groups))
@@ -51,5 +60,9 @@ func TestUserGroupsMemo(t *testing.T) {
 	get(t, s.router, "/v1/users/u0501/groups").decode(t, &a)
 	if len(a.Groups) != 2 {
 		t.Errorf("after the TTL: %d groups, want 2", len(a.Groups))
+	}
+	get(t, s.router, "/v1/groups/big@example.com/members?maxResults=1000").decode(t, &m)
+	if len(m.Members) != 452 {
+		t.Errorf("after the TTL: %d members, want 452", len(m.Members))
 	}
 }

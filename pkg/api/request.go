@@ -70,7 +70,7 @@ func (s *server) group(r *http.Request) (greep.Group, error) {
 	if err := checkKey("groupKey", key); err != nil {
 		return greep.Group{}, err
 	}
-	g, err := s.store.Group(r.Context(), key)
+	g, err := s.lookupGroup(r.Context(), key)
 	if errors.Is(err, greep.ErrNotFound) {
 		return greep.Group{}, greep.Errorf(greep.ENOTFOUND, "Resource Not Found: groupKey %s", key)
 	}
@@ -80,6 +80,20 @@ func (s *server) group(r *http.Request) (greep.Group, error) {
 	if !principalFrom(r.Context()).CanSeeGroup(g.Email) {
 		return greep.Group{}, greep.Errorf(greep.EFORBIDDEN, "Not Authorized to access this resource: the client may not read %s", g.Email)
 	}
+	return g, nil
+}
+
+// lookupGroup reads a group by key through the short-lived group cache. Unknown groups
+// are not cached, so a group created since is found at once.
+func (s *server) lookupGroup(ctx context.Context, key string) (greep.Group, error) {
+	if g, ok := s.groups.get(key); ok {
+		return g, nil
+	}
+	g, err := s.store.Group(ctx, key)
+	if err != nil {
+		return g, err
+	}
+	s.groups.put(key, g)
 	return g, nil
 }
 

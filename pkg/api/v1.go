@@ -212,8 +212,8 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 	if transitive {
 		memoKey += "\x00t"
 	}
-	if e, ok := s.memo.get(memoKey); ok {
-		writeBody(w, r, e.body, "", e.syncedAt)
+	if a, ok := s.memo.get(memoKey); ok {
+		writeBody(w, r, a.body, "", a.syncedAt)
 		return
 	}
 	groups, err := s.memberGroups(r, key, transitive)
@@ -236,7 +236,7 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 		oldest = s.cacheSyncedAt(r.Context())
 	}
 	b = appendTail(b, "", oldest)
-	s.memo.put(memoKey, b, oldest)
+	s.memo.put(memoKey, rendered{b, oldest})
 	writeBody(w, r, b, "", oldest)
 }
 
@@ -250,7 +250,7 @@ func (s *server) memberGroups(r *http.Request, memberKey string, transitive bool
 	p := principalFrom(r.Context())
 	groups := make([]greep.Group, 0, len(ids))
 	for _, id := range ids {
-		g, err := s.store.Group(r.Context(), id)
+		g, err := s.lookupGroup(r.Context(), id)
 		if errors.Is(err, greep.ErrNotFound) {
 			continue // deleted since the index was read
 		}
