@@ -13,11 +13,12 @@ import (
 )
 
 // daySpec shapes the day scenario: the changes a tenant sees in a day, the warm-up
-// before the day (initial sync and first settings sweep), and the naive poller's period.
+// before the day (initial sync and first settings sweep), the naive poller's period, and
+// the length of the day (a whole one; tests shorten it).
 var daySpec = struct {
 	memberChanges, settingsChanges int
-	warmup, naivePeriod            time.Duration
-}{memberChanges: 2000, settingsChanges: 50, warmup: 6 * time.Hour, naivePeriod: 10 * time.Minute}
+	warmup, naivePeriod, length    time.Duration
+}{memberChanges: 2000, settingsChanges: 50, warmup: 6 * time.Hour, naivePeriod: 10 * time.Minute, length: 24 * time.Hour}
 
 // dayStart is the measured day: a quota day (midnight to midnight Pacific, when Google
 // resets per-day quotas), away from a daylight-saving change.
@@ -43,7 +44,7 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 		o.TimeScale = 720
 	}
 	start := dayStart()
-	end := start.Add(24 * time.Hour)
+	end := start.Add(daySpec.length)
 	sc := workspacesim.Config{Users: o.Users, Groups: o.Groups, Seed: o.Seed, TimeScale: o.TimeScale,
 		Start: start.Add(-daySpec.warmup), QuotaPerDay: dailyQuotas}
 	// The tenant (the same seed generates the same one for Greep and the poller) and
@@ -62,7 +63,7 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 	// time-scaled clock needs.
 	var naive *Result
 	if o.NaiveTimeScale > 0 {
-		if naive, err = naiveDay(ctx, o, start, daySpec.naivePeriod, true, true, slices.Clone(sched)); err != nil {
+		if naive, err = naiveDay(ctx, o, start, daySpec.length, daySpec.naivePeriod, true, true, slices.Clone(sched)); err != nil {
 			return nil, fmt.Errorf("naive poller: %w", err)
 		}
 	}
@@ -170,7 +171,7 @@ func sleepUntil(ctx context.Context, sim *workspacesim.Sim, t time.Time, scale f
 // every combination rule allows), each to a different group.
 func daySchedule(truth workspacesim.Truth, start time.Time, seed int64) []scheduled {
 	rng := rand.New(rand.NewPCG(uint64(seed), 9))
-	at := func() time.Time { return start.Add(time.Duration(rng.Int64N(int64(24 * time.Hour)))) }
+	at := func() time.Time { return start.Add(time.Duration(rng.Int64N(int64(daySpec.length)))) }
 	var times []time.Time
 	for range daySpec.memberChanges {
 		times = append(times, at())

@@ -16,8 +16,13 @@ func TestDuringSync(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	saved := duringSync
+	defer func() { duringSync = saved }()
+	// A slower clock and a shorter debounce: a stalled test machine (the race detector,
+	// other builds) stretches simulated time by the clock's factor.
+	duringSync.debounce, duringSync.every = 5*time.Second, 2*time.Second
 	o := tiny()
-	o.Users, o.Groups = 100, 300
+	o.Users, o.Groups, o.TimeScale = 100, 300, 5
 	res, err := DuringSync(ctx, o)
 	if err != nil {
 		t.Fatal(err)

@@ -54,8 +54,8 @@ type poller struct {
 	crawlsDone int
 }
 
-// naiveDay polls from start for a day (crawls starting every period before the end).
-func naiveDay(ctx context.Context, o Options, start time.Time, period time.Duration, members, settings bool, changes []scheduled) (*Result, error) {
+// naiveDay polls from start for length (crawls starting every period before the end).
+func naiveDay(ctx context.Context, o Options, start time.Time, length, period time.Duration, members, settings bool, changes []scheduled) (*Result, error) {
 	srv, err := workspacesim.Start(workspacesim.Config{
 		Users: o.Users, Groups: o.Groups, Seed: o.Seed, Start: start,
 		// The poller drives the clock; the wall clock barely moves it.
@@ -78,7 +78,7 @@ func naiveDay(ctx context.Context, o Options, start time.Time, period time.Durat
 		rateErrors: map[string]int64{},
 	}
 	wall, before := time.Now(), srv.Sim.Stats()
-	end := start.Add(24 * time.Hour)
+	end := start.Add(length)
 	for t := start; t.Before(end); t = t.Add(period) {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -76,7 +76,7 @@ func SettingsSweep(ctx context.Context, o Options) (*Result, error) {
 		"sweepsPerDayUnderQuota": round(float64(quota) / float64(max(groups, 1))),
 	}
 	if o.NaiveTimeScale > 0 {
-		if res.Naive, err = naiveDay(ctx, o, start, daySpec.naivePeriod, false, true, nil); err != nil {
+		if res.Naive, err = naiveDay(ctx, o, start, 24*time.Hour, daySpec.naivePeriod, false, true, nil); err != nil {
 			return nil, fmt.Errorf("naive settings poll: %w", err)
 		}
 	}
