@@ -4,7 +4,8 @@
 // bbolt commits with fsync and copy-on-write pages, so a killed process loses nothing
 // that was committed, and every method is one transaction: a group's member snapshot is
 // one value swapped together with its reverse-index entries, so readers see the old list
-// or the new one, never a mix. A file that is not a bbolt database, or is truncated or
+// or the new one, never a mix. Decoded snapshots are kept in an exact in-process read
+// cache (readcache.go), so the read API's hot path costs a map lookup and a copy. A file that is not a bbolt database, or is truncated or
 // corrupt, gives an error at Open (or from the call that meets the damage), never a
 // panic.
 //
@@ -85,6 +86,9 @@ func Open(path string) (s *Store, err error) {
 			s, err = nil, fmt.Errorf("open store %s: the file is corrupt (%v)", path, r)
 		}
 	}()
+	if err := checkFileSize(path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout})
 	switch {
 	case errors.Is(err, bbolt.ErrTimeout):
