@@ -223,8 +223,8 @@ func TestDroppedPushesRepairedByResync(t *testing.T) {
 	quiet := 0
 	eventually(t, converge, "the pushes handled", func() (bool, string) {
 		p := s.Sim.Stats().Pushes
-		busy, why := idle(app)
-		if p != last || !busy {
+		empty, why := idle(app)
+		if p != last || !empty {
 			last, quiet = p, 0
 			return false, fmt.Sprintf("pushes %+v; %s", p, why)
 		}
