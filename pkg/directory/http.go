@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
@@ -49,18 +50,18 @@ func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, bod
 	return func(rw http.ResponseWriter, r *http.Request) {
 		raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			writeError(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
+			googleerror.Write(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
 			return
 		}
 		if len(raw) > maxBody {
-			writeError(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
+			googleerror.Write(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
 			return
 		}
 		var body T
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil {
-			writeError(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
+			googleerror.Write(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
 			return
 		}
 		info, _ := queue.InfoFrom(r.Context())
@@ -69,15 +70,15 @@ func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, bod
 			var re *retryError
 			if errors.As(err, &re) {
 				w.log.Info("task will be retried", zap.String("path", run.path), zap.String("reason", re.reason), zap.Error(re.err))
-				writeError(rw, re.status, re.reason, re.err.Error())
+				googleerror.Write(rw, re.status, re.reason, re.err.Error())
 				return
 			}
 			if errors.Is(err, errBadTask) {
-				writeError(rw, http.StatusBadRequest, "invalid", err.Error())
+				googleerror.Write(rw, http.StatusBadRequest, "invalid", err.Error())
 				return
 			}
 			w.log.Error("task failed", zap.String("path", run.path), zap.Error(err))
-			writeError(rw, http.StatusInternalServerError, "backendError", err.Error())
+			googleerror.Write(rw, http.StatusInternalServerError, "backendError", err.Error())
 			return
 		}
 		rw.WriteHeader(http.StatusNoContent)
@@ -96,16 +97,6 @@ type retryError struct {
 
 func (e *retryError) Error() string { return e.reason + ": " + e.err.Error() }
 func (e *retryError) Unwrap() error { return e.err }
-
-// writeError answers with Google's error shape, which every Greep endpoint uses.
-func writeError(rw http.ResponseWriter, code int, reason, msg string) {
-	rw.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	rw.WriteHeader(code)
-	item := map[string]string{"reason": reason, "message": msg}
-	_ = json.NewEncoder(rw).Encode(map[string]any{"error": map[string]any{
-		"code": code, "message": msg, "errors": []any{item},
-	}})
-}
 
 // enqueue puts a task with a JSON body on a queue.
 func (w *Worker) enqueue(ctx context.Context, queueName, path, name string, body any, at time.Time) error {
@@ -161,12 +152,12 @@ func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, call
 // cronResync starts a resync; App Engine cron calls it with GET.
 func (w *Worker) cronResync(rw http.ResponseWriter, r *http.Request) {
 	if !w.cfg.TrustAppEngineHeaders || r.Header.Get("X-Appengine-Cron") != "true" {
-		writeError(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron")
+		googleerror.Write(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron")
 		return
 	}
 	started, err := w.StartResync(r.Context())
 	if err != nil {
-		writeError(rw, http.StatusInternalServerError, "backendError", err.Error())
+		googleerror.Write(rw, http.StatusInternalServerError, "backendError", err.Error())
 		return
 	}
 	msg := "resync started"

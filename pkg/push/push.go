@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/activity"
+	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
 )
@@ -115,7 +116,7 @@ func refuse(status int, reason, format string, args ...any) *refusal {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "httpMethodNotAllowed", "push notifications are POSTed")
+		googleerror.Write(w, http.StatusMethodNotAllowed, "httpMethodNotAllowed", "push notifications are POSTed")
 		return
 	}
 	added, err := h.notify(r)
@@ -127,12 +128,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			zap.String("remote", r.RemoteAddr),
 			zap.Int("status", rf.status),
 			zap.String("reason", rf.msg))
-		writeError(w, rf.status, rf.reason, rf.msg)
+		googleerror.Write(w, rf.status, rf.reason, rf.msg)
 	case err != nil:
 		// A 5xx makes Google redeliver; everything done so far is idempotent.
 		h.log.Error("push notification failed", zap.String("channel", r.Header.Get(HeaderChannelID)), zap.Error(err))
-		status, reason := statusOf(greep.ErrorCode(err))
-		writeError(w, status, reason, greep.ErrorMessage(err))
+		googleerror.WriteErr(w, err)
 	default:
 		h.log.Debug("push notification", zap.String("channel", r.Header.Get(HeaderChannelID)),
 			zap.String("state", r.Header.Get(HeaderResourceState)), zap.Int("added", added))

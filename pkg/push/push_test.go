@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/tasks"
 )
@@ -134,7 +135,7 @@ func TestRefusals(t *testing.T) {
 			if w.Code != c.status {
 				t.Fatalf("status %d, want %d (%s)", w.Code, c.status, w.Body)
 			}
-			var ge googleError
+			var ge googleerror.Body
 			if err := json.Unmarshal(w.Body.Bytes(), &ge); err != nil || ge.Error.Code != c.status ||
 				len(ge.Error.Errors) != 1 || ge.Error.Errors[0].Reason != c.reason || ge.Error.Message == "" {
 				t.Errorf("body %s is not Google's error JSON with reason %q (%v)", w.Body, c.reason, err)

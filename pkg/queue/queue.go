@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/greephq/greep/pkg/googleerror"
 )
 
 // Task is one unit of work: one handler call, which makes at most one Google API call.
@@ -86,9 +88,7 @@ func OnlyTasks(trustAppEngineHeaders bool) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r.WithContext(WithInfo(r.Context(), info)))
 				return
 			}
-			w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`{"error":{"code":403,"message":"task endpoints accept only queued tasks","errors":[{"reason":"forbidden","message":"task endpoints accept only queued tasks"}]}}`))
+			googleerror.Write(w, http.StatusForbidden, "forbidden", "task endpoints accept only queued tasks")
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
 	"github.com/greephq/greep/pkg/queue"
@@ -48,27 +49,27 @@ func taskHandler[T any](s *Service, fn func(ctx context.Context, body T) error) 
 	return func(rw http.ResponseWriter, r *http.Request) {
 		raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			writeError(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
+			googleerror.Write(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
 			return
 		}
 		if len(raw) > maxBody {
-			writeError(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
+			googleerror.Write(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
 			return
 		}
 		var body T
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil {
-			writeError(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
+			googleerror.Write(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
 			return
 		}
 		if err := fn(r.Context(), body); err != nil {
 			if greep.ErrorCode(err) == greep.EINVALID {
-				writeError(rw, http.StatusBadRequest, "invalid", greep.ErrorMessage(err))
+				googleerror.Write(rw, http.StatusBadRequest, "invalid", greep.ErrorMessage(err))
 				return
 			}
 			s.log.Warn("task failed; the queue retries it", zap.String("path", r.URL.Path), zap.Error(err))
-			writeError(rw, http.StatusBadGateway, "backendError", err.Error())
+			googleerror.Write(rw, http.StatusBadGateway, "backendError", err.Error())
 			return
 		}
 		rw.WriteHeader(http.StatusNoContent)
@@ -80,14 +81,14 @@ func taskHandler[T any](s *Service, fn func(ctx context.Context, body T) error) 
 func (s *Service) cronSweep(rw http.ResponseWriter, r *http.Request) {
 	_, isTask := queue.InfoFrom(r.Context())
 	if !isTask && (!s.cfg.TrustAppEngineHeaders || r.Header.Get("X-Appengine-Cron") != "true") {
-		writeError(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron")
+		googleerror.Write(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron")
 		return
 	}
 	override := 0
 	if v := r.URL.Query().Get("cap"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			writeError(rw, http.StatusBadRequest, "invalid", fmt.Sprintf("cap %q: want a positive number of groups", v))
+			googleerror.Write(rw, http.StatusBadRequest, "invalid", fmt.Sprintf("cap %q: want a positive number of groups", v))
 			return
 		}
 		override = n
@@ -95,18 +96,9 @@ func (s *Service) cronSweep(rw http.ResponseWriter, r *http.Request) {
 	id, err := s.StartSweep(r.Context(), override)
 	if err != nil {
 		s.log.Error("starting a sweep", zap.Error(err))
-		writeError(rw, http.StatusInternalServerError, "backendError", err.Error())
+		googleerror.Write(rw, http.StatusInternalServerError, "backendError", err.Error())
 		return
 	}
 	rw.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	_ = json.NewEncoder(rw).Encode(map[string]string{"runId": id})
-}
-
-// writeError answers with Google's error shape, which every Greep endpoint uses.
-func writeError(rw http.ResponseWriter, code int, reason, msg string) {
-	rw.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	rw.WriteHeader(code)
-	_ = json.NewEncoder(rw).Encode(map[string]any{"error": map[string]any{
-		"code": code, "message": msg, "errors": []any{map[string]string{"reason": reason, "message": msg}},
-	}})
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/tasks"
@@ -54,18 +55,18 @@ func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, bod
 	return func(rw http.ResponseWriter, r *http.Request) {
 		raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			writeError(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
+			googleerror.Write(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
 			return
 		}
 		if len(raw) > maxBody {
-			writeError(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
+			googleerror.Write(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
 			return
 		}
 		var body T
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil {
-			writeError(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
+			googleerror.Write(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
 			return
 		}
 		info, _ := queue.InfoFrom(r.Context())
@@ -75,12 +76,12 @@ func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, bod
 			switch {
 			case errors.As(err, &re):
 				w.log.Info("task will be retried", zap.String("path", run.path), zap.String("reason", re.reason), zap.Error(re.err))
-				writeError(rw, re.status, re.reason, re.err.Error())
+				googleerror.Write(rw, re.status, re.reason, re.err.Error())
 			case greep.ErrorCode(err) == greep.EINVALID:
-				writeError(rw, http.StatusBadRequest, "invalid", greep.ErrorMessage(err))
+				googleerror.Write(rw, http.StatusBadRequest, "invalid", greep.ErrorMessage(err))
 			default:
 				w.log.Error("task failed", zap.String("path", run.path), zap.Error(err))
-				writeError(rw, http.StatusInternalServerError, "backendError", err.Error())
+				googleerror.Write(rw, http.StatusInternalServerError, "backendError", err.Error())
 			}
 			return
 		}
@@ -95,13 +96,4 @@ func googleMessage(err error) string {
 		return ge.Message
 	}
 	return err.Error()
-}
-
-// writeError answers with Google's error shape, which every Greep endpoint uses.
-func writeError(rw http.ResponseWriter, code int, reason, msg string) {
-	rw.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	rw.WriteHeader(code)
-	_ = json.NewEncoder(rw).Encode(map[string]any{"error": map[string]any{
-		"code": code, "message": msg, "errors": []any{map[string]string{"reason": reason, "message": msg}},
-	}})
 }
