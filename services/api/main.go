@@ -1,6 +1,6 @@
 // Command api is Greep's default App Engine service: the read API, the Directory-compatible
-// surface and the dashboard over the cache. It only wires: configuration from flags and
-// the environment, the store, the authenticator, pkg/api.
+// surface and the dashboard over the cache. It only wires pkg/api, with its store and
+// authenticator, onto the shared runtime (pkg/service).
 package main
 
 import (
@@ -8,14 +8,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"google.golang.org/api/idtoken"
 
 	"github.com/greephq/greep/pkg/api"
@@ -23,69 +18,50 @@ import (
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/greep"
-	"github.com/greephq/greep/pkg/logging"
+	"github.com/greephq/greep/pkg/service"
 )
 
 // Config is the service's configuration. Every field has a flag and an environment
 // variable (the flag wins); App Engine sets PORT and app.yaml sets the rest.
 type Config struct {
-	Addr     string // listen address; ":$PORT" on App Engine
+	service.Server
 	Store    string // "embedded" (a bbolt file) or "datastore"
 	Data     string // the embedded store's file
 	Project  string // the Datastore project (GOOGLE_CLOUD_PROJECT on App Engine)
 	Clients  string // deploy/clients.yaml: the allowed clients and the audience
 	Audience string // overrides clients.yaml's audience
 	APIToken string // a static token instead of ID tokens (local use only)
-	Human    bool   // human-readable logs instead of Cloud Logging JSON
-}
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	fs.StringVar(&c.Addr, "addr", ":"+env("PORT", "8080"), "listen address (env PORT gives the port)")
-	fs.StringVar(&c.Store, "store", env("GREEP_STORE", "datastore"), "embedded or datastore (env GREEP_STORE)")
-	fs.StringVar(&c.Data, "data", env("GREEP_DATA", ".greep/greep.db"), "embedded store file (env GREEP_DATA)")
-	fs.StringVar(&c.Project, "project", env("DATASTORE_PROJECT_ID", os.Getenv("GOOGLE_CLOUD_PROJECT")), "Datastore project (env DATASTORE_PROJECT_ID, else GOOGLE_CLOUD_PROJECT)")
-	fs.StringVar(&c.Clients, "clients", env("GREEP_CLIENTS", "deploy/clients.yaml"), "allowed clients file (env GREEP_CLIENTS)")
-	fs.StringVar(&c.Audience, "audience", env("GREEP_AUDIENCE", ""), "ID token audience, overriding the clients file's (env GREEP_AUDIENCE)")
-	fs.StringVar(&c.APIToken, "api-token", env("GREEP_API_TOKEN", ""), "accept this static bearer token instead of ID tokens: local use only (env GREEP_API_TOKEN)")
-	fs.BoolVar(&c.Human, "human-logs", os.Getenv("GAE_ENV") == "", "human-readable logs (default off on App Engine)")
-	if err := fs.Parse(args); err != nil {
+	c.Server.Flags(fs)
+	fs.StringVar(&c.Store, "store", service.Env("GREEP_STORE", "datastore"), "embedded or datastore (env GREEP_STORE)")
+	fs.StringVar(&c.Data, "data", service.Env("GREEP_DATA", ".greep/greep.db"), "embedded store file (env GREEP_DATA)")
+	fs.StringVar(&c.Project, "project", service.Env("DATASTORE_PROJECT_ID", os.Getenv("GOOGLE_CLOUD_PROJECT")), "Datastore project (env DATASTORE_PROJECT_ID, else GOOGLE_CLOUD_PROJECT)")
+	fs.StringVar(&c.Clients, "clients", service.Env("GREEP_CLIENTS", "deploy/clients.yaml"), "allowed clients file (env GREEP_CLIENTS)")
+	fs.StringVar(&c.Audience, "audience", service.Env("GREEP_AUDIENCE", ""), "ID token audience, overriding the clients file's (env GREEP_AUDIENCE)")
+	fs.StringVar(&c.APIToken, "api-token", service.Env("GREEP_API_TOKEN", ""), "accept this static bearer token instead of ID tokens: local use only (env GREEP_API_TOKEN)")
+	if err := service.Parse(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if c.Store != "embedded" && c.Store != "datastore" {
 		return c, fmt.Errorf("--store %q: want embedded or datastore", c.Store)
 	}
-	return c, nil
+	return c, c.Server.Validate()
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, err := parseConfig(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(2)
-	}
+func main() { service.Main("api", realMain) }
+
+func realMain(ctx context.Context, args []string) error {
+	cfg, err := parseConfig(args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(2)
+		return err
 	}
-	log := logging.New(cfg.Human, zapcore.InfoLevel)
-	defer log.Sync()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("api stopped", zap.Error(err))
-		os.Exit(1)
-	}
+	log := cfg.Logger().With(zap.String("service", "api"))
+	defer log.Sync() //nolint:errcheck // stderr may not sync
+	return run(ctx, cfg, log)
 }
 
 func run(ctx context.Context, cfg Config, log *zap.Logger) error {
@@ -106,19 +82,8 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: cfg.Addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("serving the read API", zap.String("addr", cfg.Addr), zap.String("store", cfg.Store))
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// App Engine gives an instance a few seconds after SIGTERM.
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	log.Info("read API", zap.String("store", cfg.Store))
+	return cfg.Serve(ctx, h, log)
 }
 
 func openStore(ctx context.Context, cfg Config) (greep.Store, error) {

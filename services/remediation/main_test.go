@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"go.uber.org/zap"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -28,7 +26,7 @@ func TestInvalidRulesStopTheServiceWithTheLine(t *testing.T) {
 	if err := os.WriteFile(path, []byte("mode: detect\nrules:\n  - field: whoCanViewGroup\n    unsafe: [EVERYONE]\n    safe: ALL_MEMBERS_CAN_VIEW\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := run(context.Background(), Config{Rules: path, Backend: Backend{Project: "p", Location: "l"}}, zap.NewNop())
+	err := realMain(context.Background(), []string{"--project", "p", "--location", "l", "--rules", path})
 	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "EVERYONE") {
 		t.Fatalf("err = %v", err)
 	}
@@ -36,13 +34,11 @@ func TestInvalidRulesStopTheServiceWithTheLine(t *testing.T) {
 
 func TestShippedRulesLoad(t *testing.T) {
 	// The default --rules path is relative to the module root, where App Engine runs.
-	c, err := parseConfig([]string{"--project", "p", "--location", "l", "--rules", "../../deploy/remediation.yaml", "--queues", "../../queues.yaml"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = run(context.Background(), c, zap.NewNop())
-	// The rules load; the store is what stops it here (no Datastore in this test).
-	if err == nil || strings.Contains(err.Error(), "line") {
+	// The rules load; the missing queues file, read next, is what stops it here, before
+	// anything connects.
+	missing := filepath.Join(t.TempDir(), "queues.yaml")
+	err := realMain(context.Background(), []string{"--project", "p", "--location", "l", "--rules", "../../deploy/remediation.yaml", "--queues", missing})
+	if err == nil || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -9,7 +9,8 @@ import (
 func TestParseConfig(t *testing.T) {
 	t.Setenv("GOOGLE_CLOUD_PROJECT", "")
 	t.Setenv("GREEP_PUSH_ADDRESS", "")
-	base := []string{"--project", "p", "--location", "l"}
+	t.Setenv("GREEP_ADMIN_SUBJECT", "")
+	base := []string{"--project", "p", "--location", "l", "--admin-subject", "a@x.com"}
 	if _, err := parseConfig(base); err == nil || !strings.Contains(err.Error(), "--push-address") {
 		t.Errorf("missing push address: %v", err)
 	}
@@ -21,7 +22,10 @@ func TestParseConfig(t *testing.T) {
 	if err != nil || c.Lifetime != 6*time.Hour || c.Address != "https://push.example.com/push/notify" {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
-	if _, err := parseConfig([]string{"--push-address", "https://x/push/notify"}); err == nil || !strings.Contains(err.Error(), "--project") {
+	if _, err := parseConfig([]string{"--push-address", "https://x/push/notify", "--admin-subject", "a@x.com"}); err == nil || !strings.Contains(err.Error(), "--project") {
 		t.Errorf("missing project: %v", err)
+	}
+	if _, err := parseConfig([]string{"--push-address", "https://x/push/notify", "--project", "p", "--location", "l"}); err == nil || !strings.Contains(err.Error(), "--admin-subject") {
+		t.Errorf("missing admin subject: %v", err)
 	}
 }

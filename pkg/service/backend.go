@@ -1,0 +1,129 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/greephq/greep/pkg/cache/datastore"
+	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/cloudtasks"
+	"github.com/greephq/greep/pkg/queueconfig"
+	"github.com/greephq/greep/pkg/quota"
+	"github.com/greephq/greep/pkg/workspace"
+)
+
+// Config is the configuration of a service on the shared production backend: the
+// services keep state in one Cloud Datastore and hand work on through Cloud Tasks.
+// Embed it in a service's own Config.
+type Config struct {
+	Server
+	Project  string // Google Cloud project (Datastore and Cloud Tasks)
+	Location string // Cloud Tasks location (the App Engine region)
+	Queues   string // queues.yaml, which names the lanes and the daily API quotas
+
+	// TasksEndpoint, for tests only, is a Cloud Tasks server on loopback (cloudtaskstest)
+	// spoken to without credentials; "" is Google's.
+	TasksEndpoint string
+}
+
+// Flags registers the Server's flags and --project, --location and --queues, defaulting
+// from GOOGLE_CLOUD_PROJECT (set by App Engine), GREEP_TASKS_LOCATION and GREEP_QUEUES.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	c.Server.Flags(fs)
+	fs.StringVar(&c.Project, "project", Env("GOOGLE_CLOUD_PROJECT", ""), "Google Cloud project (env GOOGLE_CLOUD_PROJECT, set by App Engine)")
+	fs.StringVar(&c.Location, "location", Env("GREEP_TASKS_LOCATION", ""), "Cloud Tasks location, the App Engine region (env GREEP_TASKS_LOCATION)")
+	fs.StringVar(&c.Queues, "queues", Env("GREEP_QUEUES", "queues.yaml"), "queues file (env GREEP_QUEUES)")
+}
+
+// Validate refuses a configuration Open cannot work with.
+func (c Config) Validate() error {
+	if c.Project == "" || c.Location == "" {
+		return errors.New("--project and --location are required (Datastore and Cloud Tasks)")
+	}
+	return c.Server.Validate()
+}
+
+// Google is the configuration of a service that calls Google's Workspace APIs. Embed it
+// next to Config.
+type Google struct {
+	Workspace      string // a Workspace simulator's URL, or "" for Google
+	AdminSubject   string // the admin Greep acts as (domain-wide delegation)
+	ServiceAccount string // the delegated service account, impersonated without a key
+}
+
+// Flags registers --workspace, --admin-subject and --service-account.
+func (g *Google) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&g.Workspace, "workspace", Env("GREEP_WORKSPACE", ""), "a Workspace simulator's URL; empty for Google (env GREEP_WORKSPACE)")
+	fs.StringVar(&g.AdminSubject, "admin-subject", Env("GREEP_ADMIN_SUBJECT", ""), "the admin Greep acts as (env GREEP_ADMIN_SUBJECT)")
+	fs.StringVar(&g.ServiceAccount, "service-account", Env("GREEP_SERVICE_ACCOUNT", ""), "the domain-wide delegated service account, impersonated without a key (env GREEP_SERVICE_ACCOUNT)")
+}
+
+// Validate refuses a configuration no Google client can be built from.
+func (g Google) Validate() error {
+	if g.AdminSubject == "" {
+		return errors.New("--admin-subject is required")
+	}
+	return nil
+}
+
+// Backend is a service's connection to the shared state: the store, the queue, the
+// lanes and the daily quota guard over the store's counters.
+type Backend struct {
+	Store  greep.Store
+	Queue  queue.Enqueuer
+	Queues *queueconfig.Config
+	Quota  *quota.Guard
+
+	close func()
+}
+
+// Open loads queues.yaml (first, so that a bad file stops the service before it
+// connects anywhere) and connects to Cloud Datastore and Cloud Tasks. Close releases
+// them.
+func Open(ctx context.Context, c Config) (*Backend, error) {
+	qcfg, err := queueconfig.Load(c.Queues)
+	if err != nil {
+		return nil, err
+	}
+	store, err := datastore.Open(ctx, c.Project, "")
+	if err != nil {
+		return nil, err
+	}
+	client, err := cloudtasks.NewClient(ctx, c.TasksEndpoint)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	enq, err := cloudtasks.NewEnqueuer(client, cloudtasks.Location{Project: c.Project, Location: c.Location}, qcfg)
+	if err != nil {
+		client.Close()
+		store.Close()
+		return nil, fmt.Errorf("cloudtasks: %w", err)
+	}
+	return &Backend{
+		Store:  store,
+		Queue:  enq,
+		Queues: qcfg,
+		Quota:  quota.New(store, qcfg),
+		close:  func() { client.Close(); store.Close() },
+	}, nil
+}
+
+// Close releases the connections.
+func (b *Backend) Close() { b.close() }
+
+// Google builds the Workspace clients, every call through the one-call-per-task budget
+// and the daily quota guard, so a service cannot spend more of Google's quota than
+// queues.yaml gives it.
+func (b *Backend) Google(ctx context.Context, g Google) (*workspace.Clients, error) {
+	return workspace.New(ctx, workspace.Config{
+		Endpoint:       g.Workspace,
+		AdminSubject:   g.AdminSubject,
+		ServiceAccount: g.ServiceAccount,
+		Wrap:           callbudget.Wrap(b.Quota),
+	})
+}

@@ -1,0 +1,118 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/cloudtasks"
+	"github.com/greephq/greep/pkg/queue/cloudtasks/cloudtaskstest"
+	"github.com/greephq/greep/pkg/service"
+	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+// A bad queues file stops a service before it connects anywhere.
+func TestOpenRefusesABadQueuesFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "queues.yaml")
+	if err := os.WriteFile(bad, []byte("lanes:\n  directory: {rate: fast}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "missing.yaml"), bad} {
+		_, err := service.Open(context.Background(), service.Config{Project: "p", Location: "l", Queues: path})
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: err = %v", path, err)
+		}
+	}
+}
+
+// With the Datastore emulator (make test starts one), Open connects the real store and
+// the real Cloud Tasks client (to an in-process Cloud Tasks API), and the Google clients
+// it builds spend the task's one-call budget and the daily quota kept in the store.
+func TestOpenOnTheEmulator(t *testing.T) {
+	if os.Getenv("DATASTORE_EMULATOR_HOST") == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true needs the Datastore emulator (make test starts it)")
+		}
+		t.Skip("DATASTORE_EMULATOR_HOST not set")
+	}
+	ctx := context.Background()
+	ct := cloudtaskstest.Start(t)
+	project := os.Getenv("DATASTORE_PROJECT_ID")
+	if project == "" {
+		project = "greep-test"
+	}
+	b, err := service.Open(ctx, service.Config{Project: project, Location: "us-central1", Queues: "../../queues.yaml", TasksEndpoint: ct.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// The queues exist before any service runs: greep queues apply creates them.
+	admin, err := cloudtasks.NewClient(ctx, ct.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := cloudtasks.Apply(ctx, admin, cloudtasks.Location{Project: project, Location: "us-central1"}, b.Queues, false); err != nil {
+		t.Fatal(err)
+	}
+
+	task, err := tasks.New(tasks.QueueDirectory, tasks.PathDirectoryRefresh, "", map[string]string{"group": "g"}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Queue.Enqueue(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if len(ct.Creates) != 1 || !strings.HasSuffix(ct.Creates[0].Parent, "/queues/"+tasks.QueueDirectory) ||
+		!strings.Contains(ct.Creates[0].Parent, "projects/"+project+"/locations/us-central1") {
+		t.Fatalf("Cloud Tasks got %v", ct.Creates)
+	}
+
+	sim, err := workspacesim.Start(workspacesim.Config{Users: 5, Groups: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	clients, err := b.Google(ctx, service.Google{Workspace: sim.URL, AdminSubject: sim.Sim.Admin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := b.Quota.Usage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTask := queue.WithInfo(ctx, queue.Info{Queue: tasks.QueueDirectory, Name: "t1"})
+	// A task without its budget may not reach Google.
+	if _, err := clients.Directory.Groups.List().Customer("my_customer").Context(inTask).Do(); !errors.Is(err, callbudget.ErrNoBudget) {
+		t.Fatalf("a task's call without a budget: %v", err)
+	}
+	// A task's one call goes through and is counted against the day's quota.
+	task1 := callbudget.WithBudget(inTask, callbudget.PerTaskCalls)
+	if _, err := clients.Directory.Groups.List().Customer("my_customer").Context(task1).Do(); err != nil {
+		t.Fatalf("the task's call: %v", err)
+	}
+	if _, err := clients.Directory.Groups.List().Customer("my_customer").Context(task1).Do(); !errors.Is(err, callbudget.ErrExceeded) {
+		t.Fatalf("a second call in one task: %v", err)
+	}
+	after, err := b.Quota.Usage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var grew bool
+	for api, u := range after {
+		if u.UsedToday > before[api].UsedToday {
+			grew = true
+		}
+	}
+	if !grew {
+		t.Errorf("quota usage did not grow: %+v -> %+v", before, after)
+	}
+}
