@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
+
+	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/callbudget"
@@ -70,6 +73,26 @@ func (g Google) Validate() error {
 	return nil
 }
 
+// GoogleConfig is the configuration of a service on the backend that calls Google.
+type GoogleConfig struct {
+	Config
+	Google
+}
+
+// Flags registers Config's and Google's flags.
+func (c *GoogleConfig) Flags(fs *flag.FlagSet) {
+	c.Config.Flags(fs)
+	c.Google.Flags(fs)
+}
+
+// Validate validates both.
+func (c GoogleConfig) Validate() error {
+	if err := c.Google.Validate(); err != nil {
+		return err
+	}
+	return c.Config.Validate()
+}
+
 // Backend is a service's connection to the shared state: the store, the queue, the
 // lanes and the daily quota guard over the store's counters.
 type Backend struct {
@@ -126,4 +149,22 @@ func (b *Backend) Google(ctx context.Context, g Google) (*workspace.Clients, err
 		ServiceAccount: g.ServiceAccount,
 		Wrap:           callbudget.Wrap(b.Quota),
 	})
+}
+
+// Run is a service's life on the backend: it opens the backend (Open), builds the
+// service's handler with it and serves it (Server.Serve) until ctx ends, logging as
+// service name; the backend is closed after the last request.
+func Run(ctx context.Context, name string, c Config, build func(b *Backend, log *zap.Logger) (http.Handler, error)) error {
+	log := c.Logger().With(zap.String("service", name))
+	defer log.Sync() //nolint:errcheck // stderr may not sync
+	b, err := Open(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	h, err := build(b, log)
+	if err != nil {
+		return err
+	}
+	return c.Serve(ctx, h, log)
 }

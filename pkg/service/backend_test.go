@@ -3,11 +3,17 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/queue"
@@ -114,5 +120,73 @@ func TestOpenOnTheEmulator(t *testing.T) {
 	}
 	if !grew {
 		t.Errorf("quota usage did not grow: %+v -> %+v", before, after)
+	}
+}
+
+func TestRunStopsBeforeBuildingOnABadBackend(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "queues.yaml")
+	c := service.Config{Server: service.Server{Addr: "127.0.0.1:0", Level: "error"}, Project: "p", Location: "l", Queues: missing}
+	err := service.Run(context.Background(), "test", c, func(*service.Backend, *zap.Logger) (http.Handler, error) {
+		t.Error("the handler was built without a backend")
+		return http.NotFoundHandler(), nil
+	})
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// With the emulator, Run serves the handler built on the opened backend until ctx ends.
+func TestRunOnTheEmulator(t *testing.T) {
+	if os.Getenv("DATASTORE_EMULATOR_HOST") == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true needs the Datastore emulator (make test starts it)")
+		}
+		t.Skip("DATASTORE_EMULATOR_HOST not set")
+	}
+	addr := freeAddr(t)
+	c := service.Config{Server: service.Server{Addr: addr, Level: "error"}, Project: "greep-test", Location: "us-central1",
+		Queues: "../../queues.yaml", TasksEndpoint: cloudtaskstest.Start(t).Addr}
+	if p := os.Getenv("DATASTORE_PROJECT_ID"); p != "" {
+		c.Project = p
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- service.Run(ctx, "test", c, func(b *service.Backend, _ *zap.Logger) (http.Handler, error) {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n, err := b.Store.AddCount(r.Context(), "service-test/hits", 1)
+				if err != nil {
+					http.Error(w, err.Error(), 500)
+					return
+				}
+				fmt.Fprint(w, n)
+			}), nil
+		})
+	}()
+	var body string
+	for range 200 {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("%d %s", resp.StatusCode, b)
+			}
+			body = string(b)
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run: %v", err)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	if n, err := strconv.Atoi(body); err != nil || n < 1 {
+		t.Fatalf("the handler did not count in Datastore: %q", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }

@@ -17,19 +17,14 @@ import (
 
 func parse(t *testing.T, args ...string) (service.Config, service.Google, error) {
 	t.Helper()
-	var c service.Config
-	var g service.Google
+	var c service.GoogleConfig
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c.Flags(fs)
-	g.Flags(fs)
 	if err := service.Parse(fs, args); err != nil {
-		return c, g, err
+		return c.Config, c.Google, err
 	}
-	if err := g.Validate(); err != nil {
-		return c, g, err
-	}
-	return c, g, c.Validate()
+	return c.Config, c.Google, c.Validate()
 }
 
 func TestFlagsDefaultFromTheEnvironment(t *testing.T) {

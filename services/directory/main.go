@@ -9,6 +9,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,8 +24,7 @@ import (
 // Config is the service's configuration. Every field has a flag and an environment
 // variable (the flag wins); App Engine sets PORT and GOOGLE_CLOUD_PROJECT, app.yaml the rest.
 type Config struct {
-	service.Config
-	service.Google
+	service.GoogleConfig
 	Customer    string
 	ResyncEvery time.Duration // how often cron calls the resync: sizes the rolling slice
 	MaxAge      time.Duration
@@ -40,18 +40,14 @@ func envDuration(name string, def time.Duration) time.Duration {
 func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("directory", flag.ContinueOnError)
-	c.Config.Flags(fs)
-	c.Google.Flags(fs)
+	c.Flags(fs)
 	fs.StringVar(&c.Customer, "customer", service.Env("GREEP_CUSTOMER", "my_customer"), "the Workspace customer to list (env GREEP_CUSTOMER)")
 	fs.DurationVar(&c.ResyncEvery, "resync-every", envDuration("GREEP_RESYNC_EVERY", time.Hour), "the resync cron's period (env GREEP_RESYNC_EVERY; keep equal to cron.yaml)")
 	fs.DurationVar(&c.MaxAge, "max-age", envDuration("GREEP_MAX_AGE", 24*time.Hour), "oldest any group's members may get (env GREEP_MAX_AGE)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
-	if err := c.Google.Validate(); err != nil {
-		return c, err
-	}
-	if err := c.Config.Validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return c, err
 	}
 	if c.ResyncEvery <= 0 || c.MaxAge < c.ResyncEvery {
@@ -67,25 +63,19 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := cfg.Logger().With(zap.String("service", "directory"))
-	defer log.Sync() //nolint:errcheck // stderr may not sync
-	b, err := service.Open(ctx, cfg.Config)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	clients, err := b.Google(ctx, cfg.Google)
-	if err != nil {
-		return err
-	}
-	w := directory.New(directory.Config{
-		Store: b.Store, Directory: clients.Directory, Queue: b.Queue, Customer: cfg.Customer,
-		SweepQueue: tasks.QueueDirectorySweep, PushQueue: tasks.QueueDirectory,
-		Resync:                syncplan.Resync{Every: cfg.ResyncEvery, MaxAge: cfg.MaxAge},
-		NextReset:             func(t time.Time) time.Time { _, r := b.Quota.Day(t); return r },
-		Refused:               quota.ResetAfter,
-		TrustAppEngineHeaders: service.OnAppEngine(),
-		Logger:                log,
+	return service.Run(ctx, "directory", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
+		clients, err := b.Google(ctx, cfg.Google)
+		if err != nil {
+			return nil, err
+		}
+		return directory.New(directory.Config{
+			Store: b.Store, Directory: clients.Directory, Queue: b.Queue, Customer: cfg.Customer,
+			SweepQueue: tasks.QueueDirectorySweep, PushQueue: tasks.QueueDirectory,
+			Resync:                syncplan.Resync{Every: cfg.ResyncEvery, MaxAge: cfg.MaxAge},
+			NextReset:             func(t time.Time) time.Time { _, r := b.Quota.Day(t); return r },
+			Refused:               quota.ResetAfter,
+			TrustAppEngineHeaders: service.OnAppEngine(),
+			Logger:                log,
+		}).Handler(), nil
 	})
-	return cfg.Serve(ctx, w.Handler(), log)
 }

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"flag"
+	"net/http"
 
 	"go.uber.org/zap"
 
@@ -17,22 +18,17 @@ import (
 // Config is the service's configuration. Every field has a flag and an environment
 // variable (the flag wins); App Engine sets PORT and app.yaml sets the rest.
 type Config struct {
-	service.Config
-	service.Google
+	service.GoogleConfig
 }
 
 func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("groupssettings", flag.ContinueOnError)
-	c.Config.Flags(fs)
-	c.Google.Flags(fs)
+	c.Flags(fs)
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
-	if err := c.Google.Validate(); err != nil {
-		return c, err
-	}
-	return c, c.Config.Validate()
+	return c, c.Validate()
 }
 
 func main() { service.Main("groupssettings", realMain) }
@@ -42,23 +38,17 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := cfg.Logger().With(zap.String("service", "groupssettings"))
-	defer log.Sync() //nolint:errcheck // stderr may not sync
-	b, err := service.Open(ctx, cfg.Config)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	clients, err := b.Google(ctx, cfg.Google)
-	if err != nil {
-		return err
-	}
-	w := settingsworker.New(settingsworker.Config{
-		Store:                 b.Store,
-		Settings:              clients.Settings,
-		Queue:                 b.Queue,
-		TrustAppEngineHeaders: service.OnAppEngine(),
-		Logger:                log,
+	return service.Run(ctx, "groupssettings", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
+		clients, err := b.Google(ctx, cfg.Google)
+		if err != nil {
+			return nil, err
+		}
+		return settingsworker.New(settingsworker.Config{
+			Store:                 b.Store,
+			Settings:              clients.Settings,
+			Queue:                 b.Queue,
+			TrustAppEngineHeaders: service.OnAppEngine(),
+			Logger:                log,
+		}).Handler(), nil
 	})
-	return cfg.Serve(ctx, w.Handler(), log)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -46,15 +47,10 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := cfg.Logger().With(zap.String("service", "push"))
-	defer log.Sync() //nolint:errcheck // stderr may not sync
-	b, err := service.Open(ctx, cfg.Config)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	r := chi.NewRouter()
-	r.Handle(push.Path, push.New(b.Store, b.Queue, push.Config{Debounce: cfg.Debounce, Log: log}))
-	log.Info("push webhook", zap.Duration("debounce", cfg.Debounce))
-	return cfg.Serve(ctx, r, log)
+	return service.Run(ctx, "push", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
+		r := chi.NewRouter()
+		r.Handle(push.Path, push.New(b.Store, b.Queue, push.Config{Debounce: cfg.Debounce, Log: log}))
+		log.Info("push webhook", zap.Duration("debounce", cfg.Debounce))
+		return r, nil
+	})
 }

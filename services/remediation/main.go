@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 
 	"go.uber.org/zap"
 
@@ -49,32 +50,27 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := cfg.Logger().With(zap.String("service", "remediation"))
-	defer log.Sync() //nolint:errcheck // stderr may not sync
-	// Invalid rules stop the service here, with the line named, before any task runs.
+	// Invalid rules stop the service here, with the line named, before it connects
+	// anywhere or any task runs.
 	rc, err := rules.LoadFile(cfg.Rules)
 	if err != nil {
 		return err
 	}
-	b, err := service.Open(ctx, cfg.Config)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	svc := remediation.New(remediation.Config{
-		Rules:                 rc,
-		Store:                 b.Store,
-		Queue:                 b.Queue,
-		Mode:                  cfg.Mode,
-		SliceEvery:            remediation.SliceEvery(b.Queues, sliceSize),
-		SliceSize:             sliceSize,
-		Quota:                 b.Quota,
-		Queues:                b.Queues,
-		TrustAppEngineHeaders: service.OnAppEngine(),
-		Logger:                log,
+	return service.Run(ctx, "remediation", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
+		log.Info("remediation", zap.String("rules", cfg.Rules), zap.String("mode", orDefault(cfg.Mode, rc.Mode)))
+		return remediation.New(remediation.Config{
+			Rules:                 rc,
+			Store:                 b.Store,
+			Queue:                 b.Queue,
+			Mode:                  cfg.Mode,
+			SliceEvery:            remediation.SliceEvery(b.Queues, sliceSize),
+			SliceSize:             sliceSize,
+			Quota:                 b.Quota,
+			Queues:                b.Queues,
+			TrustAppEngineHeaders: service.OnAppEngine(),
+			Logger:                log,
+		}).Handler(), nil
 	})
-	log.Info("remediation", zap.String("rules", cfg.Rules), zap.String("mode", orDefault(cfg.Mode, rc.Mode)))
-	return cfg.Serve(ctx, svc.Handler(), log)
 }
 
 func orDefault(s, d string) string {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,8 +22,7 @@ import (
 // variable (the flag wins); App Engine sets PORT and GOOGLE_CLOUD_PROJECT, app.yaml the
 // rest.
 type Config struct {
-	service.Config
-	service.Google
+	service.GoogleConfig
 	Address  string // the webhook's public URL
 	Lifetime time.Duration
 }
@@ -30,8 +30,7 @@ type Config struct {
 func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("reports", flag.ContinueOnError)
-	c.Config.Flags(fs)
-	c.Google.Flags(fs)
+	c.Flags(fs)
 	fs.StringVar(&c.Address, "push-address", service.Env("GREEP_PUSH_ADDRESS", ""), "public HTTPS URL of the webhook, https://HOST/push/notify (env GREEP_PUSH_ADDRESS)")
 	lifetime := fs.String("channel-lifetime", service.Env("GREEP_CHANNEL_LIFETIME", reports.MaxLifetime.String()), "lifetime asked for each watch channel, at most 6h (env GREEP_CHANNEL_LIFETIME)")
 	if err := service.Parse(fs, args); err != nil {
@@ -45,10 +44,7 @@ func parseConfig(args []string) (Config, error) {
 	if c.Address == "" {
 		return c, errors.New("--push-address is required: the webhook URL Google delivers to")
 	}
-	if err := c.Google.Validate(); err != nil {
-		return c, err
-	}
-	return c, c.Config.Validate()
+	return c, c.Validate()
 }
 
 func main() { service.Main("reports", realMain) }
@@ -58,25 +54,20 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := cfg.Logger().With(zap.String("service", "reports"))
-	defer log.Sync() //nolint:errcheck // stderr may not sync
-	b, err := service.Open(ctx, cfg.Config)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	clients, err := b.Google(ctx, cfg.Google)
-	if err != nil {
-		return err
-	}
-	w, err := reports.New(b.Store, clients.Reports, b.Queue, reports.Config{
-		Address: cfg.Address,
-		Policy:  reports.Policy{Lifetime: cfg.Lifetime},
-		Log:     log,
+	return service.Run(ctx, "reports", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
+		clients, err := b.Google(ctx, cfg.Google)
+		if err != nil {
+			return nil, err
+		}
+		w, err := reports.New(b.Store, clients.Reports, b.Queue, reports.Config{
+			Address: cfg.Address,
+			Policy:  reports.Policy{Lifetime: cfg.Lifetime},
+			Log:     log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("reports worker", zap.String("pushAddress", cfg.Address))
+		return w.Handler(service.OnAppEngine()), nil
 	})
-	if err != nil {
-		return err
-	}
-	log.Info("reports worker", zap.String("pushAddress", cfg.Address))
-	return cfg.Serve(ctx, w.Handler(service.OnAppEngine()), log)
 }
