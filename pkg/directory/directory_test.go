@@ -395,3 +395,34 @@ func TestTasksDeliveredTwiceCountOnce(t *testing.T) {
 		t.Errorf("after double delivery: %+v %+v, want %d groups done of %d", s, p, len(truth.Groups), len(truth.Groups))
 	}
 }
+
+// TestTickStartsWithAFullSyncThenResyncs: App Engine's cron tick on an empty cache runs the
+// full sync (one call per member page, not a refresh per group), does nothing while a sweep
+// runs, and resyncs afterwards.
+func TestTickStartsWithAFullSyncThenResyncs(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, workspacesim.Config{Users: 40, Groups: 30, Seed: 3}, syncplan.Resync{})
+	for i, want := range []string{"full sync started", "a sweep is running; no resync started"} {
+		msg, err := e.worker.Tick(ctx)
+		if err != nil || msg != want {
+			t.Fatalf("tick %d: %q, %v; want %q", i+1, msg, err, want)
+		}
+	}
+	e.q.run()
+	truth := e.assertTruth(t)
+	want := syncplan.FullSyncCalls(truthGroups(truth), len(truth.Users))
+	if got := e.sim.Stats().Calls["directory.groups.get"]; got != want["directory.groups.get"] {
+		t.Errorf("the first tick made %d groups.get calls, a full sync makes %d", got, want["directory.groups.get"])
+	}
+	s, err := e.worker.Sweep(ctx)
+	if err != nil || s.Mode != syncplan.ModeFull {
+		t.Fatalf("first sweep %+v, %v: want a full sync", s, err)
+	}
+	if msg, err := e.worker.Tick(ctx); err != nil || msg != "resync started" {
+		t.Fatalf("tick after the sync: %q, %v; want a resync", msg, err)
+	}
+	e.q.run()
+	if s, _ := e.worker.Sweep(ctx); s.Mode != syncplan.ModeResync || s.Running() {
+		t.Errorf("second sweep %+v: want a finished resync", s)
+	}
+}

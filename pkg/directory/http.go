@@ -149,21 +149,41 @@ func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, call
 	}
 }
 
-// cronResync starts a resync; App Engine cron calls it with GET.
+// cronResync is App Engine cron's periodic call (GET): see Tick.
 func (w *Worker) cronResync(rw http.ResponseWriter, r *http.Request) {
 	if !w.cfg.TrustAppEngineHeaders || r.Header.Get("X-Appengine-Cron") != "true" {
 		googleerror.Write(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron")
 		return
 	}
-	started, err := w.StartResync(r.Context())
+	msg, err := w.Tick(r.Context())
 	if err != nil {
 		googleerror.Write(rw, http.StatusInternalServerError, "backendError", err.Error())
 		return
 	}
-	msg := "resync started"
-	if !started {
-		msg = "a sweep is running; no resync started"
-	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(rw, msg)
+}
+
+// Tick is the periodic entry point on App Engine: the first tick on an empty cache starts
+// the full sync (a resync would refresh every group with two calls where a full sync spends
+// one), later ticks a resync, and a tick while a sweep runs does nothing.
+func (w *Worker) Tick(ctx context.Context) (string, error) {
+	s, err := w.Sweep(ctx)
+	if err != nil {
+		return "", err
+	}
+	if s.Generation == 0 {
+		if _, err := w.StartFullSync(ctx); err != nil {
+			return "", err
+		}
+		return "full sync started", nil
+	}
+	started, err := w.StartResync(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !started {
+		return "a sweep is running; no resync started", nil
+	}
+	return "resync started", nil
 }
