@@ -1,12 +1,9 @@
 package directory
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -15,13 +12,11 @@ import (
 
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/googleerror"
+	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
 )
-
-// maxBody bounds a task body; the largest (a refresh with its expectations) is a few KB.
-const maxBody = 1 << 20
 
 // Handler serves the task paths (only to queued tasks) and the resync cron path.
 func (w *Worker) Handler() http.Handler {
@@ -38,65 +33,26 @@ func (w *Worker) Handler() http.Handler {
 	return r
 }
 
-// taskRun is the task being handled, for rescheduling a copy of it.
+// taskRun is the task being handled, for rescheduling a copy of it: queue.Run under the
+// names this package's handlers use.
 type taskRun struct {
 	queue, name, path string
 	body              []byte
 }
 
-// taskHandler decodes a task body strictly and turns a handler's error into the answer
-// the queue acts on.
+// taskHandler serves a task path with queue.Handle.
 func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, body T) error) http.HandlerFunc {
-	return func(rw http.ResponseWriter, r *http.Request) {
-		raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
-			googleerror.Write(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
-			return
+	return queue.Handle(w.log, func(ctx context.Context, run queue.Run, body T) error {
+		err := fn(ctx, taskRun{queue: run.Queue, name: run.Name, path: run.Path, body: run.Body}, body)
+		if errors.Is(err, errBadTask) {
+			return greep.Errorf(greep.EINVALID, "%s", err.Error())
 		}
-		if len(raw) > maxBody {
-			googleerror.Write(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
-			return
-		}
-		var body T
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			googleerror.Write(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
-			return
-		}
-		info, _ := queue.InfoFrom(r.Context())
-		run := taskRun{queue: info.Queue, name: info.Name, path: r.URL.Path, body: raw}
-		if err := fn(r.Context(), run, body); err != nil {
-			var re *retryError
-			if errors.As(err, &re) {
-				w.log.Info("task will be retried", zap.String("path", run.path), zap.String("reason", re.reason), zap.Error(re.err))
-				googleerror.Write(rw, re.status, re.reason, re.err.Error())
-				return
-			}
-			if errors.Is(err, errBadTask) {
-				googleerror.Write(rw, http.StatusBadRequest, "invalid", err.Error())
-				return
-			}
-			w.log.Error("task failed", zap.String("path", run.path), zap.Error(err))
-			googleerror.Write(rw, http.StatusInternalServerError, "backendError", err.Error())
-			return
-		}
-		rw.WriteHeader(http.StatusNoContent)
-	}
+		return err
+	})
 }
 
 // errBadTask marks a task body that can never succeed (answered 400).
 var errBadTask = errors.New("invalid task")
-
-// retryError makes the handler answer a status the queue retries with backoff.
-type retryError struct {
-	status int
-	reason string
-	err    error
-}
-
-func (e *retryError) Error() string { return e.reason + ": " + e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
 
 // enqueue puts a task with a JSON body on a queue.
 func (w *Worker) enqueue(ctx context.Context, queueName, path, name string, body any, at time.Time) error {
@@ -119,7 +75,7 @@ const (
 	failed                         // recorded on the status page
 )
 
-// callFailed decides what a failed Directory call means for the task: a retryError when
+// callFailed decides what a failed Directory call means for the task: a queue.RetryError when
 // the queue should retry, otherwise how the task was settled.
 func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, callErr error) (outcome, error) {
 	now := w.cfg.Now()
@@ -145,7 +101,7 @@ func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, call
 		w.log.Warn("directory call failed; not retried", zap.String("group", group), zap.Error(callErr))
 		return failed, nil
 	default:
-		return 0, &retryError{status: v.Status, reason: v.Reason, err: callErr}
+		return 0, &queue.RetryError{Status: v.Status, Reason: v.Reason, Err: callErr}
 	}
 }
 

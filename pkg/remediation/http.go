@@ -1,11 +1,9 @@
 package remediation
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -14,14 +12,10 @@ import (
 
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/googleerror"
-	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/tasks"
 )
-
-// maxBody bounds a task body; the largest (a notification) is well under 64 KiB.
-const maxBody = 1 << 20
 
 // Handler serves the remediation task paths (only to queued tasks) and the sweep's cron
 // path:
@@ -42,38 +36,12 @@ func (s *Service) Handler() http.Handler {
 	return r
 }
 
-// taskHandler decodes a task body strictly and answers what the queue acts on: 204 when
-// the task is done, 400 for a body no retry can fix, 502 for a failure worth retrying
-// (not 503, which Cloud Tasks reads as "slow the whole queue down").
+// taskHandler serves a task path with queue.Handle; these handlers reschedule nothing,
+// so they take no queue.Run.
 func taskHandler[T any](s *Service, fn func(ctx context.Context, body T) error) http.HandlerFunc {
-	return func(rw http.ResponseWriter, r *http.Request) {
-		raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
-			googleerror.Write(rw, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
-			return
-		}
-		if len(raw) > maxBody {
-			googleerror.Write(rw, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
-			return
-		}
-		var body T
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			googleerror.Write(rw, http.StatusBadRequest, "invalid", "task body: "+err.Error())
-			return
-		}
-		if err := fn(r.Context(), body); err != nil {
-			if greep.ErrorCode(err) == greep.EINVALID {
-				googleerror.Write(rw, http.StatusBadRequest, "invalid", greep.ErrorMessage(err))
-				return
-			}
-			s.log.Warn("task failed; the queue retries it", zap.String("path", r.URL.Path), zap.Error(err))
-			googleerror.Write(rw, http.StatusBadGateway, "backendError", err.Error())
-			return
-		}
-		rw.WriteHeader(http.StatusNoContent)
-	}
+	return queue.Handle(s.log, func(ctx context.Context, _ queue.Run, body T) error {
+		return fn(ctx, body)
+	})
 }
 
 // cronSweep starts a sweep. App Engine cron calls it with GET; ?cap=N overrides the run's

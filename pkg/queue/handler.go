@@ -1,0 +1,95 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/googleerror"
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// MaxBody bounds a task body; the largest (a refresh with its expectations, a patch with
+// its findings, a notification) is well under 64 KiB.
+const MaxBody = 1 << 20
+
+// Run is the task being handled, for rescheduling a copy of it.
+type Run struct {
+	Queue, Name string // from the task's Info; empty outside a queue
+	Path        string // the handler path the task was posted to
+	Body        []byte // the raw body, to enqueue the copy unchanged
+}
+
+// RetryError makes Handle answer Status with Reason, so the queue retries the task with
+// backoff (a 429 for a spent per-minute quota, say).
+type RetryError struct {
+	Status int
+	Reason string
+	Err    error
+}
+
+func (e *RetryError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Handle serves a task path: it decodes the body into T strictly (unknown keys are a
+// bug in whoever enqueued it), runs fn, and turns fn's error into the answer the queue
+// acts on:
+//
+//	nil                      204: done
+//	*RetryError              its Status and Reason
+//	greep.EINVALID           400: no retry can fix the body
+//	anything else            500 backendError: retried
+//
+// Cloud Tasks retries any non-2xx answer, but reads 503 as "slow the whole queue down",
+// so a failure of one task is never answered 503.
+func Handle[T any](log *zap.Logger, fn func(ctx context.Context, run Run, body T) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+		if err != nil {
+			googleerror.Write(w, http.StatusBadRequest, "invalid", "reading the task body: "+err.Error())
+			return
+		}
+		if len(raw) > MaxBody {
+			googleerror.Write(w, http.StatusRequestEntityTooLarge, "requestTooLarge", "task body over 1 MiB")
+			return
+		}
+		var body T
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			googleerror.Write(w, http.StatusBadRequest, "invalid", "task body: "+err.Error())
+			return
+		}
+		info, _ := InfoFrom(r.Context())
+		run := Run{Queue: info.Queue, Name: info.Name, Path: r.URL.Path, Body: raw}
+		err = fn(r.Context(), run, body)
+		var re *RetryError
+		switch {
+		case err == nil:
+			w.WriteHeader(http.StatusNoContent)
+		case errors.As(err, &re):
+			log.Info("task will be retried", zap.String("path", run.Path), zap.String("reason", re.Reason), zap.Error(re.Err))
+			msg := re.Reason
+			if re.Err != nil {
+				msg = re.Err.Error()
+			}
+			googleerror.Write(w, re.Status, re.Reason, msg)
+		case greep.ErrorCode(err) == greep.EINVALID:
+			googleerror.Write(w, http.StatusBadRequest, "invalid", greep.ErrorMessage(err))
+		default:
+			log.Error("task failed; the queue retries it", zap.String("path", run.Path), zap.Error(err))
+			googleerror.Write(w, http.StatusInternalServerError, "backendError", err.Error())
+		}
+	}
+}
