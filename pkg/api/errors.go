@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
 )
 
@@ -28,25 +29,9 @@ func errInvalid(format string, args ...any) error {
 	return greep.Errorf(greep.EINVALID, format, args...)
 }
 
-// statusOf maps greep's error codes to HTTP statuses and Google's error reasons.
-func statusOf(code string) (int, string) {
-	switch code {
-	case greep.EINVALID:
-		return http.StatusBadRequest, "invalid"
-	case greep.EUNAUTHORIZED:
-		return http.StatusUnauthorized, "authError"
-	case greep.EFORBIDDEN:
-		return http.StatusForbidden, "forbidden"
-	case greep.ENOTFOUND:
-		return http.StatusNotFound, "notFound"
-	case greep.ECONFLICT:
-		return http.StatusConflict, "duplicate"
-	case greep.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge, "requestTooLarge"
-	default:
-		return http.StatusInternalServerError, "backendError"
-	}
-}
+// statusOf maps greep's error codes to HTTP statuses and Google's error reasons, the
+// mapping every Greep HTTP surface shares.
+func statusOf(code string) (int, string) { return googleerror.Status(code) }
 
 // writeError answers err in Google's error shape, so the official clients turn it into a
 // *googleapi.Error with the right Code and Errors[].Reason.
