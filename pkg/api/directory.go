@@ -148,6 +148,7 @@ func (s *server) dirGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	b = appendField(b, false, "etag", etag)
 	b = append(b, "}\n"...)
+	*buf = b // keep what append grew, so the pool returns it next time
 	writeBody(w, r, b, etag, s.oldestSynced(groups))
 }
 
@@ -270,6 +271,7 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 	}
 	b = appendField(b, false, "etag", etag)
 	b = append(b, "}\n"...)
+	*buf = b // keep what append grew, so the pool returns it next time
 	writeBody(w, r, b, etag, syncedAt)
 }
 

@@ -85,6 +85,7 @@ func (s *server) v1Groups(w http.ResponseWriter, r *http.Request) {
 		oldest = s.cacheSyncedAt(r.Context())
 	}
 	b = appendTail(b, s.tokens.encode(query, next), oldest)
+	*buf = b // keep what append grew, so the pool returns it next time
 	writeBody(w, r, b, "", oldest)
 }
 
@@ -177,7 +178,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 	if j < len(frags) {
 		next = s.tokens.encode(query, memberCursor(snap.members[j-1]))
 	}
-	size := 64 + len(next)
+	size := 128 + len(next) // the envelope: members, nextPageToken and syncedAt
 	for _, f := range frags[i:j] {
 		size += len(f) + 1
 	}
@@ -191,6 +192,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		b = append(b, f...)
 	}
 	b = appendTail(b, next, syncedAt)
+	*buf = b // keep what append grew, so the pool returns it next time
 	writeBody(w, r, b, etag, syncedAt)
 }
 
