@@ -1,6 +1,7 @@
 // Package bench runs Greep's benchmark scenarios against the Workspace simulator and
 // reports their figures (calls per method, quota errors, achieved rate against the allowed
 // rate, simulated and wall duration, whether the cache equals the truth) in the JSON shape
-// `greep bench --json` prints. It also holds Diff, the cache-versus-truth comparison the
+// `greep bench --json` prints: FullSync, Read, DuringSync, Push, SettingsSweep and Day,
+// each measured against the naive way on the same tenant. It also holds Diff, the cache-versus-truth comparison the
 // end-to-end tests use.
 package bench

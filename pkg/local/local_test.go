@@ -10,6 +10,7 @@ import (
 	"github.com/greephq/greep/pkg/bench"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
+	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
@@ -348,4 +349,46 @@ func TestResyncFindsAMutationWithoutPush(t *testing.T) {
 		t.Errorf("%d groups.get calls: with push off, only the resync (groups.list) should find it", n)
 	}
 	assertTruth(t, sim.Sim, app.Store)
+}
+
+// TestRestartResumesTheSettingsSweep: a restart keeps the settings sweep that was started
+// (its slices are queued durably) instead of beginning another, which would read every
+// group's settings again.
+func TestRestartResumesTheSettingsSweep(t *testing.T) {
+	sim := startSim(t, 60)
+	cfg := config(sim, t.TempDir())
+	cfg.NoRemediation = false
+	cfg.Rules = "../../deploy/remediation.yaml"
+	sweep := func(app *local.App) remediation.SweepState {
+		var sw remediation.SweepState
+		if _, err := greep.LoadState(context.Background(), app.Store, remediation.StateSweep, &sw); err != nil {
+			t.Fatal(err)
+		}
+		return sw
+	}
+	app, err := local.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for sweep(app).RunID == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no settings sweep started after the first sync")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	first := sweep(app)
+	if err := app.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	app, err = local.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(context.Background())
+	// Give the restarted loop time to act (on the time-scaled clock), then look again.
+	time.Sleep(2 * time.Second)
+	if got := sweep(app); got.RunID != first.RunID {
+		t.Errorf("the restart began sweep %s; want the first one (%s) resumed", got.RunID, first.RunID)
+	}
 }

@@ -99,13 +99,20 @@ func (a *App) loop(fn func(ctx context.Context)) {
 }
 
 // remediationLoop starts the settings sweep once the first full sync is in (it reads the
-// groups from the cache), then every day, as cron does in production.
+// groups from the cache), then every day, as cron does in production; after a restart it
+// keeps the day's rhythm of the sweeps the store has seen.
 func (a *App) remediationLoop(ctx context.Context, svc *remediation.Service, clock qlocal.Clock) {
 	var due time.Time
 	for {
 		if due.IsZero() {
+			// A sweep this store already ran (or runs: its slices are queued durably and
+			// go on after a restart) makes the next one due a day after it started, so a
+			// restart resumes instead of reading every group's settings again.
+			var sw remediation.SweepState
 			var st greep.SyncState
-			if ok, err := greep.LoadState(ctx, a.Store, greep.StateSync, &st); err == nil && ok && !st.LastFullSyncAt.IsZero() {
+			if ok, err := greep.LoadState(ctx, a.Store, remediation.StateSweep, &sw); err == nil && ok && !sw.StartedAt.IsZero() {
+				due = sw.StartedAt.Add(sweepEvery)
+			} else if ok, err := greep.LoadState(ctx, a.Store, greep.StateSync, &st); err == nil && ok && !st.LastFullSyncAt.IsZero() {
 				due = a.Now()
 			}
 		}
