@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/googleerror"
-	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
@@ -23,36 +21,15 @@ func (w *Worker) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Group(func(r chi.Router) {
 		r.Use(queue.OnlyTasks(w.cfg.TrustAppEngineHeaders), callbudget.PerTask)
-		r.Post(PathGroupsPage, taskHandler(w, w.groupsPage))
-		r.Post(PathMembersPage, taskHandler(w, w.membersPage))
-		r.Post(PathUsersPage, taskHandler(w, w.usersPage))
-		r.Post(PathFinish, taskHandler(w, w.finish))
-		r.Post(tasks.PathDirectoryRefresh, taskHandler(w, w.refresh))
+		r.Post(PathGroupsPage, queue.Handle(w.log, w.groupsPage))
+		r.Post(PathMembersPage, queue.Handle(w.log, w.membersPage))
+		r.Post(PathUsersPage, queue.Handle(w.log, w.usersPage))
+		r.Post(PathFinish, queue.Handle(w.log, w.finish))
+		r.Post(tasks.PathDirectoryRefresh, queue.Handle(w.log, w.refresh))
 	})
 	r.Get(PathCronResync, w.cronResync)
 	return r
 }
-
-// taskRun is the task being handled, for rescheduling a copy of it: queue.Run under the
-// names this package's handlers use.
-type taskRun struct {
-	queue, name, path string
-	body              []byte
-}
-
-// taskHandler serves a task path with queue.Handle.
-func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, body T) error) http.HandlerFunc {
-	return queue.Handle(w.log, func(ctx context.Context, run queue.Run, body T) error {
-		err := fn(ctx, taskRun{queue: run.Queue, name: run.Name, path: run.Path, body: run.Body}, body)
-		if errors.Is(err, errBadTask) {
-			return greep.Errorf(greep.EINVALID, "%s", err.Error())
-		}
-		return err
-	})
-}
-
-// errBadTask marks a task body that can never succeed (answered 400).
-var errBadTask = errors.New("invalid task")
 
 // enqueue puts a task with a JSON body on a queue.
 func (w *Worker) enqueue(ctx context.Context, queueName, path, name string, body any, at time.Time) error {
@@ -77,7 +54,7 @@ const (
 
 // callFailed decides what a failed Directory call means for the task: a queue.RetryError when
 // the queue should retry, otherwise how the task was settled.
-func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, callErr error) (outcome, error) {
+func (w *Worker) callFailed(ctx context.Context, run queue.Run, group string, callErr error) (outcome, error) {
 	now := w.cfg.Now()
 	v := syncplan.Classifier{NextReset: w.cfg.NextReset, Refused: w.cfg.Refused}.Classify(callErr, now)
 	switch v.Action {
@@ -87,14 +64,14 @@ func (w *Worker) callFailed(ctx context.Context, run taskRun, group string, call
 		// A copy, named after the original and the reset, runs once the quota is back;
 		// this run ends 2xx so the queue stops retrying into a spent quota.
 		name := ""
-		if run.name != "" {
-			name = tasks.Name("after-reset", run.name, v.ResetAt.UTC().Format(time.RFC3339))
+		if run.Name != "" {
+			name = tasks.Name("after-reset", run.Name, v.ResetAt.UTC().Format(time.RFC3339))
 		}
-		t := queue.Task{Queue: run.queueOr(w.cfg.SweepQueue), Name: name, Path: run.path, Body: run.body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
+		t := queue.Task{Queue: run.QueueOr(w.cfg.SweepQueue), Name: name, Path: run.Path, Body: run.Body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
 		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
 			return 0, fmt.Errorf("rescheduling after the quota reset: %w", err)
 		}
-		w.log.Info("quota spent; task rescheduled", zap.String("path", run.path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
+		w.log.Info("quota spent; task rescheduled", zap.String("path", run.Path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
 		return rescheduled, nil
 	case syncplan.Fail:
 		w.recordFailure(ctx, group, callErr, false)

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
 )
@@ -33,7 +34,7 @@ type MembersPage struct {
 // membersPage reads one members.list page. A one-page list replaces the snapshot at once;
 // longer lists are staged page by page and swapped in whole on the last page, so readers
 // never see a half-read list.
-func (w *Worker) membersPage(ctx context.Context, run taskRun, t MembersPage) error {
+func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) error {
 	if t.Generation > 0 {
 		if ok, err := w.current(ctx, t.Generation); err != nil || !ok {
 			return err
@@ -77,7 +78,7 @@ func (w *Worker) membersPage(ctx context.Context, run taskRun, t MembersPage) er
 		}
 		next := t
 		next.Page, next.PageToken = t.Page+1, res.NextPageToken
-		return w.enqueue(ctx, run.queueOr(w.cfg.SweepQueue), PathMembersPage, syncplan.MembersPageName(t.Run, res.NextPageToken), next, time.Time{})
+		return w.enqueue(ctx, run.QueueOr(w.cfg.SweepQueue), PathMembersPage, syncplan.MembersPageName(t.Run, res.NextPageToken), next, time.Time{})
 	}
 
 	members := page
@@ -127,13 +128,6 @@ func (w *Worker) runDone(ctx context.Context, t MembersPage, members []greep.Mem
 		return w.groupDone(ctx, t.Generation, t.Group.ID)
 	}
 	return nil
-}
-
-func (r taskRun) queueOr(def string) string {
-	if r.queue != "" {
-		return r.queue
-	}
-	return def
 }
 
 func stageID(run string, page int) string { return fmt.Sprintf("%s/%06d", run, page) }

@@ -12,15 +12,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
 )
 
 // refresh re-reads one group (groups.get), then its members in follow-up tasks on the same
 // lane, and checks the result against what the push event announced.
-func (w *Worker) refresh(ctx context.Context, run taskRun, t tasks.Refresh) error {
+func (w *Worker) refresh(ctx context.Context, run queue.Run, t tasks.Refresh) error {
 	if t.Group == "" {
-		return fmt.Errorf("%w: a refresh needs a group", errBadTask)
+		return greep.Errorf(greep.EINVALID, "invalid task: a refresh needs a group")
 	}
 	res, err := w.cfg.Directory.Groups.Get(t.Group).Context(ctx).Do()
 	w.countCall(ctx, 0)
@@ -56,7 +57,7 @@ func (w *Worker) refresh(ctx context.Context, run taskRun, t tasks.Refresh) erro
 		return err
 	}
 	mp := MembersPage{Run: runID, Group: g, Refresh: &t}
-	return w.enqueue(ctx, run.queueOr(w.cfg.PushQueue), PathMembersPage, syncplan.MembersPageName(runID, ""), mp, time.Time{})
+	return w.enqueue(ctx, run.QueueOr(w.cfg.PushQueue), PathMembersPage, syncplan.MembersPageName(runID, ""), mp, time.Time{})
 }
 
 // groupGone drops a group Google no longer knows.

@@ -12,6 +12,7 @@ import (
 	admin "google.golang.org/api/admin/directory/v1"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 )
 
@@ -92,7 +93,7 @@ func (w *Worker) current(ctx context.Context, gen int64) (bool, error) {
 
 // groupsPage reads one groups.list page of a sweep, stores the groups under the sweep's
 // generation, enqueues the member reads the plan selects and then the next page.
-func (w *Worker) groupsPage(ctx context.Context, run taskRun, t GroupsPage) error {
+func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) error {
 	if ok, err := w.current(ctx, t.Generation); err != nil || !ok {
 		return err
 	}
@@ -183,7 +184,7 @@ func (w *Worker) groupsPage(ctx context.Context, run taskRun, t GroupsPage) erro
 
 // usersPage reads one users.list page of a full sync into the cache: the hygiene findings
 // need to know who is suspended or archived.
-func (w *Worker) usersPage(ctx context.Context, run taskRun, t UsersPage) error {
+func (w *Worker) usersPage(ctx context.Context, run queue.Run, t UsersPage) error {
 	if ok, err := w.current(ctx, t.Generation); err != nil || !ok {
 		return err
 	}
@@ -210,7 +211,7 @@ func (w *Worker) usersPage(ctx context.Context, run taskRun, t UsersPage) error 
 
 // finish closes a sweep whose listing is complete and whose groups are all done: groups
 // the sweep did not see no longer exist and are removed with their members.
-func (w *Worker) finish(ctx context.Context, _ taskRun, t Finish) error {
+func (w *Worker) finish(ctx context.Context, _ queue.Run, t Finish) error {
 	p, s, err := w.Progress(ctx)
 	if err != nil {
 		return err

@@ -25,6 +25,15 @@ type Run struct {
 	Body        []byte // the raw body, to enqueue the copy unchanged
 }
 
+// QueueOr returns the queue the task came from, or def when the handler ran outside a
+// queue (a test, or a direct call).
+func (r Run) QueueOr(def string) string {
+	if r.Queue != "" {
+		return r.Queue
+	}
+	return def
+}
+
 // RetryError makes Handle answer Status with Reason, so the queue retries the task with
 // backoff (a 429 for a spent per-minute quota, say).
 type RetryError struct {

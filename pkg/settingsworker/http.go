@@ -1,7 +1,6 @@
 package settingsworker
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -21,38 +20,9 @@ import (
 func (w *Worker) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(queue.OnlyTasks(w.cfg.TrustAppEngineHeaders), callbudget.PerTask)
-	r.Post(tasks.PathSettingsGet, taskHandler(w, w.get))
-	r.Post(tasks.PathSettingsPatch, taskHandler(w, w.patch))
+	r.Post(tasks.PathSettingsGet, queue.Handle(w.log, w.get))
+	r.Post(tasks.PathSettingsPatch, queue.Handle(w.log, w.patch))
 	return r
-}
-
-// taskRun is the task being handled, for rescheduling a copy of it: queue.Run under the
-// names this package's handlers use.
-type taskRun struct {
-	queue, name, path string
-	body              []byte
-}
-
-// retryError makes the handler answer a status the queue retries with backoff
-// (queue.RetryError under the names this package's handlers use).
-type retryError struct {
-	status int
-	reason string
-	err    error
-}
-
-func (e *retryError) Error() string { return e.reason + ": " + e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
-
-// taskHandler serves a task path with queue.Handle.
-func taskHandler[T any](w *Worker, fn func(ctx context.Context, run taskRun, body T) error) http.HandlerFunc {
-	return queue.Handle(w.log, func(ctx context.Context, run queue.Run, body T) error {
-		err := fn(ctx, taskRun{queue: run.Queue, name: run.Name, path: run.Path, body: run.Body}, body)
-		if re, ok := errors.AsType[*retryError](err); ok {
-			return &queue.RetryError{Status: re.status, Reason: re.reason, Err: re.err}
-		}
-		return err
-	})
 }
 
 // googleMessage is the message of a Google API error, without the client's decoration.

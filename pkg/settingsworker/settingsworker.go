@@ -82,7 +82,7 @@ func New(cfg Config) *Worker {
 }
 
 // get reads one group's settings (one API call), stores them, and queues their evaluation.
-func (w *Worker) get(ctx context.Context, run taskRun, b tasks.SettingsGet) error {
+func (w *Worker) get(ctx context.Context, run queue.Run, b tasks.SettingsGet) error {
 	email := strings.ToLower(strings.TrimSpace(b.Group))
 	if email == "" {
 		return greep.Errorf(greep.EINVALID, "settings get: no group")
@@ -127,7 +127,7 @@ func (w *Worker) get(ctx context.Context, run taskRun, b tasks.SettingsGet) erro
 
 // patch sends one patch (one API call), stores the settings Google answers with, and
 // marks the findings the patch was for fixed, or failed when Google refuses it.
-func (w *Worker) patch(ctx context.Context, run taskRun, b tasks.SettingsPatch) error {
+func (w *Worker) patch(ctx context.Context, run queue.Run, b tasks.SettingsPatch) error {
 	email := strings.ToLower(strings.TrimSpace(b.Group))
 	if email == "" || len(b.Patch) == 0 {
 		return greep.Errorf(greep.EINVALID, "settings patch: a group and at least one field are needed")
@@ -219,8 +219,8 @@ func (w *Worker) markFailed(ctx context.Context, b tasks.SettingsPatch, detail s
 
 // callFailed decides what a failed call means for the task. settled is true when retrying
 // cannot help (the group is gone, or Google refuses the request); otherwise err is nil
-// when the task was rescheduled after the quota reset, or a retryError.
-func (w *Worker) callFailed(ctx context.Context, run taskRun, callErr error) (settled bool, err error) {
+// when the task was rescheduled after the quota reset, or a *queue.RetryError.
+func (w *Worker) callFailed(ctx context.Context, run queue.Run, callErr error) (settled bool, err error) {
 	now := w.cfg.Now()
 	v := w.classify.Classify(callErr, now)
 	switch v.Action {
@@ -230,21 +230,17 @@ func (w *Worker) callFailed(ctx context.Context, run taskRun, callErr error) (se
 		// A copy runs once the quota is back; this run ends 2xx so the queue stops
 		// retrying into a spent quota.
 		name := ""
-		if run.name != "" {
-			name = tasks.Name("after-reset", run.name, v.ResetAt.UTC().Format(time.RFC3339))
+		if run.Name != "" {
+			name = tasks.Name("after-reset", run.Name, v.ResetAt.UTC().Format(time.RFC3339))
 		}
-		q := run.queue
-		if q == "" {
-			q = tasks.QueueSettings
-		}
-		t := queue.Task{Queue: q, Name: name, Path: run.path, Body: run.body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
+		t := queue.Task{Queue: run.QueueOr(tasks.QueueSettings), Name: name, Path: run.Path, Body: run.Body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
 		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
 			return false, fmt.Errorf("rescheduling after the quota reset: %w", err)
 		}
-		w.log.Info("quota spent; task rescheduled", zap.String("path", run.path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
+		w.log.Info("quota spent; task rescheduled", zap.String("path", run.Path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
 		return false, nil
 	default:
-		return false, &retryError{status: retryStatus(v.Status), reason: v.Reason, err: callErr}
+		return false, &queue.RetryError{Status: retryStatus(v.Status), Reason: v.Reason, Err: callErr}
 	}
 }
 
