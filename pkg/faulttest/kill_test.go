@@ -1,6 +1,7 @@
 package faulttest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -54,6 +55,7 @@ func TestKilledGreepLocalConverges(t *testing.T) {
 		t.Fatalf("the tenant has only %d unsafe groups; pick another seed", len(want))
 	}
 	pc := newProcConfig(t, s, rulesPath)
+	pc.queues = slowDirectory(t, pc.queues)
 	start := time.Now()
 
 	killed := map[int64]bool{}
@@ -64,9 +66,12 @@ func TestKilledGreepLocalConverges(t *testing.T) {
 		p := pc.start(t)
 		maxDelay := time.Second
 		if i >= syncKills {
-			// Into the remediation run: the settings sweep has begun reading.
+			// Into the remediation run: the settings sweep has begun reading (a restart
+			// resumes the sweep it had, so once every group was read there is no new read
+			// to wait for).
 			eventually(t, converge, "the settings sweep under way", func() (bool, string) {
-				return s.Sim.Stats().Calls["groupssettings.groups.get"] > readsAtStart, "no settings read yet"
+				n := s.Sim.Stats().Calls["groupssettings.groups.get"]
+				return n > readsAtStart || n >= int64(groups), "no settings read yet"
 			})
 			maxDelay = 600 * time.Millisecond
 		}
@@ -187,4 +192,25 @@ func changedGroups(writes map[string][]write) int {
 		}
 	}
 	return n
+}
+
+// slowDirectory writes a copy of queues.yaml whose Directory short window is 200 times
+// smaller, so the full sync lasts seconds even on an idle machine at the test's time scale
+// and the sync kills land inside it rather than after it (on an idle machine the shipped
+// rates finish 100 groups within the first kill's delay).
+func slowDirectory(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from, to = "  directory:\n    shortWindow: {limit: 2400, per: 1m}", "  directory:\n    shortWindow: {limit: 12, per: 1m}"
+	if !bytes.Contains(b, []byte(from)) {
+		t.Fatalf("%s no longer holds %q; update this test", path, from)
+	}
+	slow := filepath.Join(t.TempDir(), "queues.yaml")
+	if err := os.WriteFile(slow, bytes.Replace(b, []byte(from), []byte(to), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return slow
 }

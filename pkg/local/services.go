@@ -110,7 +110,9 @@ func (a *App) remediationLoop(ctx context.Context, svc *remediation.Service, clo
 			// restart resumes instead of reading every group's settings again.
 			var sw remediation.SweepState
 			var st greep.SyncState
-			if ok, err := greep.LoadState(ctx, a.Store, remediation.StateSweep, &sw); err == nil && ok && !sw.StartedAt.IsZero() {
+			// One killed before its first slice was queued (nothing enqueued, not finished)
+			// is started again.
+			if ok, err := greep.LoadState(ctx, a.Store, remediation.StateSweep, &sw); err == nil && ok && !sw.StartedAt.IsZero() && (sw.Enqueued > 0 || !sw.FinishedAt.IsZero()) {
 				due = sw.StartedAt.Add(sweepEvery)
 			} else if ok, err := greep.LoadState(ctx, a.Store, greep.StateSync, &st); err == nil && ok && !st.LastFullSyncAt.IsZero() {
 				due = a.Now()
