@@ -371,9 +371,11 @@ func TestRestartResumesTheSettingsSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(90 * time.Second)
-	for sweep(app).RunID == "" {
+	// Wait until the sweep has queued reads: one killed before its first slice is started
+	// again on purpose.
+	for sweep(app).Enqueued == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("no settings sweep started after the first sync")
+			t.Fatal("no settings sweep under way after the first sync")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
