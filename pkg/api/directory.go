@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -223,15 +224,12 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	snap, syncedAt := (*snapshot)(nil), g.MembersSyncedAt
+	var nested func(context.Context, greep.Group) (expansion, error)
 	if derived {
-		x, err := s.expand(r.Context(), g)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		snap, syncedAt = x.snap, x.syncedAt
-	} else if snap, err = s.snaps.get(r.Context(), g); err != nil {
+		nested = s.expand
+	}
+	snap, syncedAt, err := s.memberSnapshot(r.Context(), g, nested)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}

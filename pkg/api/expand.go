@@ -176,3 +176,18 @@ func (s *server) users(ctx context.Context, g greep.Group) (expansion, error) {
 	}
 	return expansion{newSnapshot("", ms), oldest}, nil
 }
+
+// memberSnapshot is the member list a members request pages through: the group's own
+// snapshot, or, with nested set, the expansion it computes (derived or transitive members),
+// with the time the answer's data was synced.
+func (s *server) memberSnapshot(ctx context.Context, g greep.Group, nested func(context.Context, greep.Group) (expansion, error)) (*snapshot, time.Time, error) {
+	if nested != nil {
+		x, err := nested(ctx, g)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		return x.snap, x.syncedAt, nil
+	}
+	snap, err := s.snaps.get(ctx, g)
+	return snap, g.MembersSyncedAt, err
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"hash/fnv"
@@ -154,15 +155,12 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	snap, syncedAt := (*snapshot)(nil), g.MembersSyncedAt
+	var nested func(context.Context, greep.Group) (expansion, error)
 	if transitive {
-		x, err := s.users(r.Context(), g)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		snap, syncedAt = x.snap, x.syncedAt
-	} else if snap, err = s.snaps.get(r.Context(), g); err != nil {
+		nested = s.users
+	}
+	snap, syncedAt, err := s.memberSnapshot(r.Context(), g, nested)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
