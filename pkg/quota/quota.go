@@ -125,6 +125,18 @@ func (g *Guard) Reserve(ctx context.Context, api, lane string) error {
 	}
 	day, resetAt := g.Day(g.now())
 	name := counterName(api, day)
+	if limit < a.PerDay {
+		// A lane stopped below the API's limit looks before it reserves: its refused
+		// reservations would otherwise inflate the count for a moment and could refuse
+		// push work the last slots under the full limit (seen as 99 of 100 allowed).
+		used, err := g.counts.Count(ctx, name)
+		if err != nil {
+			return fmt.Errorf("quota: reading the %s count: %w", api, err)
+		}
+		if used >= limit {
+			return &ExhaustedError{API: api, Lane: lane, Background: background, Used: used, Cap: limit, Limit: a.PerDay, ResetAt: resetAt}
+		}
+	}
 	n, err := g.counts.AddCount(ctx, name, 1)
 	if err != nil {
 		return fmt.Errorf("quota: counting a %s call: %w", api, err)
