@@ -31,6 +31,9 @@ type Options struct {
 	QueuesFile string
 	// DataDir holds the store (a temporary directory when empty).
 	DataDir string
+	// GreepBinary is the greep executable the faults scenario kills (`greep local`); the
+	// kills are skipped without it.
+	GreepBinary string
 }
 
 // Result is one scenario's figures, in the shape `greep bench --json` prints.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/faults"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/remediation"
@@ -70,7 +71,7 @@ type slowAnswer struct {
 
 func (h *slowAnswer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hold := false
-	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, settingsPath) {
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, faults.SettingsPath) {
 		select {
 		case <-h.armed:
 			h.once.Do(func() { hold = true })
@@ -110,7 +111,7 @@ func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	writes := &writeLog{sim: sim, next: sim, byGroup: map[string][]write{}}
+	writes := faults.NewWriteLog(sim, sim)
 	slow := &slowAnswer{next: writes, armed: make(chan struct{}), composed: make(chan struct{}), release: make(chan struct{})}
 	srv := httptest.NewServer(slow)
 	defer srv.Close()
@@ -141,7 +142,10 @@ func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := &heldQueue{names: map[string]bool{}}
-	_, rc := rulesFile(t)
+	_, rc, err := faults.RulesFile("../../deploy/remediation.yaml", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/tasks/groupssettings/", settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: q, Now: sim.Now}).Handler())
 	mux.Handle("/tasks/remediation/", remediation.New(remediation.Config{Rules: rc, Store: store, Queue: q, Mode: "remediate", Now: sim.Now}).Handler())
@@ -202,8 +206,8 @@ func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
 		}
 	}
 
-	if n := len(writes.snapshot()[group]); n != 1 {
-		t.Errorf("%d PATCH calls for one unsafe group: %+v", n, writes.snapshot()[group])
+	if n := len(writes.Writes()[group]); n != 1 {
+		t.Errorf("%d PATCH calls for one unsafe group: %+v", n, writes.Writes()[group])
 	}
 	stored, err := store.Settings(ctx, group)
 	if err != nil {
