@@ -8,6 +8,7 @@ package cache
 import (
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -71,6 +72,16 @@ func PageSize(p greep.Page) int {
 // FoldEmail is the form emails are indexed and compared in: Google treats them
 // case-insensitively.
 func FoldEmail(s string) string { return strings.ToLower(s) }
+
+// CheckSettingsNewer refuses, with code ECONFLICT, to replace the stored settings cur by
+// gs read earlier: greep.DirectoryStore.PutSettings keeps the later read.
+func CheckSettingsNewer(gs, cur greep.GroupSettings) error {
+	if cur.ReadAt.After(gs.ReadAt) {
+		return greep.Errorf(greep.ECONFLICT, "settings of %s read at %s not stored: the cache holds a later read (%s)",
+			gs.GroupEmail, gs.ReadAt.UTC().Format(time.RFC3339Nano), cur.ReadAt.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
 
 // CheckGroup validates a group before it is stored.
 func CheckGroup(g greep.Group) error {

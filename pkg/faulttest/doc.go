@@ -11,7 +11,7 @@
 //
 // Unit-level tests reproduce what the kills found, without a process: a kill inside
 // Enqueue, a stale settings read stored after a patch, and a patch landing inside a
-// settings read or an evaluation (open bugs: skipped unless FAULTTEST_KNOWN_BUGS is set).
-// `greep bench --scenario faults` runs the same scenarios at a larger size. The package has no code of its own
-// beyond its tests; docs/faults.md reports what each test proved and what it measured.
+// settings read or an evaluation. `greep bench --scenario faults` runs the same scenarios
+// at a larger size. The package has no code of its own beyond its tests; docs/faults.md
+// reports what each test proved and what it measured.
 package faulttest

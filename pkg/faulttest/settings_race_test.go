@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,22 +22,14 @@ import (
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
-// knownBug skips a test that reproduces an open bug, unless FAULTTEST_KNOWN_BUGS is set
-// (as its fix will run it).
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("FAULTTEST_KNOWN_BUGS") == "" {
-		t.Skipf("open bug (docs/faults.md, Found): %s; FAULTTEST_KNOWN_BUGS=1 runs it", what)
-	}
-}
-
 // interleave is a store whose next Settings read, once armed, runs a hook after reading
-// and before returning: another task landing between a task's read of the settings and
-// what it does with them.
+// and before returning (another task landing between a task's read of the settings and
+// what it does with them), and whose next PutSettings, once armed, runs a hook before
+// writing (another task landing between a settings read's answer and its store).
 type interleave struct {
 	*bolt.Store
-	mu   sync.Mutex
-	hook func()
+	mu            sync.Mutex
+	hook, putHook func()
 }
 
 func (s *interleave) arm(hook func()) {
@@ -47,16 +38,33 @@ func (s *interleave) arm(hook func()) {
 	s.mu.Unlock()
 }
 
+func (s *interleave) armPut(hook func()) {
+	s.mu.Lock()
+	s.putHook = hook
+	s.mu.Unlock()
+}
+
+func (s *interleave) take(h *func()) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hook := *h
+	*h = nil
+	return hook
+}
+
 func (s *interleave) Settings(ctx context.Context, email string) (greep.GroupSettings, error) {
 	gs, err := s.Store.Settings(ctx, email)
-	s.mu.Lock()
-	hook := s.hook
-	s.hook = nil
-	s.mu.Unlock()
-	if hook != nil {
+	if hook := s.take(&s.hook); hook != nil {
 		hook()
 	}
 	return gs, err
+}
+
+func (s *interleave) PutSettings(ctx context.Context, gs greep.GroupSettings) error {
+	if hook := s.take(&s.putHook); hook != nil {
+		hook()
+	}
+	return s.Store.PutSettings(ctx, gs)
 }
 
 // settingsHarness is one unsafe group in the simulator and the cache, the settings worker
@@ -178,25 +186,25 @@ func (h *settingsHarness) drain() {
 	}
 }
 
-// A patch stored between a settings read's check ("is a newer write stored?") and its
-// put: the read, older than the patch, must not overwrite it. The check and the put are
-// two store transactions, so today it does; the evaluation then sees the unsafe value
-// under a fixed finding (a new occurrence) and patches a second time. The kill test met
-// it in 1 of 5 runs with -race (a second 2xx PATCH within the last run).
+// A patch stored between a settings read's answer and its put: the read, older than the
+// patch, must not overwrite it. When the worker checked "is a newer write stored?" and
+// then stored in a second transaction, it did; the evaluation then saw the unsafe value
+// under a fixed finding (a new occurrence) and patched a second time. The kill test met
+// it in 1 of 5 runs with -race (a second 2xx PATCH within the last run). PutSettings now
+// keeps the later read in one transaction.
 func TestPatchBetweenReadCheckAndPut(t *testing.T) {
-	knownBug(t, "settingsworker's newer-write check and its PutSettings are two transactions")
 	h := newSettingsHarness(t)
 	p := h.firstPatch()
-	h.workerStore.arm(func() { h.run(p) })
+	h.workerStore.armPut(func() { h.run(p) })
 	h.run(h.read("read-2"))
 	h.drain()
 }
 
 // A patch landing while an evaluation runs on settings it read before the patch: the
 // evaluation must not take the patch's fixed finding for a new occurrence of the
-// settings it read.
+// settings it read. The finding records the read its state was decided on
+// (SettingsReadAt); an evaluation of an earlier read leaves it alone.
 func TestPatchDuringEvaluation(t *testing.T) {
-	knownBug(t, "remediation's Evaluate reads the settings and updates the findings in separate transactions")
 	h := newSettingsHarness(t)
 	p := h.firstPatch()
 	h.run(h.read("read-2")) // unsafe still, stored before the patch: a legitimate read

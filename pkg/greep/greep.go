@@ -114,6 +114,11 @@ type Finding struct {
 	// NotifiedState is the state last announced to the notify URL; a notification is
 	// due when State differs from it.
 	NotifiedState string `json:"notifiedState,omitempty"`
+	// SettingsReadAt dates the settings the finding's state was decided on (the read an
+	// evaluation judged, or the answer to the patch that fixed it). An evaluation of
+	// settings read earlier is out of date for this finding and leaves it alone: a patch
+	// that lands while it runs must not look like a new occurrence to patch again.
+	SettingsReadAt time.Time `json:"settingsReadAt,omitzero"`
 }
 
 // Channel is a Reports API push channel Greep created.

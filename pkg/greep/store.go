@@ -40,6 +40,11 @@ type GroupStore interface {
 type DirectoryStore interface {
 	PutUsers(ctx context.Context, users []User) error
 	User(ctx context.Context, key string) (User, error) // by id or primary email
+	// PutSettings stores s unless the stored settings were read later (their ReadAt is
+	// after s.ReadAt): then it stores nothing and returns an error of code ECONFLICT. Reads
+	// and patches of one group overlap (a sweep's read and a push's, a read in flight
+	// while a patch lands); a cache that let the older answer win would undo the patch
+	// and patch again.
 	PutSettings(ctx context.Context, s GroupSettings) error
 	Settings(ctx context.Context, groupEmail string) (GroupSettings, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,7 +49,7 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 		for _, f := range existing {
 			all = append(all, f)
 		}
-		return s.close(ctx, all, nil, "the group no longer exists", now, true)
+		return s.close(ctx, all, nil, time.Time{}, "the group no longer exists", now, true)
 	}
 	if err != nil {
 		return fmt.Errorf("evaluate %s: reading the group: %w", email, err)
@@ -60,6 +61,16 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 		settings = gs.Settings
 	case !errors.Is(err, greep.ErrNotFound):
 		return fmt.Errorf("evaluate %s: reading settings: %w", email, err)
+	}
+	// stale: a settings finding was decided on a later read than gs (a patch answered, or
+	// a later read evaluated, since gs was read). This evaluation's view of the settings
+	// is out of date: it judges the membership rules only and queues no patch; the later
+	// read's evaluation (or the next sweep's) judges the settings.
+	stale := false
+	for _, f := range existing {
+		if f.Field != rules.FieldMember && f.SettingsReadAt.After(gs.ReadAt) {
+			stale = true
+		}
 	}
 	members, err := s.cfg.Store.Members(ctx, g.ID)
 	if err != nil {
@@ -79,7 +90,7 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 
 	day := s.day(now)
 	dec, capDetail := record, ""
-	if s.cfg.Mode == rules.ModeRemediate && res.Patch != nil {
+	if s.cfg.Mode == rules.ModeRemediate && res.Patch != nil && !stale {
 		dec = patch
 		for _, v := range res.Violations {
 			f := existing[FindingID(email, v.Rule)]
@@ -105,6 +116,9 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 		id := FindingID(email, v.Rule)
 		seen[id] = true
 		settingsRule := v.Field != rules.FieldMember
+		if settingsRule && stale {
+			continue
+		}
 		prev := existing[id]
 		changedBy := prev.ChangedBy
 		fresh := prev.ID == "" || prev.State == greep.FindingFixed || prev.Before != v.Current
@@ -114,8 +128,14 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 			}
 		}
 		f, err := s.cfg.Store.UpdateFinding(ctx, id, func(f *greep.Finding) error {
+			if settingsRule && f.SettingsReadAt.After(gs.ReadAt) {
+				return errStale // decided on a later read while this evaluation ran
+			}
 			if f.ID == "" {
 				f.ID, f.Group, f.Rule = id, email, v.Rule
+			}
+			if settingsRule {
+				f.SettingsReadAt = gs.ReadAt
 			}
 			if f.State == "" || f.State == greep.FindingFixed {
 				// A new occurrence: announced afresh, and its own notification task name.
@@ -149,6 +169,10 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 			}
 			return nil
 		})
+		if errors.Is(err, errStale) {
+			stale = true
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("evaluate %s: finding %s: %w", email, v.Rule, err)
 		}
@@ -163,7 +187,13 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 		}
 	}
 
-	if dec == patch && len(patchFindings) > 0 {
+	if stale {
+		// A finding this evaluation marked "patch queued" before it met the later
+		// decision keeps that state; the evaluation of the later read queues the same
+		// patch (same name) if it is still needed.
+		s.log.Info("settings evaluation overtaken by a later read or patch; settings left to it", zap.String("group", email))
+	}
+	if dec == patch && len(patchFindings) > 0 && !stale {
 		sort.Strings(patchFindings)
 		body := tasks.SettingsPatch{Group: email, Patch: res.Patch, Findings: patchFindings, RunID: ev.RunID}
 		// Named after the group, the day, the patch count and the values: a re-detection
@@ -185,12 +215,17 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 			unseen = append(unseen, f)
 		}
 	}
-	return s.close(ctx, unseen, settings, "no longer breaks the rule", now, false)
+	if stale {
+		// Only the membership findings are this evaluation's to close.
+		unseen = slices.DeleteFunc(unseen, func(f greep.Finding) bool { return f.Field != rules.FieldMember })
+	}
+	return s.close(ctx, unseen, settings, gs.ReadAt, "no longer breaks the rule", now, false)
 }
 
 // close marks findings fixed that the group no longer breaks. A settings finding is only
-// closed when the settings were read, or the group is gone.
-func (s *Service) close(ctx context.Context, fs []greep.Finding, settings greep.Settings, why string, now time.Time, gone bool) error {
+// closed when the settings were read (at readAt, and no finding was decided on a later
+// read), or the group is gone.
+func (s *Service) close(ctx context.Context, fs []greep.Finding, settings greep.Settings, readAt time.Time, why string, now time.Time, gone bool) error {
 	for _, f := range fs {
 		if f.State == greep.FindingFixed {
 			continue
@@ -205,6 +240,12 @@ func (s *Service) close(ctx context.Context, fs []greep.Finding, settings greep.
 		upd, err := s.cfg.Store.UpdateFinding(ctx, f.ID, func(f *greep.Finding) error {
 			if f.ID == "" || f.State == greep.FindingFixed {
 				return errSkip
+			}
+			if f.Field != rules.FieldMember && !gone {
+				if f.SettingsReadAt.After(readAt) {
+					return errSkip
+				}
+				f.SettingsReadAt = readAt
 			}
 			f.State, f.LastSeen, f.Detail = greep.FindingFixed, now, why
 			if f.Field != rules.FieldMember {
@@ -227,7 +268,10 @@ func (s *Service) close(ctx context.Context, fs []greep.Finding, settings greep.
 	return nil
 }
 
-var errSkip = errors.New("skip")
+var (
+	errSkip  = errors.New("skip")
+	errStale = errors.New("finding decided on a later settings read")
+)
 
 func patchesOn(f greep.Finding, day string) int {
 	if f.PatchDay != day {

@@ -89,7 +89,8 @@ func (w *Worker) get(ctx context.Context, run queue.Run, b tasks.SettingsGet) er
 	}
 	// A read is as old as its request, not its answer: a patch stored while this read was
 	// in flight is newer, and storing the read over it would undo the patch in the cache,
-	// reopen the fixed finding and patch the group a second time.
+	// reopen the fixed finding and patch the group a second time. PutSettings keeps the
+	// later of the two in one transaction.
 	now := w.cfg.Now()
 	g, err := w.cfg.Settings.Groups.Get(email).Context(ctx).Do()
 	if err != nil {
@@ -100,15 +101,12 @@ func (w *Worker) get(ctx context.Context, run queue.Run, b tasks.SettingsGet) er
 		}
 		return err
 	}
-	cur, err := w.cfg.Store.Settings(ctx, email)
-	switch {
-	case err == nil && cur.ReadAt.After(now):
-		w.log.Info("settings read overtaken by a newer write; dropped", zap.String("group", email))
+	err = w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: ToSettings(g), ReadAt: now})
+	if errors.Is(err, greep.ErrConflict) {
+		w.log.Info("settings read overtaken by a later one; dropped", zap.String("group", email))
 		return nil
-	case err != nil && !errors.Is(err, greep.ErrNotFound):
-		return fmt.Errorf("settings get %s: reading the cache: %w", email, err)
 	}
-	if err := w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: ToSettings(g), ReadAt: now}); err != nil {
+	if err != nil {
 		return fmt.Errorf("settings get %s: storing: %w", email, err)
 	}
 	// Named after the read, so a re-run of this task after the enqueue evaluates once;
@@ -147,7 +145,9 @@ func (w *Worker) patch(ctx context.Context, run queue.Run, b tasks.SettingsPatch
 	}
 	now := w.cfg.Now()
 	after := ToSettings(g)
-	if err := w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: after, ReadAt: now}); err != nil {
+	// A conflict is a read requested after this answer, already stored: it is as new as
+	// the patch's result or newer, and its evaluation judges the group.
+	if err := w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: after, ReadAt: now}); err != nil && !errors.Is(err, greep.ErrConflict) {
 		return fmt.Errorf("settings patch %s: storing the result: %w", email, err)
 	}
 	w.log.Info("settings patched", zap.String("group", email), zap.Any("patch", b.Patch), zap.String("run", b.RunID))
@@ -159,7 +159,7 @@ func (w *Worker) patch(ctx context.Context, run queue.Run, b tasks.SettingsPatch
 			if f.State == greep.FindingFixed && f.After == after[f.Field] {
 				return errSkip // already recorded (a re-run of this task)
 			}
-			f.After, f.LastSeen = after[f.Field], now
+			f.After, f.LastSeen, f.SettingsReadAt = after[f.Field], now, now
 			if want := b.Patch[f.Field]; want != "" && after[f.Field] != want {
 				f.State = greep.FindingFailed
 				f.Detail = fmt.Sprintf("patched %s to %s, but the API answers %s", f.Field, want, after[f.Field])

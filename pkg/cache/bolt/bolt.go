@@ -569,7 +569,18 @@ func (s *Store) PutSettings(ctx context.Context, gs greep.GroupSettings) error {
 		return err
 	}
 	return s.update(func(tx *bbolt.Tx) error {
-		return putJSON(tx.Bucket(bSettings), []byte(cache.FoldEmail(gs.GroupEmail)), "settings of "+gs.GroupEmail, gs)
+		b, k := tx.Bucket(bSettings), []byte(cache.FoldEmail(gs.GroupEmail))
+		var cur greep.GroupSettings
+		found, err := getJSON(b, k, "settings of "+gs.GroupEmail, &cur)
+		if err != nil {
+			return err
+		}
+		if found {
+			if err := cache.CheckSettingsNewer(gs, cur); err != nil {
+				return err
+			}
+		}
+		return putJSON(b, k, "settings of "+gs.GroupEmail, gs)
 	})
 }
 

@@ -867,7 +867,24 @@ func (s *Store) PutSettings(ctx context.Context, gs greep.GroupSettings) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.client.Put(ctx, s.key(kindSettings, cache.FoldEmail(gs.GroupEmail), nil), &blobEntity{Data: data})
+	key := s.key(kindSettings, cache.FoldEmail(gs.GroupEmail), nil)
+	err = s.runTx(ctx, func(tx *ds.Transaction) error {
+		var e blobEntity
+		switch err := tx.Get(key, &e); {
+		case err == nil:
+			var cur greep.GroupSettings
+			if err := unmarshal("settings of "+gs.GroupEmail, e.Data, &cur); err != nil {
+				return err
+			}
+			if err := cache.CheckSettingsNewer(gs, cur); err != nil {
+				return err
+			}
+		case !errors.Is(err, ds.ErrNoSuchEntity):
+			return err
+		}
+		_, err := tx.Put(key, &blobEntity{Data: data})
+		return err
+	})
 	return wrap(err, "put settings of %s", gs.GroupEmail)
 }
 

@@ -376,6 +376,19 @@ func testUsersAndSettings(t *testing.T, s greep.Store) {
 	if got.Settings["whoCanViewGroup"] != "ANYONE_CAN_VIEW" {
 		t.Errorf("settings not replaced: %+v", got)
 	}
+	// An older read never replaces a later one (a read in flight while a patch landed).
+	older := greep.GroupSettings{GroupEmail: "sec@example.com", Settings: greep.Settings{"whoCanViewGroup": "ALL_MEMBERS_CAN_VIEW"}, ReadAt: t0.Add(-time.Second)}
+	wantCode(t, "PutSettings of an older read", s.PutSettings(ctx, older), greep.ECONFLICT)
+	got, err = s.Settings(ctx, "sec@example.com")
+	must(t, err)
+	if got.Settings["whoCanViewGroup"] != "ANYONE_CAN_VIEW" || !got.ReadAt.Equal(t0) {
+		t.Errorf("an older read replaced a later one: %+v", got)
+	}
+	newer := greep.GroupSettings{GroupEmail: "sec@example.com", Settings: greep.Settings{"whoCanViewGroup": "ALL_IN_DOMAIN_CAN_VIEW"}, ReadAt: t0.Add(time.Second)}
+	must(t, s.PutSettings(ctx, newer))
+	if got, err = s.Settings(ctx, "sec@example.com"); err != nil || got.Settings["whoCanViewGroup"] != "ALL_IN_DOMAIN_CAN_VIEW" {
+		t.Errorf("a later read not stored: %+v, %v", got, err)
+	}
 	if _, err := s.Settings(ctx, "other@example.com"); !errors.Is(err, greep.ErrNotFound) {
 		t.Errorf("unknown settings: err = %v", err)
 	}
