@@ -3,6 +3,5 @@
 // rate, simulated and wall duration, whether the cache equals the truth) in the JSON shape
 // `greep bench --json` prints: FullSync, Read, DuringSync, Push, SettingsSweep and Day,
 // each measured against the naive way on the same tenant, and Faults, the fault scenarios
-// of pkg/faults at the benchmark's size (there is no naive way to compare them with). It
-// also holds Diff, the cache-versus-truth comparison the end-to-end tests use.
+// of pkg/faults at the benchmark's size (there is no naive way to compare them with).
 package bench

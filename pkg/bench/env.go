@@ -10,6 +10,7 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/queueconfig"
+	"github.com/greephq/greep/pkg/truthdiff"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -135,7 +136,7 @@ func (e *env) tenantFigures(ctx context.Context, res *Result) error {
 	for _, g := range truth.Groups {
 		res.Members += int64(len(g.Members))
 	}
-	if res.Differences, err = Diff(ctx, e.store, truth, 5); err != nil {
+	if res.Differences, err = truthdiff.Diff(ctx, e.store, truth, 5); err != nil {
 		return err
 	}
 	res.CacheEqualsTruth = len(res.Differences) == 0

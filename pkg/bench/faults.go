@@ -27,7 +27,7 @@ func Faults(ctx context.Context, o Options) (*Result, error) {
 	c := faults.Config{
 		Users: o.Users, Groups: o.Groups, Seed: o.Seed, KillSeed: uint64(o.Seed),
 		TimeScale: o.TimeScale, QueuesFile: o.QueuesFile, TempDir: scratch(),
-		GreepBinary: o.GreepBinary, Diff: Diff,
+		GreepBinary: o.GreepBinary,
 	}
 	scenarios := []struct {
 		name string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/truthdiff"
 	"github.com/greephq/greep/pkg/workspace"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
@@ -142,7 +143,7 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 		res.Members += int64(len(g.Members))
 	}
 	res.PlannedCalls = PlannedCalls(truth)
-	if res.Differences, err = Diff(ctx, app.Store, truth, 5); err != nil {
+	if res.Differences, err = truthdiff.Diff(ctx, app.Store, truth, 5); err != nil {
 		return nil, err
 	}
 	res.CacheEqualsTruth = len(res.Differences) == 0

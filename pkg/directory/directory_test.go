@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greephq/greep/pkg/bench"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/directory"
@@ -21,6 +20,7 @@ import (
 	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/truthdiff"
 	"github.com/greephq/greep/pkg/workspace"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
@@ -164,7 +164,7 @@ func (e *env) assertTruth(t *testing.T) workspacesim.Truth {
 	if err != nil {
 		t.Fatal(err)
 	}
-	diffs, err := bench.Diff(context.Background(), e.store, truth, 10)
+	diffs, err := truthdiff.Diff(context.Background(), e.store, truth, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,25 +2,16 @@ package faults
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/greephq/greep/pkg/greep"
-	"github.com/greephq/greep/pkg/workspacesim"
 )
 
 // DefaultTimeScale runs the simulated clock (and so queue rates, backoffs, debounce) this
 // many times faster than the wall clock.
 const DefaultTimeScale = 200
-
-// DiffFunc compares a cache with the simulator's truth and returns up to max differences
-// (none: the cache equals the truth). bench.Diff is the one to pass: it is a parameter
-// because pkg/bench runs these scenarios, so this package cannot import it.
-type DiffFunc func(ctx context.Context, store greep.GroupStore, truth workspacesim.Truth, max int) ([]string, error)
 
 // Config sizes and places a scenario run.
 type Config struct {
@@ -44,8 +35,6 @@ type Config struct {
 	TempDir string
 	// GreepBinary is the greep executable Kills runs (`greep local`).
 	GreepBinary string
-	// Diff compares the cache with the truth (bench.Diff).
-	Diff DiffFunc
 	// Wait bounds each wait for an outcome (0: derived from the size, see wait).
 	Wait time.Duration
 	// Logf, when set, is told of each step (a test's t.Logf).
@@ -55,9 +44,6 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	if c.Groups < 1 || c.Users < 1 {
 		return c, fmt.Errorf("faults: a tenant needs users and groups, not %d and %d", c.Users, c.Groups)
-	}
-	if c.Diff == nil {
-		return c, errors.New("faults: Config.Diff is required (bench.Diff)")
 	}
 	if c.TimeScale <= 0 {
 		c.TimeScale = DefaultTimeScale

@@ -8,6 +8,7 @@ import (
 
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/truthdiff"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -181,7 +182,7 @@ func diffNow(ctx context.Context, c Config, app *local.App, sim *workspacesim.Si
 	if err != nil {
 		return nil, err
 	}
-	return c.Diff(ctx, app.Store, truth, max)
+	return truthdiff.Diff(ctx, app.Store, truth, max)
 }
 
 func otherRole(r string) string {

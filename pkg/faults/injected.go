@@ -12,6 +12,7 @@ import (
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/truthdiff"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -175,7 +176,7 @@ func InjectedErrors(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	r.tenant(truth)
-	if r.Differences, err = c.Diff(ctx, app.Store, truth, 10); err != nil {
+	if r.Differences, err = truthdiff.Diff(ctx, app.Store, truth, 10); err != nil {
 		return nil, err
 	}
 	r.CacheEqualsTruth = len(r.Differences) == 0

@@ -13,6 +13,7 @@ import (
 
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/truthdiff"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -252,7 +253,7 @@ func Kills(ctx context.Context, c Config) (_ *Report, err error) {
 		return r, nil
 	}
 	defer store.Close()
-	if r.Differences, err = c.Diff(ctx, store, truth, 10); err != nil {
+	if r.Differences, err = truthdiff.Diff(ctx, store, truth, 10); err != nil {
 		return nil, err
 	}
 	r.CacheEqualsTruth = len(r.Differences) == 0

@@ -200,7 +200,7 @@ func findingsFixed(ctx context.Context, store greep.FindingStore) (map[string]in
 
 var emailRE = regexp.MustCompile(`[^\s:()]+@[^\s:()]+`)
 
-// groupsIn returns the groups bench.Diff's differences name (a group may have several).
+// groupsIn returns the groups truthdiff.Diff's differences name (a group may have several).
 func groupsIn(diffs []string) map[string]bool {
 	out := map[string]bool{}
 	for _, d := range diffs {

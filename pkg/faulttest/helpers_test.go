@@ -4,19 +4,18 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/greephq/greep/pkg/bench"
 	"github.com/greephq/greep/pkg/faults"
 )
 
 // config is a scenario of pkg/faults at a test's size: the repository's queues.yaml and
-// shipped rules, bench.Diff comparing the cache with the truth, progress in the test's
+// shipped rules, truthdiff.Diff comparing the cache with the truth, progress in the test's
 // log. Its waits are the library's: generous, since two busy cores and the race detector
 // slow everything, and a scenario that converges returns as soon as it does.
 func config(t *testing.T, groups int, seed int64) faults.Config {
 	return faults.Config{
 		Users: groups / 2, Groups: groups, Seed: seed,
 		QueuesFile: "../../queues.yaml", RulesFile: "../../deploy/remediation.yaml",
-		Diff: bench.Diff, Logf: t.Logf,
+		Logf: t.Logf,
 	}
 }
 

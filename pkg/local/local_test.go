@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greephq/greep/pkg/bench"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/truthdiff"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -69,7 +69,7 @@ func assertTruth(t *testing.T, sim *workspacesim.Sim, store greep.GroupStore) wo
 	if err != nil {
 		t.Fatal(err)
 	}
-	diffs, err := bench.Diff(context.Background(), store, truth, 10)
+	diffs, err := truthdiff.Diff(context.Background(), store, truth, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func BenchmarkLocalFullSync(b *testing.B) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		truth, _ := srv.Sim.Truth("")
-		diffs, err := bench.Diff(context.Background(), app.Store, truth, 5)
+		diffs, err := truthdiff.Diff(context.Background(), app.Store, truth, 5)
 		if err != nil || len(diffs) > 0 {
 			b.Fatalf("cache differs from the truth: %v %v", diffs, err)
 		}

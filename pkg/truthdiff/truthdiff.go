@@ -1,4 +1,7 @@
-package bench
+// Package truthdiff compares Greep's cache with the Workspace simulator's truth, group by
+// group and member by member: the check every end-to-end test, fault scenario and
+// benchmark ends with.
+package truthdiff
 
 import (
 	"context"
