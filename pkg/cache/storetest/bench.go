@@ -156,7 +156,8 @@ type BenchOptions struct {
 
 // Bench runs the store benchmarks: Load (time and memory to load the tenant into a
 // new store), Members (one 200-member group's members, in parallel on every core),
-// TransitiveMembers and TransitiveGroups (one user's groups, through nesting). The
+// TransitiveMembers, DirectGroups (one reverse lookup) and TransitiveGroups (one user's
+// groups, through nesting). The
 // read benchmarks use the store the last Load filled (or load one first).
 func Bench(b *testing.B, newStore func(b *testing.B) greep.Store, o BenchOptions) {
 	if o.Groups == 0 {
@@ -233,6 +234,23 @@ func Bench(b *testing.B, newStore func(b *testing.B) greep.Store, o BenchOptions
 			n = len(ms)
 		}
 		b.ReportMetric(float64(n), "members")
+	})
+	// DirectGroups is one reverse lookup: the unit TransitiveGroups repeats once per group
+	// it reaches (a store that answers it by scanning shows here first).
+	b.Run("DirectGroups", func(b *testing.B) {
+		s := store(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		defer reportCPU(b)()
+		var n int
+		for range b.N {
+			gs, err := s.MemberOf(ctx, tn.HotUser)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(gs)
+		}
+		b.ReportMetric(float64(n), "groups")
 	})
 	b.Run("TransitiveGroups", func(b *testing.B) {
 		s := store(b)
