@@ -54,7 +54,11 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 	w := newWatcher(e.store, e.sim.Now)
 	before := e.sim.Stats()
 	var refused int
+	// spreads is how long each burst took to make, in simulated time: a burst longer
+	// than the debounce opens a second window for its groups.
+	var spreads []float64
 	for b, burst := range plan {
+		burstStart := e.sim.Now()
 		for c := 0; c < pushBursts.chunks; c++ {
 			lo, hi := c*len(burst)/pushBursts.chunks, (c+1)*len(burst)/pushBursts.chunks
 			muts, changes := make([]workspacesim.Mutation, 0, hi-lo), make([]change, 0, hi-lo)
@@ -67,6 +71,7 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 				return nil, err
 			}
 		}
+		spreads = append(spreads, round(e.sim.Now().Sub(burstStart).Seconds()))
 		// Every change of the burst visible, and the refreshes done (a re-poll would
 		// still be counted).
 		w.drain(ctx, time.Duration(float64(10*time.Minute)/o.TimeScale)+10*time.Second)
@@ -95,6 +100,7 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 	res.Figures["debounceSeconds"] = local.Defaults().Debounce.Seconds()
 	res.Figures["groupsPerBurst"] = min(pushBursts.groups, len(truth.Groups))
 	res.Figures["pushesDelivered"] = d.pushes
+	res.Figures["burstSimulatedSeconds"] = spreads
 
 	if o.NaiveTimeScale > 0 {
 		if res.Naive, err = naivePush(ctx, o, plan); err != nil {
