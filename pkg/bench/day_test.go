@@ -57,3 +57,32 @@ func TestDay(t *testing.T) {
 		t.Errorf("Greep read settings %d times: want them under the 1,000 quota", g)
 	}
 }
+
+// TestPollerOverrunsItsPeriod: a crawl longer than the poll period (40 groups take about
+// 1.1 s at 40 calls a second; the period is 1 s) is followed by the next at once, the day
+// ends the poll on time, mid-crawl, and the settings reads take no time of the members
+// crawl (each API has its own quota).
+func TestPollerOverrunsItsPeriod(t *testing.T) {
+	o := tiny()
+	length, period := time.Minute, time.Second
+	n, err := naiveDay(context.Background(), o, dayStart(), length, period, true, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.SimulatedSeconds != length.Seconds() {
+		t.Errorf("the poll lasted %v simulated s, want the day's %v", n.SimulatedSeconds, length.Seconds())
+	}
+	crawls, done, wanted := n.Figures["crawls"].(int), n.Figures["completeCrawls"].(int), n.Figures["crawlsWanted"].(int)
+	if wanted != 60 || crawls >= wanted || done == 0 || done >= crawls {
+		t.Errorf("crawls %d (%d complete) of %d wanted: want fewer than wanted, the last one cut by the end", crawls, done, wanted)
+	}
+	members := n.Calls["directory.members.list"] + n.Calls["directory.groups.list"]
+	// 40 calls a simulated second on the Directory stream alone, whatever the settings
+	// reads beside it.
+	if max := int64(length.Seconds() * 40); members > max || members < max-2 {
+		t.Errorf("%d Directory calls in %v: want the 40 a second the pace allows", members, length)
+	}
+	if s := n.Calls["groupssettings.groups.get"]; s == 0 {
+		t.Error("no settings read")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	admin "google.golang.org/api/admin/directory/v1"
@@ -26,7 +27,11 @@ type scheduled struct {
 // settings), with no cache, no push and no budget. It runs against its own simulator,
 // whose clock it drives itself (event by event: a call takes pace of simulated time, the
 // 40 calls a second the quota allows, which is the best a poller can do without being
-// refused), so a simulated day costs only the calls' own work. The scheduled changes are
+// refused), so a simulated day costs only the calls' own work. Each API has its own
+// quota, so the poller reads settings on a stream of its own beside the members: a
+// settings read, one per group, takes no time of the members crawl (it never needs more
+// than the members stream's pace). A crawl longer than the period is followed by the next
+// at once, and the day ends the poll, mid-crawl if need be. The scheduled changes are
 // applied to its simulator as its clock passes them, and a change is seen when a call
 // that started after it reads the group.
 type poller struct {
@@ -34,8 +39,12 @@ type poller struct {
 	clients  *workspace.Clients
 	period   time.Duration
 	pace     time.Duration
+	end      time.Time
 	members  bool
 	settings bool
+	// membersOn is set while a crawl reads members: the settings reads then run beside
+	// them and take no time of their own.
+	membersOn bool
 
 	queue   []scheduled
 	pending map[string][]scheduled // by group email
@@ -52,6 +61,8 @@ type poller struct {
 	crawls      int
 	// crawlsDone counts crawls that read every group's members (and settings).
 	crawlsDone int
+	// crawlCalls is the Directory calls of the first complete crawl.
+	crawlCalls int64
 }
 
 // naiveDay polls from start for length (crawls starting every period before the end).
@@ -71,15 +82,15 @@ func naiveDay(ctx context.Context, o Options, start time.Time, length, period ti
 		return nil, err
 	}
 	p := &poller{
-		srv: srv, clients: clients, period: period, pace: 25 * time.Millisecond,
+		srv: srv, clients: clients, period: period, pace: 25 * time.Millisecond, end: start.Add(length),
 		members: members, settings: settings, queue: changes,
 		pending:   map[string][]scheduled{},
 		blockedAt: map[string]time.Time{}, blockedFor: map[string]time.Duration{}, dailyErrors: map[string]int64{},
 		rateErrors: map[string]int64{},
 	}
 	wall, before := time.Now(), srv.Sim.Stats()
-	end := start.Add(length)
-	for t := start; t.Before(end); t = t.Add(period) {
+	end := p.end
+	for t := start; t.Before(end) && srv.Sim.Now().Before(end); t = t.Add(period) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -120,6 +131,7 @@ func naiveDay(ctx context.Context, o Options, start time.Time, length, period ti
 	}
 	res.Figures = map[string]any{
 		"periodSeconds":        period.Seconds(),
+		"crawlsWanted":         int(length / period),
 		"crawls":               p.crawls,
 		"completeCrawls":       p.crawlsDone,
 		"dailyLimitExceeded":   d.dailyLimit,
@@ -128,6 +140,12 @@ func naiveDay(ctx context.Context, o Options, start time.Time, length, period ti
 		"dailyQuotaShare":      quotaShares(p.charged(d.calls)),
 		"changesRefused":       p.refused,
 		"dailyLimitExceededBy": p.dailyErrors,
+	}
+	if members && p.crawlCalls > 0 {
+		// What polling every period would take, had the quota let it.
+		wanted := p.crawlCalls * int64(length/period)
+		res.Figures["directoryCallsWanted"] = wanted
+		res.Figures["directoryCallsWantedShare"] = round4(float64(wanted) / float64(dailyQuotas[workspacesim.APIDirectory]))
 	}
 	if settings && len(p.sLags)+unseenSettings > 0 {
 		res.Figures["settingsFreshness"] = freshnessOf(p.sLags, unseenSettings)
@@ -188,13 +206,20 @@ func (p *poller) applyDue() {
 }
 
 // call makes one API call at the poller's pace: due changes first, then the call, then
-// the clock moves on. A call refused for the short window is retried a second later; a
-// daily limit is returned as errDaily, and blocks the API until a call of it succeeds.
+// the clock moves on (but for a settings read beside the members crawl). A call refused
+// for the short window is retried a second later; a daily limit is returned as errDaily,
+// and blocks the API until a call of it succeeds. At the day's end it makes no call and
+// returns errDayOver.
 func (p *poller) call(api string, do func() error) error {
 	for {
+		if !p.srv.Sim.Now().Before(p.end) {
+			return errDayOver
+		}
 		p.applyDue()
 		err := do()
-		p.srv.Sim.Advance(p.pace)
+		if api == workspacesim.APIDirectory || !p.membersOn {
+			p.srv.Sim.Advance(p.pace)
+		}
 		var ge *googleapi.Error
 		if errors.As(err, &ge) && ge.Code == 403 && len(ge.Errors) > 0 {
 			switch ge.Errors[0].Reason {
@@ -218,7 +243,10 @@ func (p *poller) call(api string, do func() error) error {
 	}
 }
 
-var errDaily = errors.New("daily limit exceeded")
+var (
+	errDaily   = errors.New("daily limit exceeded")
+	errDayOver = errors.New("the day is over")
+)
 
 // seen records the pending changes of a group that a read starting at start shows.
 func (p *poller) seen(group string, settings bool, start time.Time) {
@@ -244,6 +272,8 @@ func (p *poller) seen(group string, settings bool, start time.Time) {
 func (p *poller) crawl(ctx context.Context) error {
 	p.crawls++
 	dir, gs := p.clients.Directory, p.clients.Settings
+	callsAtStart := p.srv.Sim.Stats().Calls
+	defer func() { p.membersOn = false }()
 	var groups []*admin.Group
 	tok := ""
 	for {
@@ -252,7 +282,7 @@ func (p *poller) crawl(ctx context.Context) error {
 			r, err = dir.Groups.List().Customer("my_customer").MaxResults(200).PageToken(tok).Context(ctx).Do()
 			return err
 		})
-		if errors.Is(err, errDaily) {
+		if errors.Is(err, errDaily) || errors.Is(err, errDayOver) {
 			return nil
 		}
 		if err != nil {
@@ -265,6 +295,7 @@ func (p *poller) crawl(ctx context.Context) error {
 	}
 	membersOK, settingsOK := p.members, p.settings
 	for _, g := range groups {
+		p.membersOn = membersOK
 		if membersOK {
 			start := p.srv.Sim.Now()
 			tok := ""
@@ -277,6 +308,9 @@ func (p *poller) crawl(ctx context.Context) error {
 				if errors.Is(err, errDaily) {
 					membersOK = false
 					break
+				}
+				if errors.Is(err, errDayOver) {
+					return nil
 				}
 				if err != nil {
 					return fmt.Errorf("members.list %s: %w", g.Email, err)
@@ -294,6 +328,8 @@ func (p *poller) crawl(ctx context.Context) error {
 				return err
 			})
 			switch {
+			case errors.Is(err, errDayOver):
+				return nil
 			case errors.Is(err, errDaily):
 				settingsOK = false
 			case err != nil:
@@ -305,6 +341,14 @@ func (p *poller) crawl(ctx context.Context) error {
 	}
 	if membersOK == p.members && settingsOK == p.settings {
 		p.crawlsDone++
+		if p.crawlCalls == 0 {
+			after := p.srv.Sim.Stats().Calls
+			for k, v := range after {
+				if strings.HasPrefix(k, workspacesim.APIDirectory+".") {
+					p.crawlCalls += v - callsAtStart[k]
+				}
+			}
+		}
 	}
 	return nil
 }
