@@ -42,6 +42,12 @@ func dayStart() time.Time {
 func Day(ctx context.Context, o Options) (*Result, error) {
 	if o.TimeScale <= 0 {
 		o.TimeScale = 720
+		if o.Groups > 5000 {
+			// The initial sync and the settings sweep of a large tenant would ask the
+			// process for more calls a wall second than it makes at 720×, and the warm-up
+			// would overrun into the day (the origin's 45,000 groups ran true at 60×).
+			o.TimeScale = 60
+		}
 	}
 	start := dayStart()
 	end := start.Add(daySpec.length)
