@@ -129,16 +129,9 @@ func InjectedErrors(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	rulesPath, rc, err := RulesFile(c.RulesFile, tmp)
+	rulesPath, rc, want, err := remediationSetup(s.Sim, c.RulesFile, tmp)
 	if err != nil {
 		return nil, err
-	}
-	want, err := unsafeNow(s.Sim, rc)
-	if err != nil {
-		return nil, err
-	}
-	if len(want) < minUnsafe {
-		return nil, fmt.Errorf("the tenant has only %d unsafe groups; pick another seed", len(want))
 	}
 	sweep, err := paced(c.QueuesFile, tasks.QueueDirectorySweep, c.Groups)
 	if err != nil {

@@ -74,16 +74,9 @@ func Kills(ctx context.Context, c Config) (_ *Report, err error) {
 		r.Log, r.KeptIn = tail(logPath), fmt.Sprintf("data in %s, greep local's log in %s", dataDir, logPath)
 	}()
 
-	rulesPath, rc, err := RulesFile(c.RulesFile, tmp)
+	rulesPath, rc, want, err := remediationSetup(s.Sim, c.RulesFile, tmp)
 	if err != nil {
 		return nil, err
-	}
-	want, err := unsafeNow(s.Sim, rc)
-	if err != nil {
-		return nil, err
-	}
-	if len(want) < minUnsafe {
-		return nil, fmt.Errorf("the tenant has only %d unsafe groups; pick another seed", len(want))
 	}
 	queues, err := slowDirectory(c.QueuesFile, tmp)
 	if err != nil {

@@ -71,6 +71,22 @@ func unsafeNow(sim *workspacesim.Sim, rc *rules.Config) (map[string]bool, error)
 // clean outcome would prove little.
 const minUnsafe = 5
 
+// remediationSetup writes the rules a remediation scenario runs (the shipped ones, with a
+// cap above the tenant's size) into dir and reads the groups they must patch off the
+// truth before Greep starts: at least minUnsafe of them.
+func remediationSetup(sim *workspacesim.Sim, shipped, dir string) (rulesPath string, rc *rules.Config, want map[string]bool, err error) {
+	if rulesPath, rc, err = RulesFile(shipped, dir); err != nil {
+		return "", nil, nil, err
+	}
+	if want, err = unsafeNow(sim, rc); err != nil {
+		return "", nil, nil, err
+	}
+	if len(want) < minUnsafe {
+		return "", nil, nil, fmt.Errorf("the tenant has only %d unsafe groups; pick another seed", len(want))
+	}
+	return rulesPath, rc, want, nil
+}
+
 // patches sums up the settings writes of a run against the groups that needed a patch.
 type patches struct {
 	// patched counts the groups whose settings a write changed.
