@@ -28,8 +28,8 @@ type Config struct {
 	Location string // Cloud Tasks location (the App Engine region)
 	Queues   string // queues.yaml, which names the lanes and the daily API quotas
 
-	// TasksEndpoint, for tests only, is a Cloud Tasks server on loopback (cloudtaskstest)
-	// spoken to without credentials; "" is Google's.
+	// TasksEndpoint is a Cloud Tasks server on loopback (the project's emulator, run by
+	// greep cluster and tests) spoken to without credentials; "" is Google's.
 	TasksEndpoint string
 }
 
@@ -40,6 +40,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Project, "project", Env("GOOGLE_CLOUD_PROJECT", ""), "Google Cloud project (env GOOGLE_CLOUD_PROJECT, set by App Engine)")
 	fs.StringVar(&c.Location, "location", Env("GREEP_TASKS_LOCATION", ""), "Cloud Tasks location, the App Engine region (env GREEP_TASKS_LOCATION)")
 	fs.StringVar(&c.Queues, "queues", Env("GREEP_QUEUES", "queues.yaml"), "queues file (env GREEP_QUEUES)")
+	fs.StringVar(&c.TasksEndpoint, "tasks-endpoint", Env("GREEP_TASKS_ENDPOINT", ""), "a Cloud Tasks emulator's gRPC address on loopback, spoken to without credentials; empty for Google (env GREEP_TASKS_ENDPOINT)")
 }
 
 // Validate refuses a configuration Open cannot work with.

@@ -45,6 +45,13 @@ func Main(name string, realMain func(ctx context.Context, args []string) error) 
 // nowhere else may a handler trust them.
 func OnAppEngine() bool { return os.Getenv("GAE_ENV") == "standard" }
 
+// TrustTaskHeaders reports whether the task and cron headers can be trusted: on App Engine,
+// or behind greep cluster's front, which strips them from outside requests as App Engine
+// does and sets GREEP_TRUST_TASK_HEADERS=true for the services it starts.
+func TrustTaskHeaders() bool {
+	return OnAppEngine() || os.Getenv("GREEP_TRUST_TASK_HEADERS") == "true"
+}
+
 // Env is the environment variable name, or def when it is unset or empty: the default of
 // a flag, so that the flag wins over app.yaml's env_variables.
 func Env(name, def string) string {

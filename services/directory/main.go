@@ -74,7 +74,7 @@ func realMain(ctx context.Context, args []string) error {
 			Resync:                syncplan.Resync{Every: cfg.ResyncEvery, MaxAge: cfg.MaxAge},
 			NextReset:             func(t time.Time) time.Time { _, r := b.Quota.Day(t); return r },
 			Refused:               quota.ResetAfter,
-			TrustAppEngineHeaders: service.OnAppEngine(),
+			TrustAppEngineHeaders: service.TrustTaskHeaders(),
 			Logger:                log,
 		}).Handler(), nil
 	})

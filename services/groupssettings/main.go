@@ -47,7 +47,7 @@ func realMain(ctx context.Context, args []string) error {
 			Store:                 b.Store,
 			Settings:              clients.Settings,
 			Queue:                 b.Queue,
-			TrustAppEngineHeaders: service.OnAppEngine(),
+			TrustAppEngineHeaders: service.TrustTaskHeaders(),
 			Logger:                log,
 		}).Handler(), nil
 	})

@@ -67,7 +67,7 @@ func realMain(ctx context.Context, args []string) error {
 			SliceSize:             sliceSize,
 			Quota:                 b.Quota,
 			Queues:                b.Queues,
-			TrustAppEngineHeaders: service.OnAppEngine(),
+			TrustAppEngineHeaders: service.TrustTaskHeaders(),
 			Logger:                log,
 		}).Handler(), nil
 	})

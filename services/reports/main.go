@@ -68,6 +68,6 @@ func realMain(ctx context.Context, args []string) error {
 			return nil, err
 		}
 		log.Info("reports worker", zap.String("pushAddress", cfg.Address))
-		return w.Handler(service.OnAppEngine()), nil
+		return w.Handler(service.TrustTaskHeaders()), nil
 	})
 }
