@@ -63,6 +63,13 @@ type Config struct {
 	// Member lists are revalidated against the group's snapshot version on every read of
 	// the group, so they follow the store within the same bound.
 	AnswerTTL time.Duration
+	// MaxExpansions bounds how many nested-group expansions (transitive=true,
+	// includeDerivedMembership, hasMember) are computed at once (default GOMAXPROCS);
+	// requests for an expansion already being computed wait for it instead.
+	MaxExpansions int
+	// ExpansionWait is how long an expansion may wait for its turn before the request is
+	// answered 503 with Retry-After (default 5 s).
+	ExpansionWait time.Duration
 }
 
 // DefaultAnswerTTL is Config.AnswerTTL's default.
@@ -79,6 +86,7 @@ type server struct {
 	now    func() time.Time
 	tokens *pageTokens
 	snaps  *snapshots
+	gate   *gate                  // expansions' concurrency
 	memo   *ttlCache[rendered]    // users' groups, rendered
 	groups *ttlCache[greep.Group] // groups by the key they were asked by
 	router chi.Router
@@ -118,6 +126,7 @@ func newServer(cfg Config) (*server, error) {
 		budget = DefaultCacheMembers
 	}
 	s.snaps = newSnapshots(cfg.Store, budget)
+	s.gate = newGate(cfg.MaxExpansions, cfg.ExpansionWait)
 	ttl := cfg.AnswerTTL
 	if ttl == 0 {
 		ttl = DefaultAnswerTTL

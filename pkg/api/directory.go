@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -224,11 +223,11 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var nested func(context.Context, greep.Group) (expansion, error)
+	kind := directMembers
 	if derived {
-		nested = s.expand
+		kind = derivedMembers
 	}
-	snap, syncedAt, err := s.memberSnapshot(r.Context(), g, nested)
+	snap, syncedAt, err := s.memberSnapshot(r.Context(), g, kind)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -320,8 +319,8 @@ func (s *server) dirHasMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// Direct or nested, as Google's hasMember.
-	x, err := s.expand(r.Context(), g)
+	// Direct or nested, as Google's hasMember, from what the client may read.
+	x, err := s.expand(r.Context(), g, derivedMembers)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -17,12 +17,14 @@ type httpError struct {
 	status  int
 	reason  string
 	message string
+	// retryAfter, in seconds, tells a client refused for load when to come back.
+	retryAfter string
 }
 
 func (e *httpError) Error() string { return e.reason + ": " + e.message }
 
 func errRequired(param string) error {
-	return &httpError{http.StatusBadRequest, "required", "Required parameter: " + param}
+	return &httpError{status: http.StatusBadRequest, reason: "required", message: "Required parameter: " + param}
 }
 
 func errInvalid(format string, args ...any) error {
@@ -41,11 +43,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
 	if errors.As(err, &he) {
 		status, reason, msg = he.status, he.reason, he.message
+		if he.retryAfter != "" {
+			w.Header().Set("Retry-After", he.retryAfter)
+		}
 	} else {
 		status, reason = statusOf(greep.ErrorCode(err))
 		msg = greep.ErrorMessage(err)
 	}
-	if status >= 500 {
+	if status >= 500 && (he == nil || he.retryAfter == "") { // shedding load is not a failure to log
 		s.log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 	}
 	if status == http.StatusUnauthorized {

@@ -4,45 +4,29 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
-	"sync"
 	"time"
 
+	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/graph"
 	"github.com/greephq/greep/pkg/greep"
 )
 
-// walk visits the nodes reachable from start through next, each once, breadth first, and
-// returns them in visiting order (start included). Nesting cycles end because a visited
-// node is never expanded again.
-func walk(start []string, next func(id string) ([]string, error)) ([]string, error) {
-	seen := make(map[string]bool, len(start))
-	var order []string
-	queue := make([]string, 0, len(start))
-	for _, id := range start {
-		if !seen[id] {
-			seen[id] = true
-			queue = append(queue, id)
-		}
-	}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		order = append(order, id)
-		ns, err := next(id)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range ns {
-			if !seen[n] {
-				seen[n] = true
-				queue = append(queue, n)
-			}
-		}
-	}
-	return order, nil
-}
+// nesting is which member list a members request pages through.
+type nesting byte
 
-// expansion is a group's membership through nested groups.
+const (
+	// directMembers is the group's own snapshot.
+	directMembers nesting = iota
+	// derivedMembers is Directory's includeDerivedMembership and hasMember: every member
+	// reachable through nested groups, the nested groups included, each once (the first
+	// membership met breadth first wins, so the group's own roles take precedence).
+	derivedMembers
+	// transitiveUsers is /v1's transitive=true: the non-group members reachable, each
+	// once, as pkg/graph expands them.
+	transitiveUsers
+)
+
+// expansion is a member list with the time its data was synced.
 type expansion struct {
 	snap *snapshot
 	// syncedAt is the oldest member snapshot the expansion read: the answer is at least
@@ -50,56 +34,68 @@ type expansion struct {
 	syncedAt time.Time
 }
 
-// expand returns every member reachable from g through nested groups, the nested groups
-// included, each once (the first membership met, breadth first, wins, so g's own roles
-// take precedence): Directory's includeDerivedMembership and hasMember. (pkg/graph's
-// expansion leaves the nested groups out, as /v1's transitive=true wants.) The result is
-// cached under the versions of every group it read, so a job polling a big nested group
-// does not pay the merge each time.
-func (s *server) expand(ctx context.Context, g greep.Group) (expansion, error) {
-	type visit struct {
-		g    greep.Group
-		snap *snapshot
-	}
-	byID := map[string]visit{}
-	order, err := walk([]string{g.ID}, func(id string) ([]string, error) {
-		gg := g
-		if id != g.ID {
-			var err error
-			gg, err = s.lookupGroup(ctx, id)
+// readGroup is one group an expansion read, with its member snapshot.
+type readGroup struct {
+	g     greep.Group
+	snap  *snapshot
+	depth int
+}
+
+// walkNesting reads the groups nested in root, breadth first and each once (so nesting
+// cycles end), through the snapshot cache, and returns them in visiting order, root first.
+// A nested group the principal may not read is not descended into: its members are not
+// the principal's to see, even through a group it may read. A nested group the cache does
+// not hold (another domain's) has no members to add.
+func (s *server) walkNesting(ctx context.Context, root greep.Group, p *auth.Principal) ([]readGroup, error) {
+	seen := map[string]bool{root.ID: true}
+	queue := []readGroup{{g: root}}
+	var out []readGroup
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		snap, err := s.snaps.get(ctx, v.g)
+		if err != nil {
+			return nil, err
+		}
+		v.snap = snap
+		out = append(out, v)
+		for _, m := range snap.members {
+			if m.Type != greep.TypeGroup || m.ID == "" || seen[m.ID] {
+				continue
+			}
+			seen[m.ID] = true
+			g, err := s.lookupGroup(ctx, m.ID)
 			if errors.Is(err, greep.ErrNotFound) {
-				return nil, nil
+				continue
 			}
 			if err != nil {
 				return nil, err
 			}
-		}
-		snap, err := s.snaps.get(ctx, gg)
-		if err != nil {
-			return nil, err
-		}
-		byID[id] = visit{gg, snap}
-		var next []string
-		for _, m := range snap.members {
-			if m.Type == greep.TypeGroup && m.ID != "" {
-				next = append(next, m.ID)
+			if !p.CanSeeGroup(g.Email) {
+				continue
 			}
+			queue = append(queue, readGroup{g: g, depth: v.depth + 1})
 		}
-		return next, nil
-	})
+	}
+	return out, nil
+}
+
+// expand returns g's derived or transitive members as the request's principal may see
+// them. The walk that finds the nested groups and their snapshot versions is cheap (a
+// cache lookup per group); the merge, sort and render are not, so their result is kept
+// under the composite version of every group read (the same groups at the same versions
+// expand the same way) and computed at most once per version, under the gate.
+func (s *server) expand(ctx context.Context, g greep.Group, kind nesting) (expansion, error) {
+	p := principalFrom(ctx)
+	read, err := s.walkNesting(ctx, g, p)
 	if err != nil {
 		return expansion{}, err
 	}
-
-	// The composite version: the same groups at the same versions expand the same way.
 	h := fnv.New64a()
+	h.Write([]byte{byte(kind)})
 	oldest := g.MembersSyncedAt
-	for _, id := range order {
-		v, ok := byID[id]
-		if !ok {
-			continue
-		}
-		h.Write([]byte(id))
+	for _, v := range read {
+		h.Write([]byte(v.g.ID))
 		h.Write([]byte{0})
 		h.Write([]byte(v.snap.version))
 		h.Write([]byte{0})
@@ -108,18 +104,51 @@ func (s *server) expand(ctx context.Context, g greep.Group) (expansion, error) {
 		}
 	}
 	version := string(h.Sum(nil))
-	cacheKey := "derived/" + g.ID
-	if cached := s.snaps.peek(cacheKey); cached != nil && cached.version == version {
+	// Clients limited to some groups read other expansions of the same group; a key of
+	// their own keeps them from evicting each other's (the version alone would keep the
+	// answers right).
+	key := string([]byte{'x', byte(kind), '/'}) + g.ID
+	if p != nil && !p.AllGroups() {
+		key += "/" + p.Client
+	}
+	if cached := s.snaps.peek(key); cached != nil && cached.version == version {
 		return expansion{cached, oldest}, nil
 	}
+	snap, err := s.gate.do(ctx, key+"\x00"+version, func() (*snapshot, error) {
+		ms, err := merge(kind, read)
+		if err != nil {
+			return nil, err
+		}
+		snap := newSnapshot(version, ms)
+		s.snaps.put(key, snap)
+		return snap, nil
+	})
+	if err != nil {
+		return expansion{}, err
+	}
+	return expansion{snap, oldest}, nil
+}
 
+// merge combines the member lists walkNesting read, without I/O.
+func merge(kind nesting, read []readGroup) ([]greep.Member, error) {
+	if kind == transitiveUsers {
+		byID := make(map[string][]greep.Member, len(read))
+		for _, v := range read {
+			byID[v.g.ID] = v.snap.members
+		}
+		// Groups the walk left out (not readable, not held) are unknown to the merge,
+		// which pkg/graph skips.
+		return graph.Members(context.Background(), read[0].g.ID, func(_ context.Context, id string) ([]greep.Member, error) {
+			ms, ok := byID[id]
+			if !ok {
+				return nil, greep.ErrNotFound
+			}
+			return ms, nil
+		})
+	}
 	seen := map[string]bool{}
 	var members []greep.Member
-	for _, id := range order {
-		v, ok := byID[id]
-		if !ok {
-			continue
-		}
+	for _, v := range read {
 		for _, m := range v.snap.members {
 			key := m.ID
 			if key == "" {
@@ -132,57 +161,43 @@ func (s *server) expand(ctx context.Context, g greep.Group) (expansion, error) {
 			members = append(members, m)
 		}
 	}
-	snap := newSnapshot(version, members)
-	s.snaps.put(cacheKey, snap)
-	return expansion{snap, oldest}, nil
+	return members, nil
 }
 
 // groupsOf returns the ids of the groups memberKey belongs to, directly or (transitive)
-// through nested groups, without the member itself.
+// through nested groups, without the member itself. For a principal limited to some
+// groups the climb goes on only through groups it may read, as expansions descend only
+// into them: a membership held through a group it may not read is not its to see.
 func (s *server) groupsOf(ctx context.Context, memberKey string, transitive bool) ([]string, error) {
 	if !transitive {
 		return s.store.MemberOf(ctx, memberKey)
 	}
-	return graph.Ancestors(ctx, memberKey, s.store.MemberOf)
-}
-
-// users returns the users (and other non-group members) reachable from g through nested
-// groups, each once, as pkg/graph expands them, reading member lists through the
-// snapshot cache. syncedAt is the oldest snapshot read.
-func (s *server) users(ctx context.Context, g greep.Group) (expansion, error) {
-	var mu sync.Mutex
-	oldest := g.MembersSyncedAt
-	ms, err := graph.Members(ctx, g.ID, func(ctx context.Context, id string) ([]greep.Member, error) {
-		gg := g
-		if id != g.ID {
-			var err error
-			if gg, err = s.lookupGroup(ctx, id); err != nil {
+	p := principalFrom(ctx)
+	if p.AllGroups() {
+		return graph.Ancestors(ctx, memberKey, s.store.MemberOf)
+	}
+	return graph.Ancestors(ctx, memberKey, func(ctx context.Context, key string) ([]string, error) {
+		if key != memberKey {
+			g, err := s.lookupGroup(ctx, key)
+			if errors.Is(err, greep.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
 				return nil, err
 			}
+			if !p.CanSeeGroup(g.Email) {
+				return nil, nil
+			}
 		}
-		snap, err := s.snaps.get(ctx, gg)
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		if gg.MembersSyncedAt.Before(oldest) {
-			oldest = gg.MembersSyncedAt
-		}
-		mu.Unlock()
-		return snap.members, nil
+		return s.store.MemberOf(ctx, key)
 	})
-	if err != nil {
-		return expansion{}, err
-	}
-	return expansion{newSnapshot("", ms), oldest}, nil
 }
 
-// memberSnapshot is the member list a members request pages through: the group's own
-// snapshot, or, with nested set, the expansion it computes (derived or transitive members),
-// with the time the answer's data was synced.
-func (s *server) memberSnapshot(ctx context.Context, g greep.Group, nested func(context.Context, greep.Group) (expansion, error)) (*snapshot, time.Time, error) {
-	if nested != nil {
-		x, err := nested(ctx, g)
+// memberSnapshot is the member list a members request pages through, with the time the
+// answer's data was synced.
+func (s *server) memberSnapshot(ctx context.Context, g greep.Group, kind nesting) (*snapshot, time.Time, error) {
+	if kind != directMembers {
+		x, err := s.expand(ctx, g, kind)
 		if err != nil {
 			return nil, time.Time{}, err
 		}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"hash/fnv"
@@ -155,11 +154,11 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var nested func(context.Context, greep.Group) (expansion, error)
+	kind := directMembers
 	if transitive {
-		nested = s.users
+		kind = transitiveUsers
 	}
-	snap, syncedAt, err := s.memberSnapshot(r.Context(), g, nested)
+	snap, syncedAt, err := s.memberSnapshot(r.Context(), g, kind)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
