@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -122,7 +123,7 @@ func LoadFile(path string) (*Config, error) {
 func Parse(b []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, err
+		return nil, withLine(b, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -131,7 +132,7 @@ func Parse(b []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("line 1: the rules file is empty")
 		}
-		return nil, err
+		return nil, withLine(b, err)
 	}
 	// yaml.v3 gives lines on syntax and unknown-key errors only; take the lines of
 	// rules and exemptions from the node tree for the checks below.
@@ -139,9 +140,21 @@ func Parse(b []byte) (*Config, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		doc = doc.Content[0]
 	}
-	setLines(lookup(doc, "rules"), func(i, line int) { c.Rules[i].Line = line })
-	setLines(lookup(lookup(doc, "secure"), "rules"), func(i, line int) { c.Secure.Rules[i].Line = line })
-	setLines(lookup(doc, "exemptions"), func(i, line int) { c.Exemptions[i].Line = line })
+	lists := []struct {
+		what string
+		seq  *yaml.Node
+		n    int
+		set  func(i, line int)
+	}{
+		{"rules", lookup(doc, "rules"), len(c.Rules), func(i, line int) { c.Rules[i].Line = line }},
+		{"secure.rules", lookup(lookup(doc, "secure"), "rules"), len(c.Secure.Rules), func(i, line int) { c.Secure.Rules[i].Line = line }},
+		{"exemptions", lookup(doc, "exemptions"), len(c.Exemptions), func(i, line int) { c.Exemptions[i].Line = line }},
+	}
+	for _, l := range lists {
+		if err := setLines(l.what, l.seq, l.n, l.set); err != nil {
+			return nil, err
+		}
+	}
 	c.fieldLine = func(key string) int {
 		if n := lookupKey(doc, key); n != nil {
 			return n.Line
@@ -154,7 +167,20 @@ func Parse(b []byte) (*Config, error) {
 	return &c, nil
 }
 
+// withLine keeps the promise that every error names a line: some of yaml.v3's reader
+// errors (a stream cut short, a control character) carry no position, so they name the
+// file's last line, where the reader gave up at the latest.
+var linePos = regexp.MustCompile(`\bline \d+`)
+
+func withLine(b []byte, err error) error {
+	if linePos.MatchString(err.Error()) {
+		return err
+	}
+	return fmt.Errorf("line %d (end of file): %w", bytes.Count(b, []byte("\n"))+1, err)
+}
+
 func lookup(m *yaml.Node, key string) *yaml.Node {
+	m = resolve(m)
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
@@ -167,6 +193,7 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 }
 
 func lookupKey(m *yaml.Node, key string) *yaml.Node {
+	m = resolve(m)
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
@@ -178,13 +205,32 @@ func lookupKey(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-func setLines(seq *yaml.Node, set func(i, line int)) {
+// setLines gives the n decoded items of a list their lines. yaml.v3 drops an empty item
+// ("-" alone) from the decoded slice without a word, which would shift every line after
+// it, so an item that is not a mapping is refused here with its line.
+func setLines(what string, seq *yaml.Node, n int, set func(i, line int)) error {
+	seq = resolve(seq)
 	if seq == nil || seq.Kind != yaml.SequenceNode {
-		return
+		return nil
 	}
-	for i, n := range seq.Content {
-		set(i, n.Line)
+	for i, item := range seq.Content {
+		if resolve(item).Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: empty or malformed item under %s: want a mapping (field:, unsafe:, ... or group:, reason:)", item.Line, what)
+		}
+		if i >= n {
+			return fmt.Errorf("line %d: item under %s was not read", item.Line, what)
+		}
+		set(i, item.Line)
 	}
+	return nil
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for depth := 0; n != nil && n.Kind == yaml.AliasNode && depth < 8; depth++ {
+		n = n.Alias
+	}
+	return n
 }
 
 func (c *Config) validate() error {

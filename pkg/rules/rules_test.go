@@ -61,6 +61,11 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"safe needs text", "rules:\n  - field: replyTo\n    unsafe: [REPLY_TO_SENDER]\n    safe: REPLY_TO_CUSTOM\n", "line 2: replyTo=REPLY_TO_CUSTOM needs a customReplyTo"},
 		{"syntax", "rules: [\n", "line"},
 		{"empty", "", "empty"},
+		// yaml.v3 drops an empty item from the slice; these once indexed past it and panicked.
+		{"empty rule item", "rules:\n  -", "line 2: empty or malformed item under rules"},
+		{"empty exemption item", "exemptions:\n  -", "line 2: empty or malformed item under exemptions"},
+		{"empty secure rule item", "secure:\n  sentinels: [s@x.com]\n  rules:\n    - ~\n", "line 4: empty or malformed item under secure.rules"},
+		{"empty item between rules", "rules:\n  - field: whoCanJoin\n    unsafe: [ANYONE_CAN_JOIN]\n    safe: INVITED_CAN_JOIN\n  -\n  - field: whoCanSee\n", "line 5: empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml))
