@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/greephq/greep/pkg/cloudtasksemu"
 	"github.com/greephq/greep/pkg/queue/cloudtasks/cloudtaskstest"
 )
 
@@ -98,5 +99,33 @@ func TestOperationsDocQuotesThePlan(t *testing.T) {
 	}
 	if !strings.Contains(string(doc), out.String()) {
 		t.Errorf("docs/operations.md does not quote the current plan:\n%s", out.String())
+	}
+}
+
+// greep queues apply against the project's emulator, found through GREEP_TASKS_ENDPOINT
+// as greep cluster's services find it, creates queues that then dispatch.
+func TestQueuesApplyAgainstTheEmulator(t *testing.T) {
+	emu := cloudtasksemu.New(cloudtasksemu.Config{})
+	addr, err := emu.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	t.Setenv("GREEP_TASKS_ENDPOINT", addr)
+	args := []string{"apply", "--file", "../../queues.yaml", "--project", "greep-test", "--location", "us-central1"}
+	var out bytes.Buffer
+	if err := runQueues(context.Background(), args, &out); err != nil {
+		t.Fatal(err)
+	}
+	st := emu.Stats()
+	if len(st) != 6 || st["directory-sweep"].RatePerSecond < 23.3 || st["directory-sweep"].RatePerSecond > 23.5 {
+		t.Fatalf("queues after apply: %+v\n%s", st, out.String())
+	}
+	out.Reset()
+	if err := runQueues(context.Background(), args, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "0 of 6 queues changed") {
+		t.Errorf("second apply against the emulator changed something:\n%s", out.String())
 	}
 }
