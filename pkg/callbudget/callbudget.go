@@ -77,6 +77,7 @@ type Option func(*options)
 
 type options struct {
 	onViolation func(error)
+	observer    CallObserver
 }
 
 // OnViolation calls fn with the error of every call the one-call rule refuses, besides
@@ -149,7 +150,14 @@ func Guard(next http.RoundTripper, q Reserver) http.RoundTripper {
 // Wrap is workspace.Config.Wrap with both rules: the budget is checked first, so a call
 // refused by it spends no quota.
 func Wrap(q Reserver, opts ...Option) func(http.RoundTripper) http.RoundTripper {
+	o := options{}
+	for _, f := range opts {
+		f(&o)
+	}
 	return func(base http.RoundTripper) http.RoundTripper {
+		if o.observer != nil {
+			return Limit(observed(base, q, o.observer), opts...)
+		}
 		return Limit(Guard(base, q), opts...)
 	}
 }

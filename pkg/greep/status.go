@@ -45,6 +45,9 @@ type QueueStat struct {
 	Backlog       int64   `json:"backlog"`
 	Dispatched    int64   `json:"dispatched"`
 	Retries       int64   `json:"retries"`
+	// Oldest is when the oldest task waiting in the queue was enqueued (zero when none
+	// waits): a backlog that does not drain shows as an age that grows.
+	Oldest time.Time `json:"oldest,omitzero"`
 }
 
 // QuotaUsage is one API's use of its daily quota for /v1/status.

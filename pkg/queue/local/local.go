@@ -571,8 +571,16 @@ func (d *Dispatcher) Stats() map[string]greep.QueueStat {
 	for name, l := range d.lanes {
 		l.mu.Lock()
 		backlog := int64(l.ready.Len())
+		// The heap is ordered by due time, not age: a scan, at status time only.
+		var oldest time.Time
+		for _, t := range l.ready {
+			if oldest.IsZero() || t.Enqueued.Before(oldest) {
+				oldest = t.Enqueued
+			}
+		}
 		l.mu.Unlock()
 		out[name] = greep.QueueStat{
+			Oldest:        oldest,
 			RatePerSecond: float64(l.limiter.Limit()),
 			Backlog:       backlog + l.held.Load(),
 			Dispatched:    l.dispatched.Load(),
