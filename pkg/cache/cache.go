@@ -91,7 +91,7 @@ func CheckGroup(g greep.Group) error {
 	if err := CheckKey("group email", g.Email); err != nil {
 		return err
 	}
-	for _, a := range g.Aliases {
+	for _, a := range g.AllAliases() {
 		if err := CheckKey("group alias", a); err != nil {
 			return err
 		}
@@ -161,4 +161,29 @@ func MemberKeys(m greep.Member) []string {
 		}
 	}
 	return ks
+}
+
+// CheckUser validates a user before it is stored.
+func CheckUser(u greep.User) error {
+	if err := CheckKey("user id", u.ID); err != nil {
+		return err
+	}
+	if err := CheckKey("user email", u.PrimaryEmail); err != nil {
+		return err
+	}
+	for _, a := range u.AllAliases() {
+		if err := CheckKey("user alias", a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckUserStatus validates a user listing's status filter ("" for every user).
+func CheckUserStatus(status string) error {
+	switch status {
+	case "", greep.UserActive, greep.UserSuspended, greep.UserArchived:
+		return nil
+	}
+	return greep.Errorf(greep.EINVALID, "Invalid value for status: %q (must be ACTIVE, SUSPENDED or ARCHIVED)", status)
 }

@@ -7,9 +7,12 @@ import "time"
 
 // Group is one Google group as the Directory API last described it.
 type Group struct {
-	ID                 string   `json:"id"`
-	Email              string   `json:"email"`
-	Aliases            []string `json:"aliases,omitempty"`
+	ID      string   `json:"id"`
+	Email   string   `json:"email"`
+	Aliases []string `json:"aliases,omitempty"`
+	// NonEditableAliases are the addresses Google gives the group itself (in the tenant's
+	// test domain, say); they are keys of the group as its aliases are.
+	NonEditableAliases []string `json:"nonEditableAliases,omitempty"`
 	Name               string   `json:"name"`
 	Description        string   `json:"description,omitempty"`
 	DirectMembersCount int64    `json:"directMembersCount"`
@@ -49,10 +52,28 @@ const (
 // User is a user of the tenant, needed for membership hygiene (suspended or archived
 // people who still hold access).
 type User struct {
-	ID           string `json:"id"`
-	PrimaryEmail string `json:"primaryEmail"`
-	Suspended    bool   `json:"suspended,omitempty"`
-	Archived     bool   `json:"archived,omitempty"`
+	ID                 string   `json:"id"`
+	PrimaryEmail       string   `json:"primaryEmail"`
+	Aliases            []string `json:"aliases,omitempty"`
+	NonEditableAliases []string `json:"nonEditableAliases,omitempty"`
+	Suspended          bool     `json:"suspended,omitempty"`
+	Archived           bool     `json:"archived,omitempty"`
+	// SyncedAt is when the user was last read from Google (or changed by an event).
+	SyncedAt time.Time `json:"syncedAt,omitzero"`
+}
+
+// AllAliases are every address besides the primary one that names the group: a key
+// Google accepts for it.
+func (g Group) AllAliases() []string { return joinAliases(g.Aliases, g.NonEditableAliases) }
+
+// AllAliases are every address besides the primary one that names the user.
+func (u User) AllAliases() []string { return joinAliases(u.Aliases, u.NonEditableAliases) }
+
+func joinAliases(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	return append(append(make([]string, 0, len(a)+len(b)), a...), b...)
 }
 
 // Settings are a group's Groups Settings API fields. Every value is a string there,

@@ -38,8 +38,14 @@ type GroupStore interface {
 
 // DirectoryStore holds what else the workers read from Google.
 type DirectoryStore interface {
+	// PutUsers upserts users.
 	PutUsers(ctx context.Context, users []User) error
-	User(ctx context.Context, key string) (User, error) // by id or primary email
+	// User finds a user by id, primary email or alias (emails case-insensitively).
+	User(ctx context.Context, key string) (User, error)
+	// Users lists users ordered by primary email, those of q.Status only when it is set.
+	Users(ctx context.Context, q UserQuery) (users []User, next string, err error)
+	// DeleteUser removes a user. Deleting a missing user is not an error.
+	DeleteUser(ctx context.Context, id string) error
 	// PutSettings stores s unless the stored settings were read later (their ReadAt is
 	// after s.ReadAt): then it stores nothing and returns an error of code ECONFLICT. Reads
 	// and patches of one group overlap (a sweep's read and a push's, a read in flight

@@ -16,7 +16,7 @@
 //	byalias     folded alias \x00 id -> ""
 //	members     group id -> encoded member snapshot (see cache.EncodeSnapshot)
 //	memberof    member id or folded email \x00 group id -> ""   (reverse index)
-//	users       id -> User JSON;  useremail  folded email -> id
+//	users       id -> User JSON;  useremail  folded email -> id;  useralias  folded alias -> id
 //	settings    folded group email -> GroupSettings JSON
 //	events      time \x00 id -> Event JSON;  eventids  id -> events key;
 //	eventgroup  folded group \x00 time \x00 id -> ""
@@ -52,6 +52,7 @@ var (
 	bMemberOf   = []byte("memberof")
 	bUsers      = []byte("users")
 	bUserEmail  = []byte("useremail")
+	bUserAlias  = []byte("useralias")
 	bSettings   = []byte("settings")
 	bEvents     = []byte("events")
 	bEventIDs   = []byte("eventids")
@@ -62,7 +63,7 @@ var (
 	bCounters   = []byte("counters")
 	bRecords    = []byte("records")
 
-	allBuckets = [][]byte{bGroups, bByEmail, bByAlias, bMembers, bMemberOf, bUsers, bUserEmail,
+	allBuckets = [][]byte{bGroups, bByEmail, bByAlias, bMembers, bMemberOf, bUsers, bUserEmail, bUserAlias,
 		bSettings, bEvents, bEventIDs, bEventGroup, bFindings, bFindingIdx, bState, bCounters, bRecords}
 )
 
@@ -270,7 +271,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 			if err := eb.Put(key(cache.FoldEmail(g.Email), g.ID), nil); err != nil {
 				return err
 			}
-			for _, a := range g.Aliases {
+			for _, a := range g.AllAliases() {
 				if err := ab.Put(key(cache.FoldEmail(a), g.ID), nil); err != nil {
 					return err
 				}
@@ -284,7 +285,7 @@ func unindexGroup(eb, ab *bbolt.Bucket, g greep.Group) error {
 	if err := eb.Delete(key(cache.FoldEmail(g.Email), g.ID)); err != nil {
 		return err
 	}
-	for _, a := range g.Aliases {
+	for _, a := range g.AllAliases() {
 		if err := ab.Delete(key(cache.FoldEmail(a), g.ID)); err != nil {
 			return err
 		}
@@ -506,62 +507,7 @@ func (s *Store) MemberOf(ctx context.Context, memberKey string) ([]string, error
 	return slices.Compact(out), err
 }
 
-// Users and settings.
-
-// PutUsers implements greep.DirectoryStore.
-func (s *Store) PutUsers(ctx context.Context, users []greep.User) error {
-	for _, u := range users {
-		if err := cache.CheckKey("user id", u.ID); err != nil {
-			return err
-		}
-		if err := cache.CheckKey("user email", u.PrimaryEmail); err != nil {
-			return err
-		}
-	}
-	return s.update(func(tx *bbolt.Tx) error {
-		ub, eb := tx.Bucket(bUsers), tx.Bucket(bUserEmail)
-		for _, u := range users {
-			var old greep.User
-			found, err := getJSON(ub, []byte(u.ID), "user", &old)
-			if err != nil {
-				return err
-			}
-			if found {
-				if err := eb.Delete([]byte(cache.FoldEmail(old.PrimaryEmail))); err != nil {
-					return err
-				}
-			}
-			if err := putJSON(ub, []byte(u.ID), "user "+u.ID, u); err != nil {
-				return err
-			}
-			if err := eb.Put([]byte(cache.FoldEmail(u.PrimaryEmail)), []byte(u.ID)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// User implements greep.DirectoryStore.
-func (s *Store) User(ctx context.Context, k string) (greep.User, error) {
-	if err := cache.CheckKey("user key", k); err != nil {
-		return greep.User{}, err
-	}
-	var u greep.User
-	err := s.view(func(tx *bbolt.Tx) error {
-		ub := tx.Bucket(bUsers)
-		id := []byte(k)
-		if ub.Get(id) == nil {
-			id = tx.Bucket(bUserEmail).Get([]byte(cache.FoldEmail(k)))
-		}
-		found, err := getJSON(ub, id, "user", &u)
-		if err == nil && !found {
-			err = greep.Errorf(greep.ENOTFOUND, "user %s not found", k)
-		}
-		return err
-	})
-	return u, err
-}
+// Settings.
 
 // PutSettings implements greep.DirectoryStore.
 func (s *Store) PutSettings(ctx context.Context, gs greep.GroupSettings) error {

@@ -322,7 +322,7 @@ func newGroupEntity(g greep.Group) (groupEntity, error) {
 		return groupEntity{}, err
 	}
 	e := groupEntity{Email: cache.FoldEmail(g.Email), Data: data}
-	for _, a := range g.Aliases {
+	for _, a := range g.AllAliases() {
 		e.Aliases = append(e.Aliases, cache.FoldEmail(a))
 	}
 	return e, nil
@@ -804,55 +804,7 @@ func (s *Store) MemberOf(ctx context.Context, memberKey string) ([]string, error
 	return out, nil
 }
 
-// Users and settings.
-
-type userEntity struct {
-	Email string // folded; indexed for lookup
-	Data  []byte `datastore:",noindex"`
-}
-
-// PutUsers implements greep.DirectoryStore.
-func (s *Store) PutUsers(ctx context.Context, users []greep.User) error {
-	ents := make([]userEntity, len(users))
-	keys := make([]*ds.Key, len(users))
-	for i, u := range users {
-		if err := cache.CheckKey("user id", u.ID); err != nil {
-			return err
-		}
-		if err := cache.CheckKey("user email", u.PrimaryEmail); err != nil {
-			return err
-		}
-		data, err := marshal("user "+u.ID, u)
-		if err != nil {
-			return err
-		}
-		ents[i], keys[i] = userEntity{Email: cache.FoldEmail(u.PrimaryEmail), Data: data}, s.key(kindUser, u.ID, nil)
-	}
-	return wrap(inBatches(ctx, len(users), maxBatch, func(ctx context.Context, lo, hi int) error {
-		_, err := s.client.PutMulti(ctx, keys[lo:hi], ents[lo:hi])
-		return err
-	}), "put users")
-}
-
-// User implements greep.DirectoryStore.
-func (s *Store) User(ctx context.Context, k string) (greep.User, error) {
-	if err := cache.CheckKey("user key", k); err != nil {
-		return greep.User{}, err
-	}
-	var e userEntity
-	err := s.client.Get(ctx, s.key(kindUser, k, nil), &e)
-	if errors.Is(err, ds.ErrNoSuchEntity) {
-		err = s.first(ctx, &e, s.query(kindUser).FilterField("Email", "=", cache.FoldEmail(k)))
-	}
-	if errors.Is(err, ds.ErrNoSuchEntity) {
-		return greep.User{}, greep.Errorf(greep.ENOTFOUND, "user %s not found", k)
-	}
-	if err != nil {
-		return greep.User{}, wrap(err, "get user %s", k)
-	}
-	var u greep.User
-	return u, unmarshal("user", e.Data, &u)
-}
+// Settings.
 
 type blobEntity struct {
 	Data []byte `datastore:",noindex"`

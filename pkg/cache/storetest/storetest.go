@@ -55,6 +55,8 @@ func Run(t *testing.T, newStore NewFunc, opts ...Options) {
 		{"Transitive", testTransitive},
 		{"DeleteGroup", testDeleteGroup},
 		{"UsersAndSettings", testUsersAndSettings},
+		{"UserDirectory", testUserDirectory},
+		{"GroupNonEditableAliases", testGroupNonEditableAliases},
 		{"Events", testEvents},
 		{"Findings", testFindings},
 		{"State", testState},
