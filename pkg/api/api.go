@@ -86,7 +86,8 @@ type server struct {
 	now    func() time.Time
 	tokens *pageTokens
 	snaps  *snapshots
-	gate   *gate                  // expansions' concurrency
+	gate   *gate // expansions' concurrency
+	logins *loginLimiter
 	memo   *ttlCache[rendered]    // users' groups, rendered
 	groups *ttlCache[greep.Group] // groups by the key they were asked by
 	router chi.Router
@@ -127,6 +128,7 @@ func newServer(cfg Config) (*server, error) {
 	}
 	s.snaps = newSnapshots(cfg.Store, budget)
 	s.gate = newGate(cfg.MaxExpansions, cfg.ExpansionWait)
+	s.logins = newLoginLimiter(s.now)
 	ttl := cfg.AnswerTTL
 	if ttl == 0 {
 		ttl = DefaultAnswerTTL
@@ -139,7 +141,7 @@ func newServer(cfg Config) (*server, error) {
 
 func (s *server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.recoverer)
+	r.Use(noSniff, s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeGoogleError(w, http.StatusNotFound, "notFound", "Not Found: "+r.URL.Path)
 	})
@@ -154,7 +156,7 @@ func (s *server) routes() chi.Router {
 	r.Post("/login", s.login)
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.authenticate)
+		r.Use(privateAnswers, s.authenticate)
 		groups := r.With(need(auth.ScopeGroups))
 		groups.Get("/v1/groups", s.v1Groups)
 		groups.Get("/v1/groups/{groupKey}", s.v1Group)

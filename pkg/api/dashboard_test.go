@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -65,14 +64,9 @@ func TestDashboardLogin(t *testing.T) {
 	if a.code != 401 || !strings.Contains(string(a.body), `<form method="post" action="/login">`) {
 		t.Fatalf("GET / without credentials: %d %s", a.code, a.body)
 	}
-	post := func(tok string) *http.Response {
-		r, _ := http.NewRequest("POST", "/login", strings.NewReader(url.Values{"token": {tok}}.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		w := newRecorder()
-		s.router.ServeHTTP(w, r)
-		return w.Result()
-	}
-	if resp := post("wrong"); resp.StatusCode != 401 || len(resp.Cookies()) != 0 {
+	csrf, csrfCookie := signInForm(t, s.router)
+	post := func(tok string) *http.Response { return postLogin(s.router, "192.0.2.1:1", tok, csrf, csrfCookie) }
+	if resp := post("wrong"); resp.StatusCode != 401 || signedIn(resp) {
 		t.Errorf("wrong token: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
 	resp := post(token)

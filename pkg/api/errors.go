@@ -72,7 +72,6 @@ func writeGoogleError(w http.ResponseWriter, status int, reason, msg string) {
 	b = append(b, "}]}}\n"...)
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(b)
 }
