@@ -2,7 +2,7 @@
 GO ?= go
 TESTFLAGS ?= -race -timeout 15m
 
-.PHONY: test test-short vet fmt bench build
+.PHONY: test test-short vet fmt bench build fuzz
 
 test:
 	./scripts/with-datastore-emulator.sh $(GO) test $(TESTFLAGS) ./...
@@ -22,3 +22,8 @@ build:
 
 bench:
 	$(GO) run ./cmd/greep bench
+
+# Every fuzz target, one at a time with one worker, FUZZTIME each (docs/hardening.md).
+FUZZTIME ?= 10m
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
