@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 	"github.com/greephq/greep/pkg/faults"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/settingsworker"
 	"github.com/greephq/greep/pkg/tasks"
@@ -73,7 +73,7 @@ type settingsHarness struct {
 	t                       *testing.T
 	sim                     *workspacesim.Sim
 	writes                  *faults.WriteLog
-	queue                   *heldQueue
+	queue                   *queuetest.Queue
 	workerStore, evalsStore *interleave
 	mux                     *http.ServeMux
 }
@@ -93,7 +93,7 @@ func newSettingsHarness(t *testing.T) *settingsHarness {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h := &settingsHarness{t: t, sim: sim, writes: faults.NewWriteLog(sim, sim), queue: &heldQueue{names: map[string]bool{}}}
+	h := &settingsHarness{t: t, sim: sim, writes: faults.NewWriteLog(sim, sim), queue: &queuetest.Queue{}}
 	srv := httptest.NewServer(h.writes)
 	t.Cleanup(srv.Close)
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
@@ -133,11 +133,7 @@ func newSettingsHarness(t *testing.T) *settingsHarness {
 
 func (h *settingsHarness) run(task queue.Task) {
 	h.t.Helper()
-	req := httptest.NewRequest(http.MethodPost, task.Path, bytes.NewReader(task.Body))
-	req = req.WithContext(queue.WithInfo(req.Context(), queue.Info{Queue: task.Queue, Name: task.Name}))
-	rec := httptest.NewRecorder()
-	h.mux.ServeHTTP(rec, req)
-	if rec.Code/100 != 2 {
+	if rec := queuetest.Deliver(h.mux, task); rec.Code/100 != 2 {
 		h.t.Fatalf("%s: %d %s", task.Path, rec.Code, rec.Body)
 	}
 }
@@ -149,7 +145,7 @@ func (h *settingsHarness) read(name string) queue.Task {
 		h.t.Fatal(err)
 	}
 	// The simulated clock moves on between tasks, as it does between real ones.
-	time.Sleep(5 * time.Millisecond)
+	h.sim.Advance(5 * time.Millisecond)
 	return task
 }
 
@@ -157,10 +153,10 @@ func (h *settingsHarness) read(name string) queue.Task {
 func (h *settingsHarness) firstPatch() queue.Task {
 	h.t.Helper()
 	h.run(h.read("read-1"))
-	for _, e := range h.queue.take(tasks.PathRemediationEvaluate) {
+	for _, e := range h.queue.Take(queuetest.Path(tasks.PathRemediationEvaluate)) {
 		h.run(e)
 	}
-	patches := h.queue.take(tasks.PathSettingsPatch)
+	patches := h.queue.Take(queuetest.Path(tasks.PathSettingsPatch))
 	if len(patches) != 1 {
 		h.t.Fatalf("%d patches queued for one unsafe group", len(patches))
 	}
@@ -171,11 +167,7 @@ func (h *settingsHarness) firstPatch() queue.Task {
 func (h *settingsHarness) drain() {
 	h.t.Helper()
 	for i := 0; i < 10; i++ {
-		h.queue.mu.Lock()
-		queued := append([]queue.Task(nil), h.queue.tasks...)
-		h.queue.tasks = nil
-		h.queue.mu.Unlock()
-		for _, task := range queued {
+		for _, task := range h.queue.Take() {
 			if strings.HasPrefix(task.Path, "/tasks/remediation/") || strings.HasPrefix(task.Path, "/tasks/groupssettings/") {
 				h.run(task)
 			}

@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -15,49 +14,13 @@ import (
 	"github.com/greephq/greep/pkg/faults"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/settingsworker"
 	"github.com/greephq/greep/pkg/tasks"
 	"github.com/greephq/greep/pkg/workspace"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
-
-// heldQueue keeps tasks for the test to run one by one, refusing a name it has seen, as
-// Cloud Tasks does within its de-duplication window.
-type heldQueue struct {
-	mu    sync.Mutex
-	tasks []queue.Task
-	names map[string]bool
-}
-
-func (q *heldQueue) Enqueue(_ context.Context, t queue.Task) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if t.Name != "" {
-		if q.names[t.Queue+"/"+t.Name] {
-			return nil
-		}
-		q.names[t.Queue+"/"+t.Name] = true
-	}
-	q.tasks = append(q.tasks, t)
-	return nil
-}
-
-// take removes and returns the queued tasks of path.
-func (q *heldQueue) take(path string) []queue.Task {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out, rest []queue.Task
-	for _, t := range q.tasks {
-		if t.Path == path {
-			out = append(out, t)
-		} else {
-			rest = append(rest, t)
-		}
-	}
-	q.tasks = rest
-	return out
-}
 
 // slowAnswer holds one Groups Settings read's answer, composed by the simulator, until
 // released: an answer delayed on the network.
@@ -141,7 +104,7 @@ func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &heldQueue{names: map[string]bool{}}
+	q := &queuetest.Queue{}
 	_, rc, err := faults.RulesFile("../../deploy/remediation.yaml", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -151,11 +114,7 @@ func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
 	mux.Handle("/tasks/remediation/", remediation.New(remediation.Config{Rules: rc, Store: store, Queue: q, Mode: "remediate", Now: sim.Now}).Handler())
 	run := func(task queue.Task) {
 		t.Helper()
-		req := httptest.NewRequest(http.MethodPost, task.Path, bytes.NewReader(task.Body))
-		req = req.WithContext(queue.WithInfo(req.Context(), queue.Info{Queue: task.Queue, Name: task.Name}))
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
-		if rec.Code/100 != 2 {
+		if rec := queuetest.Deliver(mux, task); rec.Code/100 != 2 {
 			t.Fatalf("%s: %d %s", task.Path, rec.Code, rec.Body)
 		}
 	}
@@ -170,10 +129,10 @@ func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
 
 	// A read, its evaluation: one patch queued.
 	run(read("read-1"))
-	for _, e := range q.take(tasks.PathRemediationEvaluate) {
+	for _, e := range q.Take(queuetest.Path(tasks.PathRemediationEvaluate)) {
 		run(e)
 	}
-	patches := q.take(tasks.PathSettingsPatch)
+	patches := q.Take(queuetest.Path(tasks.PathSettingsPatch))
 	if len(patches) != 1 {
 		t.Fatalf("%d patches queued for one unsafe group", len(patches))
 	}
@@ -192,10 +151,7 @@ func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
 
 	// Whatever the late answer queued, run it all.
 	for i := 0; i < 10; i++ {
-		q.mu.Lock()
-		queued := append([]queue.Task(nil), q.tasks...)
-		q.tasks = nil
-		q.mu.Unlock()
+		queued := q.Take()
 		if len(queued) == 0 {
 			break
 		}

@@ -1,18 +1,15 @@
 package remediation_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/greephq/greep/pkg/cache/bolt"
-	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/rules"
@@ -21,42 +18,16 @@ import (
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
-// fifo runs tasks in order, as fast as the handlers go: the benchmark measures calls, not
-// pacing (the queue's rate is queues.yaml's business and is planned by PlanBudget).
-type fifo struct {
-	mu    sync.Mutex
-	tasks []queue.Task
-	names map[string]bool
-}
-
-func (q *fifo) Enqueue(_ context.Context, t queue.Task) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if t.Name != "" {
-		if q.names[t.Queue+"/"+t.Name] {
-			return nil
-		}
-		q.names[t.Queue+"/"+t.Name] = true
-	}
-	q.tasks = append(q.tasks, t)
-	return nil
-}
-
-func (q *fifo) drain(b *testing.B, h http.Handler) {
+// drain runs q's tasks in order, as fast as the handlers go: the benchmark measures
+// calls, not pacing (the queue's rate is queues.yaml's business and is planned by
+// PlanBudget).
+func drain(b *testing.B, q *queuetest.Queue, h http.Handler) {
 	for {
-		q.mu.Lock()
-		if len(q.tasks) == 0 {
-			q.mu.Unlock()
+		t, ok := q.Next()
+		if !ok {
 			return
 		}
-		t := q.tasks[0]
-		q.tasks = q.tasks[1:]
-		q.mu.Unlock()
-		req := httptest.NewRequest(http.MethodPost, t.Path, bytes.NewReader(t.Body))
-		req = req.WithContext(queue.WithInfo(req.Context(), queue.Info{Queue: t.Queue, Name: t.Name}))
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code/100 != 2 {
+		if rec := queuetest.Deliver(h, t); rec.Code/100 != 2 {
 			b.Fatalf("%s answered %d: %s", t.Path, rec.Code, rec.Body)
 		}
 	}
@@ -98,7 +69,7 @@ func BenchmarkDailySweep(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		fq := &fifo{names: map[string]bool{}}
+		fq := &queuetest.Queue{}
 		worker := settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: fq, Now: srv.Sim.Now})
 		svc := remediation.New(remediation.Config{Rules: rc, Store: store, Queue: fq, Mode: rules.ModeRemediate, Now: srv.Sim.Now})
 		mux := http.NewServeMux()
@@ -109,7 +80,7 @@ func BenchmarkDailySweep(b *testing.B) {
 		if _, err := svc.StartSweep(ctx, 0); err != nil {
 			b.Fatal(err)
 		}
-		fq.drain(b, mux)
+		drain(b, fq, mux)
 
 		b.StopTimer()
 		calls := srv.Sim.Stats().Calls

@@ -1,10 +1,8 @@
 package remediation
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -12,59 +10,9 @@ import (
 
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/greep"
-	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/rules"
 )
-
-// recorder is a queue that keeps tasks for the test to run, refusing a name it has seen,
-// as Cloud Tasks does within its de-duplication window.
-type recorder struct {
-	mu    sync.Mutex
-	tasks []queue.Task
-	names map[string]bool
-}
-
-func (q *recorder) Enqueue(_ context.Context, t queue.Task) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.names == nil {
-		q.names = map[string]bool{}
-	}
-	if t.Name != "" {
-		if q.names[t.Queue+"/"+t.Name] {
-			return nil
-		}
-		q.names[t.Queue+"/"+t.Name] = true
-	}
-	q.tasks = append(q.tasks, t)
-	return nil
-}
-
-// take removes and returns the queued tasks of path.
-func (q *recorder) take(path string) []queue.Task {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out, rest []queue.Task
-	for _, t := range q.tasks {
-		if t.Path == path {
-			out = append(out, t)
-		} else {
-			rest = append(rest, t)
-		}
-	}
-	q.tasks = rest
-	return out
-}
-
-// runTask delivers t to h as the local dispatcher would, and returns the status.
-func runTask(t *testing.T, h http.Handler, task queue.Task) int {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, task.Path, bytes.NewReader(task.Body))
-	req = req.WithContext(queue.WithInfo(req.Context(), queue.Info{Queue: task.Queue, Name: task.Name}))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Code
-}
 
 // clock is a settable clock.
 type clock struct {
@@ -81,7 +29,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type env struct {
 	store *bolt.Store
-	queue *recorder
+	queue *queuetest.Queue
 	clock *clock
 	svc   *Service
 	h     http.Handler
@@ -98,7 +46,7 @@ func newEnv(t *testing.T, rulesYAML string, mode string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{store: st, queue: &recorder{}, clock: &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
+	e := &env{store: st, queue: &queuetest.Queue{}, clock: &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
 	e.svc = New(Config{Rules: rc, Store: st, Queue: e.queue, Mode: mode, Now: e.clock.Now, At: func(d time.Duration) time.Time { return e.clock.Now().Add(d) }})
 	e.h = e.svc.Handler()
 	return e

@@ -14,6 +14,7 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/tasks"
 )
@@ -66,7 +67,7 @@ func evaluate(t *testing.T, e *env, group, runID string) {
 func patches(t *testing.T, e *env) map[string]tasks.SettingsPatch {
 	t.Helper()
 	out := map[string]tasks.SettingsPatch{}
-	for _, task := range e.queue.take(tasks.PathSettingsPatch) {
+	for _, task := range e.queue.Take(queuetest.Path(tasks.PathSettingsPatch)) {
 		if task.Queue != tasks.QueueSettings {
 			t.Errorf("patch on queue %s", task.Queue)
 		}
@@ -119,7 +120,7 @@ func TestDetectRecordsExactlyTheFindingsAndPatchesNothing(t *testing.T) {
 		t.Errorf("detect mode queued patches: %v", p)
 	}
 	// One announcement per open finding, none for the exempt one.
-	if n := len(e.queue.take(notify.Path)); n != 3 {
+	if n := len(e.queue.Take(queuetest.Path(notify.Path))); n != 3 {
 		t.Errorf("%d notifications queued, want 3", n)
 	}
 }
@@ -146,7 +147,7 @@ func TestRemediateQueuesOneValidPatchPerGroup(t *testing.T) {
 		}
 	}
 	// A finding waiting for its patch is announced with the outcome, not before.
-	if n := len(e.queue.take(notify.Path)); n != 0 {
+	if n := len(e.queue.Take(queuetest.Path(notify.Path))); n != 0 {
 		t.Errorf("%d notifications before the patches ran", n)
 	}
 	// Re-detection while the patch is queued asks for nothing new.
@@ -182,7 +183,7 @@ func TestRunCapStopsPatchingAndSaysHowToOverride(t *testing.T) {
 		t.Fatalf("capped findings: %+v", capped)
 	}
 	// The capped finding is announced (nobody else will fix it today).
-	if n := len(e.queue.take(notify.Path)); n != 1 {
+	if n := len(e.queue.Take(queuetest.Path(notify.Path))); n != 1 {
 		t.Errorf("%d notifications, want the capped finding's", n)
 	}
 	// A new run with an override patches it.
@@ -244,8 +245,8 @@ func TestFixedFindingsAreClosedAndAnnouncedOnce(t *testing.T) {
 	e.svc.sender.Poster = &notify.Poster{URL: srv.URL}
 
 	deliver := func() {
-		for _, task := range e.queue.take(notify.Path) {
-			if code := runTask(t, e.h, task); code != http.StatusNoContent {
+		for _, task := range e.queue.Take(queuetest.Path(notify.Path)) {
+			if code := queuetest.Deliver(e.h, task).Code; code != http.StatusNoContent {
 				t.Fatalf("notify task answered %d", code)
 			}
 		}
@@ -287,20 +288,20 @@ func TestNotificationSurvivesAFailingEndpoint(t *testing.T) {
 	defer srv.Close()
 	e.svc.sender.Poster = &notify.Poster{URL: srv.URL}
 	evaluate(t, e, "a@example.com", "")
-	tasksQueued := e.queue.take(notify.Path)
+	tasksQueued := e.queue.Take(queuetest.Path(notify.Path))
 	if len(tasksQueued) != 1 || tasksQueued[0].Queue != tasks.QueueRemediation {
 		t.Fatalf("queued %+v", tasksQueued)
 	}
 	// The queue retries a task until it answers 2xx.
 	var codes []int
 	for range 3 {
-		codes = append(codes, runTask(t, e.h, tasksQueued[0]))
+		codes = append(codes, queuetest.Deliver(e.h, tasksQueued[0]).Code)
 	}
 	if codes[0] < 500 || codes[1] < 500 || codes[2] != http.StatusNoContent {
 		t.Fatalf("answers %v", codes)
 	}
 	// A late duplicate (redelivery) is not sent again.
-	if code := runTask(t, e.h, tasksQueued[0]); code != http.StatusNoContent || len(got) != 1 {
+	if code := queuetest.Deliver(e.h, tasksQueued[0]).Code; code != http.StatusNoContent || len(got) != 1 {
 		t.Fatalf("duplicate: %d, %d messages", code, len(got))
 	}
 	if !strings.Contains(got[0], "a@example.com") || !strings.Contains(got[0], "ANYONE_CAN_VIEW") {
@@ -370,7 +371,7 @@ func TestSweepEnqueuesInSlices(t *testing.T) {
 	var reads []tasks.SettingsGet
 	slicesRun := 0
 	for {
-		sl := e.queue.take(PathSweepSlice)
+		sl := e.queue.Take(queuetest.Path(PathSweepSlice))
 		if len(sl) == 0 {
 			break
 		}
@@ -379,12 +380,12 @@ func TestSweepEnqueuesInSlices(t *testing.T) {
 				t.Errorf("slice %d not paced: %v", slicesRun, task.ScheduleTime)
 			}
 			e.clock.Advance(10 * time.Second)
-			if code := runTask(t, e.h, task); code != http.StatusNoContent {
+			if code := queuetest.Deliver(e.h, task).Code; code != http.StatusNoContent {
 				t.Fatalf("slice answered %d", code)
 			}
-			runTask(t, e.h, task) // a redelivered slice changes nothing
+			queuetest.Deliver(e.h, task) // a redelivered slice changes nothing
 			slicesRun++
-			got := e.queue.take(tasks.PathSettingsGet)
+			got := e.queue.Take(queuetest.Path(tasks.PathSettingsGet))
 			if len(got) > 4 {
 				t.Errorf("a slice queued %d reads; the backlog must stay one slice", len(got))
 			}
@@ -423,7 +424,7 @@ func TestTaskEndpointsRefuseOutsiders(t *testing.T) {
 		t.Errorf("cron from outside: %d", rec.Code)
 	}
 	for _, body := range []string{`{"group":`, `{"group":"a@x.com","colour":1}`, `{}`} {
-		code := runTask(t, e.h, queue.Task{Path: tasks.PathRemediationEvaluate, Body: []byte(body)})
+		code := queuetest.Deliver(e.h, queue.Task{Path: tasks.PathRemediationEvaluate, Body: []byte(body)}).Code
 		if code != http.StatusBadRequest {
 			t.Errorf("body %s: %d", body, code)
 		}
@@ -455,21 +456,21 @@ func TestSweepWaitsForTheResetWhenItsBudgetIsSpent(t *testing.T) {
 	if _, err := e.svc.StartSweep(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
-	sl := e.queue.take(PathSweepSlice)
-	if code := runTask(t, e.h, sl[0]); code != http.StatusNoContent {
+	sl := e.queue.Take(queuetest.Path(PathSweepSlice))
+	if code := queuetest.Deliver(e.h, sl[0]).Code; code != http.StatusNoContent {
 		t.Fatalf("slice answered %d", code)
 	}
-	if reads := e.queue.take(tasks.PathSettingsGet); len(reads) != 0 {
+	if reads := e.queue.Take(queuetest.Path(tasks.PathSettingsGet)); len(reads) != 0 {
 		t.Fatalf("queued %d reads with the budget spent", len(reads))
 	}
-	later := e.queue.take(PathSweepSlice)
+	later := e.queue.Take(queuetest.Path(PathSweepSlice))
 	if len(later) != 1 || !later[0].ScheduleTime.Equal(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)) {
 		t.Fatalf("slice not moved to the reset: %+v", later)
 	}
 	// After the reset the slice goes ahead.
 	e.svc.cfg.Quota = fakeQuota{used: 0}
 	e.clock.Advance(22 * time.Hour)
-	if code := runTask(t, e.h, later[0]); code != http.StatusNoContent || len(e.queue.take(tasks.PathSettingsGet)) != 1 {
+	if code := queuetest.Deliver(e.h, later[0]).Code; code != http.StatusNoContent || len(e.queue.Take(queuetest.Path(tasks.PathSettingsGet))) != 1 {
 		t.Fatalf("after the reset: %d", code)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/push"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/reports"
 	"github.com/greephq/greep/pkg/tasks"
 	"github.com/greephq/greep/pkg/workspace"
@@ -24,48 +24,10 @@ import (
 
 var start = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 
-// taskQueue holds tasks until the test runs them, refusing a second task of one name as
-// Cloud Tasks does.
-type taskQueue struct {
-	mu    sync.Mutex
-	tasks []queue.Task
-	names map[string]bool
-}
-
-func (q *taskQueue) Enqueue(ctx context.Context, t queue.Task) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.names == nil {
-		q.names = map[string]bool{}
-	}
-	if t.Name != "" && q.names[t.Name] {
-		return nil
-	}
-	q.names[t.Name] = true
-	q.tasks = append(q.tasks, t)
-	return nil
-}
-
-// due removes and returns the tasks on path due at now.
-func (q *taskQueue) due(path string, now time.Time) []queue.Task {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out, rest []queue.Task
-	for _, t := range q.tasks {
-		if t.Path == path && !now.Before(t.ScheduleTime) {
-			out = append(out, t)
-		} else {
-			rest = append(rest, t)
-		}
-	}
-	q.tasks = rest
-	return out
-}
-
 type env struct {
 	sim    *workspacesim.Sim
 	store  *bolt.Store
-	queue  *taskQueue
+	queue  *queuetest.Queue
 	worker *reports.Worker
 	tasks  http.Handler
 }
@@ -82,7 +44,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	q := &taskQueue{}
+	q := &queuetest.Queue{}
 	hook := httptest.NewServer(push.New(store, q, push.Config{Now: srv.Sim.Now}))
 	t.Cleanup(hook.Close)
 	clients, err := workspace.New(context.Background(), workspace.Config{Endpoint: srv.URL, AdminSubject: srv.Sim.Admin()})
@@ -100,12 +62,8 @@ func newEnv(t *testing.T) *env {
 func (e *env) runTasks(t *testing.T) {
 	t.Helper()
 	for _, path := range []string{tasks.PathReportsRenew, reports.PathStop} {
-		for _, task := range e.queue.due(path, e.sim.Now()) {
-			r := httptest.NewRequest(http.MethodPost, task.Path, bytes.NewReader(task.Body))
-			r = r.WithContext(queue.WithInfo(r.Context(), queue.Info{Queue: task.Queue, Name: task.Name}))
-			w := httptest.NewRecorder()
-			e.tasks.ServeHTTP(w, r)
-			if w.Code != http.StatusOK {
+		for _, task := range e.queue.Take(queuetest.Path(path), queuetest.DueBy(e.sim.Now())) {
+			if w := queuetest.Deliver(e.tasks, task); w.Code != http.StatusOK {
 				t.Fatalf("task %s %s: status %d (%s)", task.Path, task.Body, w.Code, w.Body)
 			}
 		}
@@ -143,11 +101,23 @@ func (e *env) events(t *testing.T, group string) []greep.Event {
 // group's history holds n events.
 func (e *env) waitEvents(t *testing.T, group string, n int) []greep.Event {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		evs := e.events(t, group)
 		if len(evs) >= n || time.Now().After(deadline) {
 			return evs
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitPushes waits until the simulator has no push notification left to send.
+func (e *env) waitPushes(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for e.sim.Stats().Pushes.Queued != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("pushes still queued: %+v", e.sim.Stats().Pushes)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -190,7 +160,9 @@ func TestSimulatedDayAgainstSimulator(t *testing.T) {
 		}
 		tick()
 	}
-	time.Sleep(50 * time.Millisecond) // let any duplicate through the overlapping channel land
+	// Every notification was queued by the time its change was applied: once none is
+	// left, any duplicate through an overlapping channel has landed.
+	e.waitPushes(t)
 	evs := e.events(t, group)
 	if len(evs) != muts {
 		t.Errorf("history holds %d events for %d changes", len(evs), muts)
@@ -318,10 +290,7 @@ func TestMalformedTasks(t *testing.T) {
 		{tasks.PathReportsRenew, `{"application":"drive"}`},
 		{reports.PathStop, `{}`},
 	} {
-		r := httptest.NewRequest(http.MethodPost, c.path, bytes.NewReader([]byte(c.body)))
-		r = r.WithContext(queue.WithInfo(r.Context(), queue.Info{Queue: tasks.QueueReports}))
-		w := httptest.NewRecorder()
-		e.tasks.ServeHTTP(w, r)
+		w := queuetest.Deliver(e.tasks, queue.Task{Queue: tasks.QueueReports, Path: c.path, Body: []byte(c.body)})
 		if w.Code != http.StatusBadRequest {
 			t.Errorf("%s %s: status %d, want 400 (%s)", c.path, c.body, w.Code, w.Body)
 		}
@@ -354,17 +323,7 @@ func TestRunKeepsChannels(t *testing.T) {
 		defer close(done)
 		e.worker.Run(ctx, 10*time.Minute, func(time.Duration) <-chan time.Time { return fire })
 	}()
-	renewTasks := func() int {
-		e.queue.mu.Lock()
-		defer e.queue.mu.Unlock()
-		n := 0
-		for _, task := range e.queue.tasks {
-			if task.Path == tasks.PathReportsRenew {
-				n++
-			}
-		}
-		return n
-	}
+	renewTasks := func() int { return len(e.queue.Pending(queuetest.Path(tasks.PathReportsRenew))) }
 	fire <- time.Time{} // Run is waiting: its first tick has run
 	if n := renewTasks(); n != 2 {
 		t.Fatalf("first tick enqueued %d renew tasks, want 2", n)

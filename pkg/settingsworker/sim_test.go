@@ -1,14 +1,12 @@
 package settingsworker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/greephq/greep/pkg/cache/bolt"
@@ -16,6 +14,7 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/settingsworker"
@@ -24,22 +23,10 @@ import (
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
-type recorder struct {
-	mu    sync.Mutex
-	tasks []queue.Task
-}
-
-func (q *recorder) Enqueue(_ context.Context, t queue.Task) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.tasks = append(q.tasks, t)
-	return nil
-}
-
 type env struct {
 	sim   *workspacesim.Sim
 	store *bolt.Store
-	queue *recorder
+	queue *queuetest.Queue
 	h     http.Handler
 }
 
@@ -77,7 +64,7 @@ func newEnv(t *testing.T, perDay int64) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{sim: srv.Sim, store: store, queue: &recorder{}}
+	e := &env{sim: srv.Sim, store: store, queue: &queuetest.Queue{}}
 	e.h = settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: e.queue, Now: srv.Sim.Now}).Handler()
 	return e
 }
@@ -85,24 +72,11 @@ func newEnv(t *testing.T, perDay int64) *env {
 func (e *env) run(t *testing.T, q, path string, body any) int {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(b))
-	req = req.WithContext(queue.WithInfo(req.Context(), queue.Info{Queue: q, Name: "t1"}))
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	return rec.Code
+	return queuetest.Deliver(e.h, queue.Task{Queue: q, Name: "t1", Path: path, Body: b}).Code
 }
 
-func (e *env) taken(path string) []queue.Task {
-	e.queue.mu.Lock()
-	defer e.queue.mu.Unlock()
-	var out []queue.Task
-	for _, t := range e.queue.tasks {
-		if t.Path == path {
-			out = append(out, t)
-		}
-	}
-	return out
-}
+// taken returns the tasks of path the worker enqueued.
+func (e *env) taken(path string) []queue.Task { return e.queue.Accepted(queuetest.Path(path)) }
 
 func TestGetStoresAndAsksForAnEvaluation(t *testing.T) {
 	e := newEnv(t, 0)

@@ -58,7 +58,7 @@ func (s *Sim) logActivity(now time.Time, app, actor string, e event) {
 			s.pushes.Dropped++
 			continue
 		}
-		ch.enqueue(s.activityJSON(a), a.e.name)
+		ch.enqueue(s.activityJSON(a), a.e.name, &s.pushes)
 	}
 }
 
@@ -301,8 +301,10 @@ type notification struct {
 
 func (ch *channel) live(now time.Time) bool { return !ch.stopped && now.Before(ch.expiration) }
 
-// enqueue hands a notification to the channel's worker. Caller holds Sim.mu.
-func (ch *channel) enqueue(body any, state string) {
+// enqueue hands a notification to the channel's worker and counts it in stats. Caller
+// holds Sim.mu.
+func (ch *channel) enqueue(body any, state string, stats *PushStats) {
+	stats.Queued++
 	ch.msgNum++
 	n := notification{number: ch.msgNum, state: state}
 	if body != nil {
@@ -377,7 +379,7 @@ func (s *Sim) activitiesWatch(c *call) (any, *apiError) {
 		}
 	}
 	s.channels[req.ID] = ch
-	ch.enqueue(nil, "sync")
+	ch.enqueue(nil, "sync", &s.pushes)
 	s.workers.Add(1)
 	go s.deliver(ch)
 	return &channelJSON{
@@ -442,21 +444,33 @@ func (s *Sim) channelsStop(c *call) (any, *apiError) {
 // simulator closes.
 func (s *Sim) deliver(ch *channel) {
 	defer s.workers.Done()
-	for {
+	var batch []notification
+	// What is left when the worker ends is never sent: it is no longer queued.
+	defer func() {
 		ch.mu.Lock()
-		batch := ch.queue
+		left := len(batch) + len(ch.queue)
 		ch.queue = nil
 		ch.mu.Unlock()
-		for _, n := range batch {
+		s.mu.Lock()
+		s.pushes.Queued -= int64(left)
+		s.mu.Unlock()
+	}()
+	for {
+		ch.mu.Lock()
+		batch = ch.queue
+		ch.queue = nil
+		ch.mu.Unlock()
+		for len(batch) > 0 {
 			s.mu.Lock()
 			live := ch.live(s.Now())
 			s.mu.Unlock()
 			if !live {
 				return
 			}
-			if !s.send(ch, n) {
+			if !s.send(ch, batch[0]) {
 				return
 			}
+			batch = batch[1:]
 		}
 		s.mu.Lock()
 		left := ch.expiration.Sub(s.Now())
@@ -491,12 +505,14 @@ func (s *Sim) send(ch *channel, n notification) bool {
 		switch {
 		case err == nil && (code/100 == 2 || code == http.StatusProcessing):
 			s.pushes.Delivered++
+			s.pushes.Queued--
 			s.mu.Unlock()
 			return true
 		case (err != nil || code == 500 || code == 502 || code == 503 || code == 504) && attempt < s.cfg.PushMaxAttempts:
 			s.pushes.Retried++
 		default:
 			s.pushes.Failed++
+			s.pushes.Queued--
 			s.mu.Unlock()
 			return true
 		}

@@ -233,6 +233,9 @@ type PushStats struct {
 	Retried   int64 `json:"retried"`   // retries after a 5xx or no answer
 	Failed    int64 `json:"failed"`    // given up on (non-retryable answer or attempts spent)
 	Dropped   int64 `json:"dropped"`   // lost on purpose (DropRate)
+	// Queued counts notifications waiting to be sent or being sent: zero once every one
+	// was delivered, failed, or abandoned with its channel, so a test can wait for it.
+	Queued int64 `json:"queued"`
 }
 
 // Stats are the simulator's counters.

@@ -14,6 +14,10 @@ type Clock interface {
 	// After fires once d has passed, or earlier: the dispatcher re-reads Now after
 	// every wake and waits again if it is not yet time.
 	After(d time.Duration) <-chan time.Time
+	// At fires once the clock reaches t, or earlier, like After. A wait for a moment
+	// read off the clock must use At: After(t.Sub(Now())) measures from a Now that may
+	// already be stale, and on a clock moved by hand the timer would then fire late.
+	At(t time.Time) <-chan time.Time
 }
 
 // WallClock is the real time.
@@ -23,6 +27,7 @@ type wallClock struct{}
 
 func (wallClock) Now() time.Time                         { return time.Now() }
 func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (wallClock) At(t time.Time) <-chan time.Time        { return time.After(time.Until(t)) }
 
 // ScaledClock reads the time from now (a simulator's clock, which runs scale times faster
 // than the wall clock) and waits d of that time in d/scale of wall time. With it the
@@ -45,6 +50,7 @@ func (c scaledClock) Now() time.Time { return c.now() }
 func (c scaledClock) After(d time.Duration) <-chan time.Time {
 	return time.After(min(time.Duration(float64(d)/c.scale), MaxScaledWait))
 }
+func (c scaledClock) At(t time.Time) <-chan time.Time { return c.After(t.Sub(c.now())) }
 
 // MaxScaledWait is the longest wall time a ScaledClock timer waits before firing.
 const MaxScaledWait = 50 * time.Millisecond
@@ -81,6 +87,21 @@ func (c *FakeClock) After(d time.Duration) <-chan time.Time {
 		return ch
 	}
 	c.waiters = append(c.waiters, waiter{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+// At implements Clock: the channel fires once the clock is advanced to t, at once if it
+// is there already. Checking and registering under one lock is what makes it safe
+// against an Advance made meanwhile.
+func (c *FakeClock) At(t time.Time) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if !t.After(c.now) {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{at: t, ch: ch})
 	return ch
 }
 

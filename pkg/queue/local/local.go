@@ -75,6 +75,7 @@ type Dispatcher struct {
 	tombstone time.Duration
 	deadline  time.Duration
 	lanes     map[string]*lane
+	changed   *signal // wakes WaitIdle
 
 	mu      sync.Mutex // guards names, and orders name claims with their task writes
 	names   map[string]nameState
@@ -115,9 +116,13 @@ type lane struct {
 	limiter *rate.Limiter
 	slots   chan struct{}
 	wake    chan struct{}
+	changed *signal
 
 	mu    sync.Mutex
 	ready taskHeap
+	// tokenAt is when the held task waiting for the lane's token bucket may go (zero
+	// when none waits): to WaitIdle that task is scheduled, not due.
+	tokenAt time.Time
 
 	// held counts tasks taken out of ready and not yet done or put back: waiting for a
 	// slot or a token, or running.
@@ -135,6 +140,7 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 		deadline:  opts.Deadline,
 		lanes:     map[string]*lane{},
 		names:     map[string]nameState{},
+		changed:   &signal{},
 		done:      make(chan struct{}),
 	}
 	if d.clock == nil {
@@ -162,6 +168,7 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 			limiter: rate.NewLimiter(rate.Limit(r), burst),
 			slots:   make(chan struct{}, l.Concurrency),
 			wake:    make(chan struct{}, 1),
+			changed: d.changed,
 		}
 	}
 	if err := d.load(ctx); err != nil {
@@ -316,6 +323,7 @@ func (l *lane) push(t *stored) {
 	case l.wake <- struct{}{}:
 	default:
 	}
+	l.changed.broadcast()
 }
 
 // Start begins dispatching to h, which serves the task paths (typically behind
@@ -411,18 +419,33 @@ func (d *Dispatcher) runLane(l *lane) {
 // ScaledClock's do, to notice a simulator's clock being moved). It reports false if the
 // dispatcher stopped meanwhile.
 func (d *Dispatcher) waitToken(l *lane) bool {
-	r := l.limiter.ReserveN(d.clock.Now(), 1)
-	for {
-		delay := r.DelayFrom(d.clock.Now())
-		if delay <= 0 {
-			return true
-		}
+	now := d.clock.Now()
+	r := l.limiter.ReserveN(now, 1)
+	delay := r.DelayFrom(now)
+	if delay <= 0 {
+		return true
+	}
+	at := now.Add(delay)
+	l.waitingToken(at)
+	defer l.waitingToken(time.Time{})
+	for d.clock.Now().Before(at) {
 		select {
-		case <-d.clock.After(delay):
+		case <-d.clock.At(at):
 		case <-d.done:
 			r.CancelAt(d.clock.Now())
 			return false
 		}
+	}
+	return true
+}
+
+// waitingToken records when the lane's held task gets its token (zero: it has it).
+func (l *lane) waitingToken(at time.Time) {
+	l.mu.Lock()
+	l.tokenAt = at
+	l.mu.Unlock()
+	if !at.IsZero() {
+		l.changed.broadcast()
 	}
 }
 
@@ -434,17 +457,24 @@ func (l *lane) next(c Clock) (*stored, <-chan time.Time) {
 	if l.ready.Len() == 0 {
 		return nil, nil
 	}
-	if delay := l.ready[0].NextAt.Sub(c.Now()); delay > 0 {
-		return nil, c.After(delay)
+	if due := l.ready[0].NextAt; due.After(c.Now()) {
+		return nil, c.At(due)
 	}
 	l.held.Add(1)
 	return heap.Pop(&l.ready).(*stored), nil
 }
 
-// putBack returns a held task to the ready heap.
+// putBack returns a held task to the ready heap. The task is pushed before it stops
+// counting as held, so WaitIdle never sees it in neither place.
 func (l *lane) putBack(t *stored) {
-	l.held.Add(-1)
 	l.push(t)
+	l.release()
+}
+
+// release counts a held task no longer held: done, or back in the ready heap.
+func (l *lane) release() {
+	l.held.Add(-1)
+	l.changed.broadcast()
 }
 
 // run makes one attempt of t and records its outcome.
@@ -466,13 +496,13 @@ func (d *Dispatcher) run(l *lane, t *stored) {
 
 	if status >= 200 && status < 300 {
 		d.finish(store, t, log)
-		l.held.Add(-1)
+		l.release()
 		return
 	}
 	if max := l.retry.MaxAttempts; max > 0 && t.Attempts >= max {
 		log.Error("queue: task failed its last attempt; dropped")
 		d.finish(store, t, log)
-		l.held.Add(-1)
+		l.release()
 		return
 	}
 	backoff := l.retry.Backoff(t.Attempts - 1)

@@ -106,11 +106,15 @@ func readAll(r *http.Request) string {
 	}
 }
 
+// waitLimit bounds every wait of these tests: generous, since a loaded machine may be
+// slow, and reached only when a test is failing anyway.
+const waitLimit = time.Minute
+
 // waitFor polls cond: the dispatcher works in goroutines, so a test waits for the state
 // it expects rather than for a time.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -119,8 +123,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// settle gives the dispatcher's goroutines a moment to do something they should not.
-func settle() { time.Sleep(30 * time.Millisecond) }
+// idle waits until d has nothing running or due, and returns when its next task falls
+// due (zero if none is queued). What d has not done by then it will not do before the
+// clock moves, so a test may assert an absence after it.
+func idle(t *testing.T, d *local.Dispatcher) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	next, err := d.WaitIdle(ctx)
+	if err != nil {
+		t.Fatalf("dispatcher never idle: %v", err)
+	}
+	return next
+}
 
 func open(t *testing.T, store greep.RecordStore, clk local.Clock, h http.Handler) *local.Dispatcher {
 	t.Helper()
@@ -195,13 +210,11 @@ func TestConcurrencyCap(t *testing.T) {
 		enqueue(t, d, queue.Task{Queue: "work", Path: fmt.Sprintf("/tasks/remediation/%d", i)})
 	}
 	waitFor(t, "two tasks in flight", func() bool { return now.Load() == 2 })
-	settle()
-	if p := peak.Load(); p != 2 {
-		t.Fatalf("%d tasks in flight at once, concurrency is 2", p)
-	}
 	if s := d.Stats()["work"]; s.Backlog != 6 {
 		t.Errorf("backlog %d, want 6 (4 queued + 2 in flight)", s.Backlog)
 	}
+	// The peak is checked once all ran: a third task let in while two block would be
+	// seen whenever it came, with no guess at how long to look.
 	close(release)
 	waitFor(t, "all tasks", func() bool { return done.Load() == 6 })
 	if p := peak.Load(); p != 2 {
@@ -209,33 +222,20 @@ func TestConcurrencyCap(t *testing.T) {
 	}
 }
 
-// drive advances the fake clock from timer to timer until cond holds, never past limit
-// (the janitor's timer is an hour out, and jumping to it would distort the figures). It
-// moves the clock only once the dispatcher has settled, seen as the earliest timer
-// staying the same for a few milliseconds, so it never skips a timer about to be set.
-func drive(t *testing.T, clk *local.FakeClock, limit time.Time, what string, cond func() bool) {
+// drive steps the fake clock from one due task to the next until cond holds, never to
+// limit or past it. It moves the clock only while d is idle, to the moment d says its
+// next task is due, so it never skips one.
+func drive(t *testing.T, d *local.Dispatcher, clk *local.FakeClock, limit time.Time, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var last time.Time
-	stable := 0
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out driving the clock to %s (clock at %s)", what, clk.Now())
+	for {
+		next := idle(t, d)
+		if cond() {
+			return
 		}
-		time.Sleep(time.Millisecond)
-		next, ok := clk.Next()
-		if !ok || !next.Before(limit) {
-			continue
-		}
-		if !next.Equal(last) {
-			last, stable = next, 0
-			continue
-		}
-		if stable++; stable < 5 {
-			continue
+		if next.IsZero() || !next.Before(limit) {
+			t.Fatalf("driving the clock to %s: nothing is due before %s (clock at %s)", what, limit.Format(time.TimeOnly), clk.Now().Format(time.TimeOnly))
 		}
 		clk.Advance(next.Sub(clk.Now()))
-		stable = 0
 	}
 }
 
@@ -254,7 +254,7 @@ func TestRetryBackoffSequence(t *testing.T) {
 	enqueue(t, d, queue.Task{Queue: "work", Name: "flaky", Path: "/tasks/remediation/x"})
 
 	// Cloud Tasks' policy: 10s, doubled 3 times, then +80s, capped at 300s; 6 attempts.
-	drive(t, clk, t0.Add(50*time.Minute), "six attempts", func() bool { return len(rec.snapshot()) == 6 })
+	drive(t, d, clk, t0.Add(50*time.Minute), "six attempts", func() bool { return len(rec.snapshot()) == 6 })
 	calls := rec.snapshot()
 	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second}
 	if got := gaps(calls); !slices.Equal(got, want) {
@@ -266,8 +266,9 @@ func TestRetryBackoffSequence(t *testing.T) {
 		}
 	}
 	// Out of attempts: dropped, not retried again.
-	clk.Advance(40 * time.Minute)
-	settle()
+	if next := idle(t, d); !next.IsZero() {
+		t.Errorf("a task is still queued, due at %s; want none after maxAttempts", next)
+	}
 	if n := len(rec.snapshot()); n != 6 {
 		t.Errorf("%d attempts, want 6 (maxAttempts)", n)
 	}
@@ -296,7 +297,7 @@ func TestOverloadAnswerSlowsRetry(t *testing.T) {
 	for _, p := range []string{"plain", "429", "503"} {
 		enqueue(t, d, queue.Task{Queue: "work", Path: "/tasks/remediation/" + p})
 	}
-	drive(t, clk, t0.Add(50*time.Minute), "each task to succeed", func() bool { return len(rec.snapshot()) == 6 })
+	drive(t, d, clk, t0.Add(50*time.Minute), "each task to succeed", func() bool { return len(rec.snapshot()) == 6 })
 	byPath := map[string][]call{}
 	for _, c := range rec.snapshot() {
 		byPath[c.path] = append(byPath[c.path], c)
@@ -322,7 +323,9 @@ func TestScheduleTime(t *testing.T) {
 	waitFor(t, "the past-due task", func() bool { return len(rec.snapshot()) == 1 })
 
 	clk.Advance(5*time.Minute - time.Second)
-	settle()
+	if next := idle(t, d); !next.Equal(at) {
+		t.Errorf("next task due at %s, want %s", next, at)
+	}
 	if n := len(rec.snapshot()); n != 1 {
 		t.Fatalf("scheduled task ran %s early", time.Second)
 	}
@@ -346,7 +349,7 @@ func TestNamedTaskDeduplicationWindow(t *testing.T) {
 	task.ScheduleTime = time.Time{}
 	clk.Advance(59 * time.Minute) // ran a minute ago + 59 min: still inside the 1 h window
 	enqueue(t, d, task)
-	settle()
+	idle(t, d) // had the task been queued, it would be due now and run first
 	if n := len(rec.snapshot()); n != 1 {
 		t.Fatalf("task ran %d times; the name is taken for an hour after it ran", n)
 	}
@@ -419,9 +422,18 @@ func testDurableAcrossRestart(t *testing.T, restart func() greep.RecordStore) {
 	waitFor(t, "the first attempt", func() bool { return len(rec1.snapshot()) == 1 })
 	enqueue(t, d1, queue.Task{Queue: "work", Path: "/tasks/remediation/later", ScheduleTime: t0.Add(time.Hour)})
 	enqueue(t, d1, queue.Task{Queue: "directory", Name: "g1", Path: "/tasks/directory/refresh", Body: []byte(`{"group":"g1"}`)})
-	waitFor(t, "the failure recorded", func() bool { return countRecords(t, store, "queue-task") == 3 && d1.Stats()["work"].Retries == 1 })
-	// The directory lane's first token was spent; it runs its task too.
-	waitFor(t, "the directory task", func() bool { return len(rec1.snapshot()) == 2 })
+	// Idle: the failure is recorded (its retry is 10 s out) and the directory task, due
+	// at once, ran. (Waiting instead for three stored tasks and one retry raced with the
+	// directory task: once it finished, three were never stored again.)
+	if next := idle(t, d1); !next.Equal(t0.Add(10 * time.Second)) {
+		t.Errorf("next task due at %s, want the failed one's retry at %s", next, t0.Add(10*time.Second))
+	}
+	if n := len(rec1.snapshot()); n != 2 {
+		t.Errorf("first life ran %d tasks, want 2 (failing, g1)", n)
+	}
+	if r := d1.Stats()["work"].Retries; r != 1 {
+		t.Errorf("%d retries recorded, want 1", r)
+	}
 	if err := d1.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -435,8 +447,10 @@ func testDurableAcrossRestart(t *testing.T, restart func() greep.RecordStore) {
 	d2 := open(t, store, clk, rec2)
 	enqueue(t, d2, queue.Task{Queue: "work", Name: "failing", Path: "/tasks/remediation/failing"}) // still queued
 	enqueue(t, d2, queue.Task{Queue: "directory", Name: "g1", Path: "/tasks/directory/refresh"})   // ran: tombstoned
-	drive(t, clk, t0.Add(2*time.Hour), "both stored tasks", func() bool { return len(rec2.snapshot()) == 2 })
-	settle()
+	drive(t, d2, clk, t0.Add(2*time.Hour), "both stored tasks", func() bool { return len(rec2.snapshot()) == 2 })
+	if next := idle(t, d2); !next.IsZero() {
+		t.Errorf("a task is still queued, due at %s", next)
+	}
 	calls := rec2.snapshot()
 	if len(calls) != 2 {
 		t.Fatalf("second life ran %d tasks, want 2: %+v", len(calls), calls)
@@ -447,7 +461,9 @@ func testDurableAcrossRestart(t *testing.T, restart func() greep.RecordStore) {
 	if calls[1].path != "/tasks/remediation/later" || calls[1].at.Before(t0.Add(time.Hour)) {
 		t.Errorf("second task after restart %+v: want the scheduled one, on time", calls[1])
 	}
-	waitFor(t, "the store to empty", func() bool { return countRecords(t, store, "queue-task") == 0 })
+	if n := countRecords(t, store, "queue-task"); n != 0 {
+		t.Errorf("%d tasks stored after all ran", n)
+	}
 }
 
 func TestNoTaskRunsTwiceAtOnce(t *testing.T) {
@@ -459,6 +475,8 @@ func TestNoTaskRunsTwiceAtOnce(t *testing.T) {
 		if _, busy := running.LoadOrStore(r.URL.Path, true); busy {
 			overlap.Store(true)
 		}
+		// Stands in for the work a handler does, widening the window an overlap would
+		// need; a slower machine only widens it more.
 		time.Sleep(time.Millisecond)
 		running.Delete(r.URL.Path)
 		runs.Add(1)
@@ -471,7 +489,7 @@ func TestNoTaskRunsTwiceAtOnce(t *testing.T) {
 		enqueue(t, d, queue.Task{Queue: "work", Name: fmt.Sprint("t", i), Path: fmt.Sprintf("/tasks/remediation/%d", i)})
 		enqueue(t, d, queue.Task{Queue: "work", Name: fmt.Sprint("t", i), Path: fmt.Sprintf("/tasks/remediation/%d", i)})
 	}
-	drive(t, clk, t0.Add(50*time.Minute), "every task done", func() bool { s := d.Stats()["work"]; return s.Backlog == 0 && s.Dispatched > 0 })
+	drive(t, d, clk, t0.Add(50*time.Minute), "every task done", func() bool { s := d.Stats()["work"]; return s.Backlog == 0 && s.Dispatched > 0 })
 	if overlap.Load() {
 		t.Error("a task ran twice at once")
 	}
@@ -490,20 +508,30 @@ func TestStopWaitsForTasksInFlight(t *testing.T) {
 	d := open(t, store, clk, h)
 	enqueue(t, d, queue.Task{Queue: "work", Path: "/tasks/remediation/slow"})
 	<-started
-	stopped := make(chan error)
-	go func() { stopped <- d.Stop(context.Background()) }()
-	settle()
-	select {
-	case <-stopped:
-		t.Fatal("Stop returned with a task in flight")
-	default:
+	type result struct {
+		err      error
+		finished bool // whether the task had finished when Stop returned
 	}
+	stopping, stopped := make(chan struct{}), make(chan result)
+	go func() {
+		close(stopping)
+		err := d.Stop(context.Background())
+		stopped <- result{err, finished.Load()}
+	}()
+	// The task is released once Stop is being called; a Stop that did not wait for it
+	// would return with the task unfinished. No sleep: the check holds however late the
+	// release comes.
+	<-stopping
 	close(release)
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
+	r := <-stopped
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	if !finished.Load() || store.count("queue-task") != 0 {
-		t.Errorf("finished %v, stored %d", finished.Load(), store.count("queue-task"))
+	if !r.finished {
+		t.Error("Stop returned with a task in flight")
+	}
+	if n := store.count("queue-task"); n != 0 {
+		t.Errorf("%d tasks stored after Stop; the finished task must be gone", n)
 	}
 	if err := d.Enqueue(context.Background(), queue.Task{Queue: "work", Path: "/tasks/remediation/x"}); err == nil {
 		t.Error("Enqueue after Stop accepted")
