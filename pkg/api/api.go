@@ -45,6 +45,9 @@ type Config struct {
 	Store Store
 	// Status is optional; without it /v1/status and the dashboard show no queues or quota.
 	Status StatusSource
+	// Metrics serves GET /metrics (pkg/metrics' handler) behind the status scope; without
+	// it /metrics is 404.
+	Metrics http.Handler
 	// Auth authenticates every route but /healthz: auth.NewStaticToken locally,
 	// auth.NewIDToken in production.
 	Auth   auth.Authenticator
@@ -91,6 +94,8 @@ type server struct {
 	memo   *ttlCache[rendered]    // users' groups, rendered
 	groups *ttlCache[greep.Group] // groups by the key they were asked by
 	router chi.Router
+
+	metrics http.Handler // GET /metrics; nil: 404
 }
 
 // New returns the read API's handler, to be mounted at "/".
@@ -110,6 +115,7 @@ func newServer(cfg Config) (*server, error) {
 		return nil, errors.New("api: an authenticator is required (auth.NewStaticToken or auth.NewIDToken)")
 	}
 	s := &server{store: cfg.Store, status: cfg.Status, auth: cfg.Auth, log: cfg.Logger, now: cfg.Now}
+	s.metrics = cfg.Metrics
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -167,6 +173,9 @@ func (s *server) routes() chi.Router {
 		history.Get("/v1/history", s.v1History)
 		r.With(need(auth.ScopeFindings)).Get("/v1/findings", s.v1Findings)
 		r.With(need(auth.ScopeStatus)).Get("/v1/status", s.v1Status)
+		if s.metrics != nil {
+			r.With(need(auth.ScopeStatus)).Method(http.MethodGet, "/metrics", s.metrics)
+		}
 
 		r.Route(directoryPrefix, func(r chi.Router) {
 			r.Use(need(auth.ScopeGroups))

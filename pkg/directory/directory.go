@@ -68,6 +68,16 @@ type Config struct {
 	// (default 1 s of wall time); phase changes are always written.
 	PublishEvery time.Duration
 	Logger       *zap.Logger
+	// Freshness hears how long a pushed change took to show in the cache (pkg/metrics);
+	// optional.
+	Freshness FreshnessObserver
+}
+
+// FreshnessObserver is told, when a refresh shows what its notification announced, how
+// long after the notification arrived ("notification_to_visible") and after Google's
+// event time ("change_to_confirmed") that was, on the worker's clock.
+type FreshnessObserver interface {
+	ObserveFreshness(kind string, d time.Duration)
 }
 
 // Worker runs the directory tasks.

@@ -82,6 +82,7 @@ func (w *Worker) groupGone(ctx context.Context, key string) error {
 func (w *Worker) checkExpectations(ctx context.Context, t tasks.Refresh, g greep.Group, members []greep.Member) error {
 	unmet := syncplan.Unmet(t.Expect, members)
 	if len(unmet) == 0 {
+		w.observeFreshness(t)
 		return nil
 	}
 	delay, ok := w.cfg.Repoll.Next(t.Attempt)
@@ -93,6 +94,19 @@ func (w *Worker) checkExpectations(ctx context.Context, t tasks.Refresh, g greep
 	next.Attempt = t.Attempt + 1
 	name := tasks.Name("repoll", g.ID, t.Reason, strconv.Itoa(next.Attempt))
 	return w.enqueue(ctx, w.cfg.PushQueue, tasks.PathDirectoryRefresh, name, next, w.cfg.At(delay))
+}
+
+func (w *Worker) observeFreshness(t tasks.Refresh) {
+	if w.cfg.Freshness == nil {
+		return
+	}
+	now := w.cfg.Now()
+	if !t.NotifiedAt.IsZero() {
+		w.cfg.Freshness.ObserveFreshness("notification_to_visible", now.Sub(t.NotifiedAt))
+	}
+	if !t.ChangedAt.IsZero() {
+		w.cfg.Freshness.ObserveFreshness("change_to_confirmed", now.Sub(t.ChangedAt))
+	}
 }
 
 func newRunID() (string, error) {

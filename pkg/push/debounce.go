@@ -37,6 +37,9 @@ type window struct {
 	Reason   string              `json:"reason"`
 	Expect   []tasks.Expectation `json:"expect,omitempty"`
 	Enqueued bool                `json:"enqueued,omitempty"`
+	// ChangedAt is the time of the earliest event of the notification that opened the
+	// window, the start of the change-to-confirmed freshness.
+	ChangedAt time.Time `json:"changedAt,omitzero"`
 }
 
 // Kinds of debounced work.
@@ -47,10 +50,11 @@ const (
 
 // job is one piece of debounced work on one group.
 type job struct {
-	kind   string
-	group  string
-	reason string
-	expect []tasks.Expectation
+	kind      string
+	group     string
+	reason    string
+	expect    []tasks.Expectation
+	changedAt time.Time
 }
 
 // StateName is the name of the state document holding the debounce marker of a group's
@@ -102,7 +106,7 @@ func (d *debouncer) schedule(ctx context.Context, j job, open bool) error {
 		case !open:
 			return errUnchanged
 		}
-		*m = window{Start: now, Due: now.Add(d.window), Reason: j.reason, Expect: j.expect}
+		*m = window{Start: now, Due: now.Add(d.window), Reason: j.reason, Expect: j.expect, ChangedAt: j.changedAt}
 		w, act = *m, true
 		return nil
 	})
@@ -146,6 +150,6 @@ func (d *debouncer) task(j job, w window) (queue.Task, error) {
 			tasks.SettingsGet{Group: j.group, Reason: reason}, w.Due)
 	default:
 		return tasks.New(tasks.QueueDirectory, tasks.PathDirectoryRefresh, name,
-			tasks.Refresh{Group: j.group, Reason: reason, Expect: w.Expect}, w.Due)
+			tasks.Refresh{Group: j.group, Reason: reason, Expect: w.Expect, NotifiedAt: w.Start, ChangedAt: w.ChangedAt}, w.Due)
 	}
 }

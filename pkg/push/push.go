@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -72,12 +73,22 @@ type Config struct {
 	Now func() time.Time
 	// Log gets refused notifications (warn) and failures (error). Default: no logs.
 	Log *zap.Logger
+	// Observer hears every notification's outcome (pkg/metrics); optional.
+	Observer Observer
+}
+
+// Observer is told the outcome of every notification: "accepted" (reason ""), "refused"
+// (reason: the Google error reason answered, e.g. "forbidden", "notFound") or "failed"
+// (a 5xx, Google redelivers). Channel is the X-Goog-Channel-ID header as sent.
+type Observer interface {
+	ObserveNotification(channel, outcome, reason string)
 }
 
 // Handler is the webhook. It is an http.Handler for Path.
 type Handler struct {
 	store    Store
 	log      *zap.Logger
+	observer Observer
 	now      func() time.Time
 	debounce debouncer
 }
@@ -96,6 +107,7 @@ func New(store Store, q queue.Enqueuer, cfg Config) *Handler {
 	return &Handler{
 		store:    store,
 		log:      cfg.Log,
+		observer: cfg.Observer,
 		now:      cfg.Now,
 		debounce: debouncer{store: store, queue: q, window: cfg.Debounce, now: cfg.Now},
 	}
@@ -121,6 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	added, err := h.notify(r)
 	var rf *refusal
+	h.observe(r, err)
 	switch {
 	case errors.As(err, &rf):
 		h.log.Warn("push notification refused",
@@ -137,6 +150,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("push notification", zap.String("channel", r.Header.Get(HeaderChannelID)),
 			zap.String("state", r.Header.Get(HeaderResourceState)), zap.Int("added", added))
 		w.WriteHeader(http.StatusOK)
+	}
+}
+
+func (h *Handler) observe(r *http.Request, err error) {
+	if h.observer == nil {
+		return
+	}
+	channel := r.Header.Get(HeaderChannelID)
+	var rf *refusal
+	switch {
+	case errors.As(err, &rf):
+		h.observer.ObserveNotification(channel, "refused", rf.reason)
+	case err != nil:
+		h.observer.ObserveNotification(channel, "failed", "backendError")
+	default:
+		h.observer.ObserveNotification(channel, "accepted", "")
 	}
 }
 
@@ -197,7 +226,8 @@ func (h *Handler) notify(r *http.Request) (int, error) {
 	open := added > 0
 	work := activity.Plan(events)
 	for _, rf := range work.Refresh {
-		if err := h.debounce.schedule(r.Context(), job{kind: kindRefresh, group: rf.Group, reason: rf.Reason, expect: rf.Expect}, open); err != nil {
+		j := job{kind: kindRefresh, group: rf.Group, reason: rf.Reason, expect: rf.Expect, changedAt: earliest(events, rf.Group)}
+		if err := h.debounce.schedule(r.Context(), j, open); err != nil {
 			return added, err
 		}
 	}
@@ -207,6 +237,17 @@ func (h *Handler) notify(r *http.Request) (int, error) {
 		}
 	}
 	return added, nil
+}
+
+// earliest is the time of the first of events on group (zero if none names it).
+func earliest(events []greep.Event, group string) time.Time {
+	var t time.Time
+	for _, e := range events {
+		if strings.EqualFold(e.Group, group) && !e.Time.IsZero() && (t.IsZero() || e.Time.Before(t)) {
+			t = e.Time
+		}
+	}
+	return t
 }
 
 // channel finds the live channel id names.

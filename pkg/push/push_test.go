@@ -189,8 +189,10 @@ func TestEventMakesOneDelayedRefresh(t *testing.T) {
 	if err := json.Unmarshal(task.Body, &body); err != nil {
 		t.Fatal(err)
 	}
+	// The freshness clock starts at the notification's arrival and the activity's time.
 	want := tasks.Refresh{Group: "eng@example.com", Reason: "push: ADD_GROUP_MEMBER",
-		Expect: []tasks.Expectation{{Member: "alice@example.com", Present: true}}}
+		Expect:     []tasks.Expectation{{Member: "alice@example.com", Present: true}},
+		NotifiedAt: f.clock.Now(), ChangedAt: t0.Add(time.Millisecond)}
 	if !reflect.DeepEqual(body, want) {
 		t.Errorf("body %+v, want %+v", body, want)
 	}

@@ -49,6 +49,11 @@ type Refresh struct {
 	Reason  string        `json:"reason"`
 	Expect  []Expectation `json:"expect,omitempty"`
 	Attempt int           `json:"attempt,omitempty"` // re-polls so far, for backoff
+	// NotifiedAt is when the notification that asked for the refresh arrived, ChangedAt
+	// when Google says the change happened (zero for refreshes no push asked for): the
+	// refresh that confirms the change measures freshness from them.
+	NotifiedAt time.Time `json:"notifiedAt,omitzero"`
+	ChangedAt  time.Time `json:"changedAt,omitzero"`
 }
 
 // SettingsGet asks the groupssettings worker to read one group's settings.

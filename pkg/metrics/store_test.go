@@ -1,0 +1,70 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/metrics"
+)
+
+func TestStoreErrorsCountFailuresOnly(t *testing.T) {
+	ctx := context.Background()
+	raw, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(time.Now)
+	s := m.InstrumentStore(raw)
+	errors_ := func() float64 { return sum(t, m, "greep_store_errors_total") }
+
+	// Contract answers and the caller's own errors are not store failures.
+	if err := s.CreateRecord(ctx, "k", "1", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateRecord(ctx, "k", "1", []byte("x")); greep.ErrorCode(err) != greep.ECONFLICT {
+		t.Fatalf("a second create: %v, want a conflict", err)
+	}
+	mine := errors.New("nothing to change")
+	if err := s.UpdateState(ctx, "doc", func([]byte) ([]byte, error) { return nil, mine }); !errors.Is(err, mine) {
+		t.Fatalf("update: %v", err)
+	}
+	if n := errors_(); n != 0 {
+		t.Fatalf("%v store errors counted for a conflict and a caller's abort", n)
+	}
+
+	// A store that cannot write (closed here; a full disk in the issue) is counted.
+	raw.Close()
+	if err := s.PutRecord(ctx, "k", "2", []byte("y")); err == nil {
+		t.Fatal("a closed store accepted a write")
+	}
+	if n := errors_(); n != 1 {
+		t.Errorf("%v store errors counted, want 1", n)
+	}
+	if f := m.LastStoreFailure(); f.Op != "PutRecord" || f.Error == "" || f.At.IsZero() {
+		t.Errorf("last failure %+v", f)
+	}
+}
+
+// sum adds up every series of the family name.
+func sum(t *testing.T, m *metrics.Metrics, name string) float64 {
+	t.Helper()
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			total += s.GetCounter().GetValue() + s.GetGauge().GetValue()
+		}
+	}
+	return total
+}
