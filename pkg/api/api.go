@@ -28,6 +28,7 @@ type Store interface {
 	Groups(ctx context.Context, p greep.Page) ([]greep.Group, string, error)
 	Members(ctx context.Context, groupID string) ([]greep.Member, error)
 	MemberOf(ctx context.Context, memberKey string) ([]string, error)
+	User(ctx context.Context, key string) (greep.User, error)
 	Events(ctx context.Context, q greep.EventQuery) ([]greep.Event, string, error)
 	Findings(ctx context.Context, q greep.FindingQuery) ([]greep.Finding, string, error)
 	State(ctx context.Context, name string) ([]byte, error)

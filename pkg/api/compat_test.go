@@ -81,7 +81,7 @@ func fillStore(s *bolt.Store, truth workspacesim.Truth, at time.Time) error {
 		return err
 	}
 	for _, g := range truth.Groups {
-		batch = append(batch, greep.Group{ID: g.ID, Email: g.Email, Aliases: g.Aliases, Name: g.Name, Description: g.Description,
+		batch = append(batch, greep.Group{ID: g.ID, Email: g.Email, Aliases: g.Aliases, NonEditableAliases: g.NonEditableAliases, Name: g.Name, Description: g.Description,
 			DirectMembersCount: g.DirectMembersCount, ETag: g.ETag, SyncedAt: at})
 		if len(batch) == 500 {
 			if err := flush(); err != nil {
@@ -90,6 +90,14 @@ func fillStore(s *bolt.Store, truth workspacesim.Truth, at time.Time) error {
 		}
 	}
 	if err := flush(); err != nil {
+		return err
+	}
+	users := make([]greep.User, len(truth.Users))
+	for i, u := range truth.Users {
+		users[i] = greep.User{ID: u.ID, PrimaryEmail: u.PrimaryEmail, Aliases: u.Aliases, NonEditableAliases: u.NonEditableAliases,
+			Suspended: u.Suspended, Archived: u.Archived, SyncedAt: at}
+	}
+	if err := s.PutUsers(ctx, users); err != nil {
 		return err
 	}
 	for _, g := range truth.Groups {

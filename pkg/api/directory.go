@@ -31,17 +31,26 @@ func appendDirGroup(b []byte, g greep.Group) []byte {
 	b = appendInt(b, g.DirectMembersCount)
 	b = append(b, '"')
 	b = appendField(b, false, "description", g.Description)
-	if len(g.Aliases) > 0 {
-		b = append(b, `,"aliases":[`...)
-		for i, a := range g.Aliases {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, a)
-		}
-		b = append(b, ']')
-	}
+	b = appendStrings(b, "aliases", g.Aliases)
+	b = appendStrings(b, "nonEditableAliases", g.NonEditableAliases)
 	return append(b, '}')
+}
+
+// appendStrings appends `,"name":[...]` unless list is empty (Google leaves such lists out).
+func appendStrings(b []byte, name string, list []string) []byte {
+	if len(list) == 0 {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, name...)
+	b = append(b, `":[`...)
+	for i, a := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, a)
+	}
+	return append(b, ']')
 }
 
 // GET /admin/directory/v1/groups
@@ -272,10 +281,10 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, r, b, etag, syncedAt)
 }
 
-// findMember returns the member of snap whose email (case-insensitively) or id is key.
-func findMember(snap *snapshot, key string) (greep.Member, bool) {
+// findMember returns the member of snap that ref names.
+func findMember(snap *snapshot, ref memberRef) (greep.Member, bool) {
 	for _, m := range snap.members {
-		if m.ID == key || (m.Email != "" && strings.EqualFold(m.Email, key)) {
+		if ref.matches(m) {
 			return m, true
 		}
 	}
@@ -294,12 +303,17 @@ func (s *server) dirMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	ref, err := s.resolveMember(r.Context(), key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	snap, err := s.snaps.get(r.Context(), g)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	m, ok := findMember(snap, key)
+	m, ok := findMember(snap, ref)
 	if !ok {
 		s.writeError(w, r, greep.Errorf(greep.ENOTFOUND, "Resource Not Found: memberKey %s", key))
 		return
@@ -319,13 +333,18 @@ func (s *server) dirHasMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	ref, err := s.resolveMember(r.Context(), key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	// Direct or nested, as Google's hasMember, from what the client may read.
 	x, err := s.expand(r.Context(), g, derivedMembers)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	_, ok := findMember(x.snap, key)
+	_, ok := findMember(x.snap, ref)
 	b := []byte(`{"isMember":false}` + "\n")
 	if ok {
 		b = []byte(`{"isMember":true}` + "\n")

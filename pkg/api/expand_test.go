@@ -45,7 +45,7 @@ func TestExpansionsCachedByVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := findMember(x.snap, "user0777@example.com"); !ok {
+		if _, ok := findMember(x.snap, memberRef{email: "user0777@example.com"}); !ok {
 			t.Errorf("kind %d: a nested group's new member is missing after its version changed", kind)
 		}
 	}

@@ -18,6 +18,7 @@ type memStore struct {
 	mu       sync.Mutex
 	groups   map[string]greep.Group // by id
 	members  map[string][]greep.Member
+	users    []greep.User // by primary email
 	events   []greep.Event
 	findings []greep.Finding
 	state    map[string][]byte
@@ -48,6 +49,20 @@ func (s *memStore) Group(_ context.Context, key string) (greep.Group, error) {
 		}
 	}
 	return greep.Group{}, greep.Errorf(greep.ENOTFOUND, "group %s", key)
+}
+
+func (s *memStore) User(_ context.Context, key string) (greep.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return greep.User{}, s.fail
+	}
+	for _, u := range s.users {
+		if u.ID == key || strings.EqualFold(u.PrimaryEmail, key) || slices.ContainsFunc(u.AllAliases(), func(a string) bool { return strings.EqualFold(a, key) }) {
+			return u, nil
+		}
+	}
+	return greep.User{}, greep.Errorf(greep.ENOTFOUND, "user %s", key)
 }
 
 func (s *memStore) Groups(_ context.Context, p greep.Page) ([]greep.Group, string, error) {

@@ -242,7 +242,11 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 // memberGroups returns the groups memberKey belongs to that the principal may see, by
 // email.
 func (s *server) memberGroups(r *http.Request, memberKey string, transitive bool) ([]greep.Group, error) {
-	ids, err := s.groupsOf(r.Context(), memberKey, transitive)
+	ref, err := s.resolveMember(r.Context(), memberKey)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.groupsOf(r.Context(), ref.indexKey(), transitive)
 	if err != nil {
 		return nil, err
 	}

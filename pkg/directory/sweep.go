@@ -197,7 +197,7 @@ func (w *Worker) usersPage(ctx context.Context, run queue.Run, t UsersPage) erro
 	}
 	users := make([]greep.User, 0, len(res.Users))
 	for _, u := range res.Users {
-		users = append(users, greep.User{ID: u.Id, PrimaryEmail: u.PrimaryEmail, Suspended: u.Suspended, Archived: u.Archived})
+		users = append(users, fromUser(u, w.cfg.Now()))
 	}
 	if err := w.cfg.Store.PutUsers(ctx, users); err != nil {
 		return fmt.Errorf("storing users: %w", err)
@@ -309,6 +309,7 @@ func fromGroup(g *admin.Group, now time.Time) greep.Group {
 		ID:                 g.Id,
 		Email:              g.Email,
 		Aliases:            g.Aliases,
+		NonEditableAliases: g.NonEditableAliases,
 		Name:               g.Name,
 		Description:        g.Description,
 		DirectMembersCount: g.DirectMembersCount,

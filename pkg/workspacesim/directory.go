@@ -20,6 +20,7 @@ type dirGroup struct {
 	DirectMembersCount string   `json:"directMembersCount"`
 	AdminCreated       bool     `json:"adminCreated"`
 	Aliases            []string `json:"aliases,omitempty"`
+	NonEditableAliases []string `json:"nonEditableAliases,omitempty"`
 }
 
 type dirGroups struct {
@@ -75,6 +76,7 @@ type dirUser struct {
 	IncludeInGlobalAddressList bool        `json:"includeInGlobalAddressList"`
 	Emails                     []dirEmail  `json:"emails"`
 	Aliases                    []string    `json:"aliases,omitempty"`
+	NonEditableAliases         []string    `json:"nonEditableAliases,omitempty"`
 	CustomerID                 string      `json:"customerId"`
 	OrgUnitPath                string      `json:"orgUnitPath"`
 	CreationTime               string      `json:"creationTime"`
@@ -102,6 +104,7 @@ func groupJSON(g *group) *dirGroup {
 		DirectMembersCount: strconv.Itoa(len(g.members)),
 		AdminCreated:       true,
 		Aliases:            g.p.aliases,
+		NonEditableAliases: g.p.nonEditable,
 	}
 }
 
@@ -136,6 +139,7 @@ func (s *Sim) userJSON(p *principal) *dirUser {
 		IncludeInGlobalAddressList: true,
 		Emails:                     []dirEmail{{Address: p.email, Primary: true}},
 		Aliases:                    p.aliases,
+		NonEditableAliases:         p.nonEditable,
 		CustomerID:                 s.t.customer.id,
 		OrgUnitPath:                "/",
 		CreationTime:               u.created.UTC().Format(time.RFC3339),
@@ -199,7 +203,7 @@ func (s *Sim) groupsList(c *call) (any, *apiError) {
 	groups := c.st.groups
 	if userKey != "" {
 		key := lower(userKey)
-		if _, d, _ := strings.Cut(key, "@"); d != "" && d != s.cfg.Domain {
+		if _, d, _ := strings.Cut(key, "@"); d != "" && !s.ownDomain(d) {
 			return nil, badRequest("Invalid Input: userKey %q is outside the domain", userKey)
 		}
 		p := s.t.byKey[key]

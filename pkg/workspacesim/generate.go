@@ -48,6 +48,23 @@ func (t *tenant) add(p *principal) {
 	for _, a := range p.aliases {
 		t.byKey[a] = p
 	}
+	for _, a := range p.nonEditable {
+		t.byKey[a] = p
+	}
+}
+
+// testDomainAlias is the non-editable alias Google gives an address of the tenant's
+// primary domain: the same local part in the domain's test domain.
+func testDomainAlias(email string) []string {
+	return []string{email + testDomainSuffix}
+}
+
+const testDomainSuffix = ".test-google-a.com"
+
+// ownDomain tells whether d (lower case) is one of the tenant's domains: its primary
+// domain or that domain's test domain.
+func (s *Sim) ownDomain(d string) bool {
+	return d == s.cfg.Domain || d == s.cfg.Domain+testDomainSuffix
 }
 
 var (
@@ -100,7 +117,7 @@ func generate(cfg Config, ids *idGen, now time.Time) *tenant {
 		} else if u.archived {
 			status = statusArchived
 		}
-		p := &principal{id: ids.userID(), email: email, typ: typeUser, status: status, aliases: aliases, user: u}
+		p := &principal{id: ids.userID(), email: email, typ: typeUser, status: status, aliases: aliases, nonEditable: testDomainAlias(email), user: u}
 		t.users = append(t.users, p)
 		t.add(p)
 	}
@@ -126,6 +143,7 @@ func generate(cfg Config, ids *idGen, now time.Time) *tenant {
 		kind, word := groupKinds[rng.IntN(len(groupKinds))], groupWords[rng.IntN(len(groupWords))]
 		local := fmt.Sprintf("%s-%s-%d", kind, word, i)
 		p := &principal{id: ids.groupID(), email: local + "@" + domain, typ: typeGroup, status: statusActive}
+		p.nonEditable = testDomainAlias(p.email)
 		if rng.Float64() < 0.05 {
 			p.aliases = []string{local + "-alias@" + domain}
 		}

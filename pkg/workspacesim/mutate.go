@@ -197,7 +197,7 @@ func (s *Sim) createGroup(m Mutation, actor, app string, now time.Time) *apiErro
 		}
 		vals = patch.values
 	}
-	p := &principal{id: s.ids.groupID(), email: email, typ: typeGroup, status: statusActive}
+	p := &principal{id: s.ids.groupID(), email: email, typ: typeGroup, status: statusActive, nonEditable: testDomainAlias(email)}
 	s.t.add(p)
 	g := &group{p: p}
 	s.commit(change{op: opCreateGroup, group: p, name: name, settings: &vals}, actor, app, []event{{name: "CREATE_GROUP", params: groupParams(g)}}, now)
@@ -261,7 +261,7 @@ func (s *Sim) memberPrincipal(key string, create bool) (*principal, *apiError) {
 	if err != nil || a.Address != k {
 		return nil, badRequest("Invalid Input: member %q is not an email address", key)
 	}
-	if _, d, _ := strings.Cut(k, "@"); d == s.cfg.Domain {
+	if _, d, _ := strings.Cut(k, "@"); s.ownDomain(d) {
 		return nil, notFound("Resource Not Found: member %s (no such user or group in the domain)", key)
 	}
 	p := &principal{id: s.ids.userID(), email: k, typ: typeUser, status: statusActive, external: true}

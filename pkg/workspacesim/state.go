@@ -25,13 +25,16 @@ const (
 // group, or the customer ("everyone in the domain"). Principals never change once made, so
 // both the actual and the lagged state share them.
 type principal struct {
-	id       string
-	email    string // lower case; "" for the customer
-	typ      string
-	status   string
-	aliases  []string
-	external bool
-	user     *user // for the tenant's users
+	id      string
+	email   string // lower case; "" for the customer
+	typ     string
+	status  string
+	aliases []string
+	// nonEditable are the addresses Google gives every user and group of the tenant in
+	// its test domain (users.list's and groups.list's nonEditableAliases).
+	nonEditable []string
+	external    bool
+	user        *user // for the tenant's users
 }
 
 // user is one user of the tenant.

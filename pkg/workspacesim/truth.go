@@ -17,6 +17,7 @@ type TruthGroup struct {
 	ID                 string            `json:"id"`
 	Email              string            `json:"email"`
 	Aliases            []string          `json:"aliases"`
+	NonEditableAliases []string          `json:"nonEditableAliases,omitempty"`
 	Name               string            `json:"name"`
 	Description        string            `json:"description,omitempty"`
 	DirectMembersCount int64             `json:"directMembersCount"`
@@ -36,11 +37,12 @@ type TruthMember struct {
 
 // TruthUser is one user of the tenant.
 type TruthUser struct {
-	ID           string   `json:"id"`
-	PrimaryEmail string   `json:"primaryEmail"`
-	Aliases      []string `json:"aliases,omitempty"`
-	Suspended    bool     `json:"suspended,omitempty"`
-	Archived     bool     `json:"archived,omitempty"`
+	ID                 string   `json:"id"`
+	PrimaryEmail       string   `json:"primaryEmail"`
+	Aliases            []string `json:"aliases,omitempty"`
+	NonEditableAliases []string `json:"nonEditableAliases,omitempty"`
+	Suspended          bool     `json:"suspended,omitempty"`
+	Archived           bool     `json:"archived,omitempty"`
 }
 
 // ErrNoGroup is returned by Truth for a group the tenant does not have.
@@ -68,7 +70,7 @@ func (s *Sim) Truth(groupKey string) (Truth, error) {
 		t.Groups = append(t.Groups, tg)
 	}
 	for _, p := range s.t.users {
-		t.Users = append(t.Users, TruthUser{ID: p.id, PrimaryEmail: p.email, Aliases: p.aliases, Suspended: p.user.suspended, Archived: p.user.archived})
+		t.Users = append(t.Users, TruthUser{ID: p.id, PrimaryEmail: p.email, Aliases: p.aliases, NonEditableAliases: p.nonEditable, Suspended: p.user.suspended, Archived: p.user.archived})
 	}
 	return t, nil
 }
@@ -79,7 +81,7 @@ func truthGroup(g *group, settings map[string]string) TruthGroup {
 		settings = g.settings.Map()
 	}
 	tg := TruthGroup{
-		ID: g.p.id, Email: g.p.email, Aliases: g.p.aliases, Name: g.name, Description: g.description,
+		ID: g.p.id, Email: g.p.email, Aliases: g.p.aliases, NonEditableAliases: g.p.nonEditable, Name: g.name, Description: g.description,
 		DirectMembersCount: int64(len(g.members)), ETag: groupETag(g),
 		Members:  make([]TruthMember, len(g.members)),
 		Settings: settings,
