@@ -239,7 +239,14 @@ func TestConcurrencyIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "two in flight", func() bool { s := e.Stats()["q"]; return s.InFlight == 2 && s.Queued == 4 })
+	// The emulator counts a task in flight before its request reaches the handler: wait
+	// for the handler to hold both, or the high-water mark is read too early.
+	waitFor(t, "two in flight", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		s := e.Stats()["q"]
+		return now == 2 && s.InFlight == 2 && s.Queued == 4
+	})
 	close(release)
 	waitFor(t, "every task done", func() bool { return e.Stats()["q"].Succeeded == 6 })
 	mu.Lock()
