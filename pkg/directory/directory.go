@@ -17,6 +17,7 @@ import (
 
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/syncplan"
 )
 
@@ -50,17 +51,12 @@ type Config struct {
 	SweepQueue, PushQueue string
 	Resync                syncplan.Resync
 	Repoll                syncplan.Repoll
-	// Now is the clock the quota day and the cache's timestamps follow (the simulator's,
-	// locally). Default time.Now.
+	// Now is the process's one clock (the runtime's): the cache's timestamps and the
+	// tasks' schedule times follow it. Default time.Now.
 	Now func() time.Time
-	// At turns a delay on Now's clock into a task's schedule time on the dispatcher's clock
-	// (they differ when the dispatcher does not follow Now). Default: Now() + d.
-	At func(d time.Duration) time.Time
-	// NextReset gives the end of the quota day (default: midnight Pacific).
-	NextReset func(time.Time) time.Time
-	// Refused recognises the daily budget guard's refusal and tells its reset time
-	// (quota.ResetAfter).
-	Refused func(error) (time.Time, bool)
+	// Quota is the daily budget guard, the only source of quota days and reset times.
+	// Default: queues.yaml's default zone (quota.DefaultCalendar).
+	Quota quota.Days
 	// TrustAppEngineHeaders is set on App Engine, where the platform strips task and cron
 	// headers from outside requests.
 	TrustAppEngineHeaders bool
@@ -104,12 +100,8 @@ func New(cfg Config) *Worker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.At == nil {
-		now := cfg.Now
-		cfg.At = func(d time.Duration) time.Time { return now().Add(d) }
-	}
-	if cfg.NextReset == nil {
-		cfg.NextReset = func(t time.Time) time.Time { return syncplan.NextReset(t, syncplan.Pacific) }
+	if cfg.Quota == nil {
+		cfg.Quota = quota.DefaultCalendar()
 	}
 	if cfg.PublishEvery == 0 {
 		cfg.PublishEvery = time.Second

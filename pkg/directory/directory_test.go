@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,7 +150,7 @@ func newEnv(t *testing.T, simCfg workspacesim.Config, resync syncplan.Resync, op
 		Store: store, Directory: clients.Directory, Queue: q,
 		SweepQueue: tasks.QueueDirectorySweep, PushQueue: tasks.QueueDirectory,
 		Resync: resync, Now: srv.Sim.Now,
-		Refused: quota.ResetAfter,
+		Quota: guard,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -425,4 +427,51 @@ func TestTickStartsWithAFullSyncThenResyncs(t *testing.T) {
 	if s, _ := e.worker.Sweep(ctx); s.Mode != syncplan.ModeResync || s.Running() {
 		t.Errorf("second sweep %+v: want a finished resync", s)
 	}
+}
+
+// lossyStore drops one count of a group done, as an instance stopped between writing the
+// group's marker and counting it does: the task's retry finds the marker and counts
+// nothing.
+type lossyStore struct {
+	directory.Store
+	dropped atomic.Bool
+}
+
+func (s *lossyStore) AddCount(ctx context.Context, name string, delta int64) (int64, error) {
+	if strings.HasSuffix(name, "/done") && s.dropped.CompareAndSwap(false, true) {
+		return s.Store.Count(ctx, name)
+	}
+	return s.Store.AddCount(ctx, name, delta)
+}
+
+// TestTickFinishesASweepStoppedBetweenMarkerAndCount: production's path (the resync cron,
+// no restart hook) finishes a sweep whose count an instance lost: the tick that sees the
+// sweep unmoved since the previous tick recounts it from the markers.
+func TestTickFinishesASweepStoppedBetweenMarkerAndCount(t *testing.T) {
+	ctx := context.Background()
+	var lossy *lossyStore
+	e := newEnv(t, workspacesim.Config{Users: 40, Groups: 30, Seed: 3}, syncplan.Resync{}, func(c *directory.Config) {
+		lossy = &lossyStore{Store: c.Store}
+		c.Store = lossy
+	})
+	if msg, err := e.worker.Tick(ctx); err != nil || msg != "full sync started" {
+		t.Fatalf("first tick: %q, %v", msg, err)
+	}
+	e.q.run()
+	if !lossy.dropped.Load() {
+		t.Fatal("no count was dropped")
+	}
+	for i := range 2 {
+		if s, err := e.worker.Sweep(ctx); err != nil || !s.Running() {
+			t.Fatalf("tick %d: sweep %+v, %v: want it stuck open by the lost count", i+2, s, err)
+		}
+		if msg, err := e.worker.Tick(ctx); err != nil || msg != "a sweep is running; no resync started" {
+			t.Fatalf("tick %d: %q, %v", i+2, msg, err)
+		}
+		e.q.run()
+	}
+	if s, err := e.worker.Sweep(ctx); err != nil || s.Running() {
+		t.Fatalf("after an unmoved tick: sweep %+v, %v: want it finished", s, err)
+	}
+	e.assertTruth(t)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
 )
@@ -56,7 +57,7 @@ const (
 // the queue should retry, otherwise how the task was settled.
 func (w *Worker) callFailed(ctx context.Context, run queue.Run, group string, callErr error) (outcome, error) {
 	now := w.cfg.Now()
-	v := syncplan.Classifier{NextReset: w.cfg.NextReset, Refused: w.cfg.Refused}.Classify(callErr, now)
+	v := quota.Classifier(w.cfg.Quota).Classify(callErr, now)
 	switch v.Action {
 	case syncplan.Gone:
 		return gone, nil
@@ -67,7 +68,7 @@ func (w *Worker) callFailed(ctx context.Context, run queue.Run, group string, ca
 		if run.Name != "" {
 			name = tasks.Name("after-reset", run.Name, v.ResetAt.UTC().Format(time.RFC3339))
 		}
-		t := queue.Task{Queue: run.QueueOr(w.cfg.SweepQueue), Name: name, Path: run.Path, Body: run.Body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
+		t := queue.Task{Queue: run.QueueOr(w.cfg.SweepQueue), Name: name, Path: run.Path, Body: run.Body, ScheduleTime: v.ResetAt}
 		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
 			return 0, fmt.Errorf("rescheduling after the quota reset: %w", err)
 		}
@@ -99,8 +100,12 @@ func (w *Worker) cronResync(rw http.ResponseWriter, r *http.Request) {
 
 // Tick is the periodic entry point on App Engine: the first tick on an empty cache starts
 // the full sync (a resync would refresh every group with two calls where a full sync spends
-// one), later ticks a resync, and a tick while a sweep runs does nothing.
+// one), later ticks a resync, and a tick while a sweep runs does nothing but finish its
+// counting when the sweep has not moved since the previous tick (resumeIfStalled).
 func (w *Worker) Tick(ctx context.Context) (string, error) {
+	if err := w.resumeIfStalled(ctx); err != nil {
+		return "", err
+	}
 	s, err := w.Sweep(ctx)
 	if err != nil {
 		return "", err

@@ -93,7 +93,7 @@ func (w *Worker) checkExpectations(ctx context.Context, t tasks.Refresh, g greep
 	next := t
 	next.Attempt = t.Attempt + 1
 	name := tasks.Name("repoll", g.ID, t.Reason, strconv.Itoa(next.Attempt))
-	return w.enqueue(ctx, w.cfg.PushQueue, tasks.PathDirectoryRefresh, name, next, w.cfg.At(delay))
+	return w.enqueue(ctx, w.cfg.PushQueue, tasks.PathDirectoryRefresh, name, next, w.cfg.Now().Add(delay))
 }
 
 func (w *Worker) observeFreshness(t tasks.Refresh) {

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/service"
+	"github.com/greephq/greep/pkg/wiring"
 )
 
 // Config is everything `greep local` is told by its flags and environment.
@@ -64,11 +67,15 @@ type Config struct {
 	// NoPush runs without watch channels and the webhook (the resync alone keeps the
 	// cache fresh); NoRemediation without the settings sweep and rules.
 	NoPush, NoRemediation bool
-	Logger                *zap.Logger
+	// Timeouts bound slow and idle connections, as in production (zero fields take
+	// service.DefaultTimeouts).
+	Timeouts service.Timeouts
+	Logger   *zap.Logger
 }
 
 // Defaults are the flags' defaults.
 func Defaults() Config {
+	dir := wiring.DefaultDirectory()
 	return Config{
 		Addr:        "127.0.0.1:8080",
 		DataDir:     "./.greep",
@@ -77,9 +84,9 @@ func Defaults() Config {
 		SimGroups:   2000,
 		SimSeed:     1,
 		TimeScale:   1,
-		Debounce:    2 * time.Minute,
-		ResyncEvery: time.Hour,
-		MaxAge:      24 * time.Hour,
+		Debounce:    wiring.DefaultPush().Debounce,
+		ResyncEvery: dir.ResyncEvery,
+		MaxAge:      dir.MaxAge,
 		Rules:       "deploy/remediation.yaml",
 		Remediation: "",
 		QueuesFile:  "queues.yaml",

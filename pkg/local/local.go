@@ -22,18 +22,17 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/cache/datastore"
-	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
 	qlocal "github.com/greephq/greep/pkg/queue/local"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/quota"
-	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/service"
 	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/wiring"
 	"github.com/greephq/greep/pkg/workspace"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
@@ -56,6 +55,9 @@ type App struct {
 	Guard      *quota.Guard
 	Dispatcher *qlocal.Dispatcher
 	Directory  *directory.Worker
+	// Services are the App Engine services as mounted, by name ("default" is the read
+	// API), each built by its pkg/wiring constructor as in production.
+	Services map[string]wiring.Service
 	// Now is the clock the whole process follows: the simulator's (time-scaled) or the
 	// wall clock against Google.
 	Now func() time.Time
@@ -93,22 +95,6 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if a.Store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
-	a.Guard = quota.New(a.Store, a.Queues, quota.WithClock(a.Now), quota.WithZone(a.Queues.TimeZone))
-
-	wcfg := workspace.Config{AdminSubject: cfg.AdminSubject, ServiceAccount: cfg.ServiceAccount, Wrap: callbudget.Wrap(a.Guard)}
-	if cfg.Workspace != "google" {
-		wcfg.Endpoint = a.SimURL
-		if wcfg.AdminSubject == "" && a.Sim != nil {
-			wcfg.AdminSubject = a.Sim.Admin()
-		}
-		if wcfg.AdminSubject == "" {
-			return nil, errors.New("--admin-subject: the simulator counts quota per admin; name the admin (admin@DOMAIN)")
-		}
-	}
-	clients, err := workspace.New(ctx, wcfg)
-	if err != nil {
-		return nil, err
-	}
 
 	// The dispatcher's clock is the simulator's: queues.yaml's rates are per simulated
 	// second, which a time-scaled simulator packs into less wall time.
@@ -119,15 +105,31 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the task dispatcher: %w", err)
 	}
-	a.Directory = directory.New(directory.Config{
-		Store: a.Store, Directory: clients.Directory, Queue: a.Dispatcher,
-		SweepQueue: tasks.QueueDirectorySweep, PushQueue: tasks.QueueDirectory,
-		Resync:    syncplan.Resync{Every: cfg.ResyncEvery, MaxAge: cfg.MaxAge},
-		Now:       a.Now,
-		NextReset: func(t time.Time) time.Time { _, r := a.Guard.Day(t); return r },
-		Refused:   quota.ResetAfter,
-		Logger:    a.log.Named("directory"),
-	})
+	// The runtime every service is built from, as in production (pkg/service) but with
+	// the in-process dispatcher; only the dispatcher's context marks a task here.
+	rt := wiring.New(a.Store, a.Dispatcher, a.Queues, a.Now, a.log)
+	rt.QueueStats = func(context.Context) (map[string]greep.QueueStat, error) { return a.Dispatcher.Stats(), nil }
+	a.Guard = rt.Quota
+
+	wcfg := workspace.Config{AdminSubject: cfg.AdminSubject, ServiceAccount: cfg.ServiceAccount}
+	if cfg.Workspace != "google" {
+		wcfg.Endpoint = a.SimURL
+		if wcfg.AdminSubject == "" && a.Sim != nil {
+			wcfg.AdminSubject = a.Sim.Admin()
+		}
+		if wcfg.AdminSubject == "" {
+			return nil, errors.New("--admin-subject: the simulator counts quota per admin; name the admin (admin@DOMAIN)")
+		}
+	}
+	if err := rt.ConnectGoogle(ctx, wcfg); err != nil {
+		return nil, err
+	}
+
+	dir, err := wiring.NewDirectory(rt, wiring.DirectoryConfig{Customer: wiring.DefaultDirectory().Customer, ResyncEvery: cfg.ResyncEvery, MaxAge: cfg.MaxAge})
+	if err != nil {
+		return nil, err
+	}
+	a.Directory = dir.Worker
 
 	if a.APIToken = cfg.APIToken; a.APIToken == "" {
 		a.APIToken = randomToken()
@@ -136,17 +138,16 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	readAPI, err := api.New(api.Config{Store: a.Store, Status: statusSource{a}, Auth: authn, Logger: a.log.Named("api"), Now: a.Now})
+	readAPI, err := wiring.NewAPI(ctx, rt, authn)
 	if err != nil {
 		return nil, fmt.Errorf("read API: %w", err)
 	}
 
 	// One mux, the paths dispatch.yaml routes to each service; handlers see full paths.
 	root := http.NewServeMux()
-	dir := a.Directory.Handler()
-	root.Handle("/tasks/directory/", dir)
-	root.Handle("/cron/directory/", dir)
-	root.Handle("/", readAPI)
+	a.Services = map[string]wiring.Service{}
+	a.mount(root, dir.Service)
+	a.mount(root, *readAPI)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -155,14 +156,15 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	a.URL = "http://" + ln.Addr().String()
 	// The other services need the URL (the webhook's address), so they mount after the
 	// listener exists and before it serves.
-	if err := a.mountServices(root, clients); err != nil {
+	if err := a.mountServices(rt, root); err != nil {
 		ln.Close()
 		return nil, err
 	}
-	a.srv = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
+	a.srv = service.HTTPServer(root, cfg.Timeouts)
 	go func() { a.serveErr <- a.srv.Serve(ln) }()
 
-	// Counters are put right and the initial sync enqueued before any task runs.
+	// Counters are put right and the initial sync enqueued before any task runs: this
+	// process is the only one running the sweep's tasks, so the recount races none.
 	if err := a.Directory.Resume(ctx); err != nil {
 		return nil, err
 	}
@@ -179,6 +181,12 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		go a.resyncLoop()
 	}
 	return a, nil
+}
+
+// mount serves svc's routes on mux and records it in Services.
+func (a *App) mount(mux *http.ServeMux, svc wiring.Service) {
+	svc.Mount(mux)
+	a.Services[svc.Name] = svc
 }
 
 // startInitialSync starts a full sync unless one finished or one is under way: a
@@ -402,15 +410,4 @@ func randomToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// statusSource gives the read API the dispatcher's and the guard's live figures.
-type statusSource struct{ a *App }
-
-func (s statusSource) QueueStats(context.Context) (map[string]greep.QueueStat, error) {
-	return s.a.Dispatcher.Stats(), nil
-}
-
-func (s statusSource) QuotaUsage(ctx context.Context) (map[string]greep.QuotaUsage, error) {
-	return s.a.Guard.Usage(ctx)
 }

@@ -12,10 +12,8 @@ import (
 	"github.com/greephq/greep/pkg/push"
 	qlocal "github.com/greephq/greep/pkg/queue/local"
 	"github.com/greephq/greep/pkg/remediation"
-	"github.com/greephq/greep/pkg/reports"
 	"github.com/greephq/greep/pkg/rules"
-	"github.com/greephq/greep/pkg/settingsworker"
-	"github.com/greephq/greep/pkg/workspace"
+	"github.com/greephq/greep/pkg/wiring"
 )
 
 // Periods of the loops that stand in for App Engine cron (deploy/cron.yaml), on the
@@ -25,21 +23,19 @@ const (
 	sweepEvery = 24 * time.Hour
 )
 
-// mountServices adds the services other than the directory to the mux: the push webhook
-// and the reports worker (watch channels), the groupssettings worker and remediation, and
-// starts the loops that stand in for their cron entries.
-func (a *App) mountServices(mux *http.ServeMux, clients *workspace.Clients) error {
+// mountServices adds the services other than the directory and the read API to the mux,
+// built as production builds them (pkg/wiring): the push webhook and the reports worker
+// (watch channels), the groupssettings worker and remediation; and starts the loops that
+// stand in for their cron entries.
+func (a *App) mountServices(rt *wiring.Runtime, mux *http.ServeMux) error {
 	cfg := a.cfg
 	clock := qlocal.ScaledClock(a.Now, cfg.TimeScale)
-	at := func(d time.Duration) time.Time { return a.Now().Add(d) }
 
-	settings := settingsworker.New(settingsworker.Config{
-		Store: a.Store, Settings: clients.Settings, Queue: a.Dispatcher,
-		Now: a.Now, At: at,
-		NextReset: func(t time.Time) time.Time { _, r := a.Guard.Day(t); return r },
-		Logger:    a.log.Named("groupssettings"),
-	})
-	mux.Handle("/tasks/groupssettings/", settings.Handler())
+	settings, err := wiring.NewGroupsSettings(rt)
+	if err != nil {
+		return err
+	}
+	a.mount(mux, *settings)
 
 	if !cfg.NoRemediation {
 		path, err := findFile(cfg.Rules)
@@ -50,35 +46,28 @@ func (a *App) mountServices(mux *http.ServeMux, clients *workspace.Clients) erro
 		if err != nil {
 			return fmt.Errorf("--rules: %w", err)
 		}
-		svc := remediation.New(remediation.Config{
-			Rules: rc, Store: a.Store, Queue: a.Dispatcher, Mode: cfg.Remediation,
-			Now: a.Now, At: at, Zone: a.Queues.TimeZone,
-			SliceSize: 200, SliceEvery: remediation.SliceEvery(a.Queues, 200),
-			Quota: a.Guard, Queues: a.Queues,
-			Logger: a.log.Named("remediation"),
-		})
-		h := svc.Handler()
-		mux.Handle("/tasks/remediation/", h)
-		mux.Handle("/cron/remediation/", h)
-		a.loop(func(ctx context.Context) { a.remediationLoop(ctx, svc, clock) })
+		rem, err := wiring.NewRemediation(rt, wiring.RemediationConfig{Rules: rc, Mode: cfg.Remediation})
+		if err != nil {
+			return err
+		}
+		a.mount(mux, rem.Service)
+		a.loop(func(ctx context.Context) { a.remediationLoop(ctx, rem.Sweeps, clock) })
 	}
 
 	if !cfg.NoPush {
-		mux.Handle(push.Path, push.New(a.Store, a.Dispatcher, push.Config{Debounce: cfg.Debounce, Now: a.Now, Log: a.log.Named("push")}))
+		a.mount(mux, *wiring.NewPush(rt, wiring.PushConfig{Debounce: cfg.Debounce}))
 		if cfg.Workspace == "google" {
 			// Google delivers only to a public HTTPS address; a loopback server cannot
 			// receive its notifications, so the resync alone keeps the cache fresh.
 			a.log.Warn("push notifications are off against Google from greep local: the webhook is not reachable from Google; the resync keeps the cache fresh")
 			return nil
 		}
-		w, err := reports.New(a.Store, clients.Reports, a.Dispatcher, reports.Config{Address: a.URL + push.Path, Now: a.Now, Log: a.log.Named("reports")})
+		rep, err := wiring.NewReports(rt, wiring.ReportsConfig{Address: a.URL + push.Path, Lifetime: wiring.DefaultReports().Lifetime})
 		if err != nil {
 			return err
 		}
-		rh := w.Handler(false)
-		mux.Handle("/tasks/reports/", rh)
-		mux.Handle("/cron/reports/", rh)
-		a.loop(func(ctx context.Context) { w.Run(ctx, renewEvery, clock.After) })
+		a.mount(mux, rep.Service)
+		a.loop(func(ctx context.Context) { rep.Worker.Run(ctx, renewEvery, clock.After) })
 	}
 	return nil
 }

@@ -91,14 +91,13 @@ func ResetAfter(err error) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Day returns the quota day t falls in (its date in the guard's zone) and when it ends.
-func (g *Guard) Day(t time.Time) (day string, resetAt time.Time) {
-	local := t.In(g.zone)
-	y, m, d := local.Date()
-	// time.Date normalises day d+1 across month ends and finds midnight even on the
-	// days daylight saving time changes.
-	return local.Format("2006-01-02"), time.Date(y, m, d+1, 0, 0, 0, 0, g.zone)
-}
+// Day returns the quota day t falls in (its date in the guard's zone, queues.yaml's
+// timeZone) and when it ends. The guard is the only source of quota days: every worker
+// reschedules by it.
+func (g *Guard) Day(t time.Time) (day string, resetAt time.Time) { return Calendar{g.zone}.Day(t) }
+
+// Now is the clock the guard counts quota days by: the process's one clock.
+func (g *Guard) Now() time.Time { return g.now() }
 
 func counterName(api, day string) string { return "quota/" + api + "/" + day }
 

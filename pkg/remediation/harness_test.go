@@ -47,7 +47,7 @@ func newEnv(t *testing.T, rulesYAML string, mode string) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{store: st, queue: &queuetest.Queue{}, clock: &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}}
-	e.svc = New(Config{Rules: rc, Store: st, Queue: e.queue, Mode: mode, Now: e.clock.Now, At: func(d time.Duration) time.Time { return e.clock.Now().Add(d) }})
+	e.svc = New(Config{Rules: rc, Store: st, Queue: e.queue, Mode: mode, Now: e.clock.Now})
 	e.h = e.svc.Handler()
 	return e
 }

@@ -26,8 +26,8 @@ import (
 	"github.com/greephq/greep/pkg/notify"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queueconfig"
+	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/rules"
-	"github.com/greephq/greep/pkg/syncplan"
 )
 
 // Handler paths of the remediation service besides tasks.PathRemediationEvaluate and
@@ -56,13 +56,12 @@ type Config struct {
 	Queue queue.Enqueuer
 	// Mode overrides Rules.Mode when set (greep local --remediation).
 	Mode string
-	// Now is the clock findings and the patch-loop day follow (the simulator's, locally).
+	// Now is the process's one clock (the runtime's): findings are stamped with it,
+	// tasks scheduled by it. Default time.Now.
 	Now func() time.Time
-	// At turns a delay on Now's clock into a schedule time on the dispatcher's clock.
-	At func(d time.Duration) time.Time
-	// Zone is where a day starts for the patch-loop guard and push-driven runs: the
-	// quota day's zone (Pacific) by default.
-	Zone *time.Location
+	// Days is the daily budget guard's calendar: the patch-loop guard's and push-driven
+	// runs' day is the quota day. Default: queues.yaml's default zone.
+	Days quota.Days
 	// SliceSize is how many settings reads one sweep slice enqueues (default 200), and
 	// SliceEvery how long (on Now's clock) the next slice waits: set it to SliceSize
 	// divided by the sweep lane's rate, so the lane's backlog stays about one slice.
@@ -102,11 +101,8 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.At == nil {
-		cfg.At = func(d time.Duration) time.Time { return time.Now().Add(d) }
-	}
-	if cfg.Zone == nil {
-		cfg.Zone = syncplan.Pacific
+	if cfg.Days == nil {
+		cfg.Days = quota.DefaultCalendar()
 	}
 	if cfg.SliceSize <= 0 {
 		cfg.SliceSize = 200
@@ -135,4 +131,4 @@ func FindingID(group, rule string) string {
 }
 
 // day is the patch-loop guard's day of t.
-func (s *Service) day(t time.Time) string { return t.In(s.cfg.Zone).Format("2006-01-02") }
+func (s *Service) day(t time.Time) string { d, _ := s.cfg.Days.Day(t); return d }

@@ -116,7 +116,7 @@ func (s *Service) sweepSlice(ctx context.Context, b sliceBody) error {
 	} else if spent {
 		s.log.Info("sweep lane's daily budget spent; the sweep waits for the quota reset", zap.String("run", b.RunID), zap.Time("resetAt", resetAt))
 		t, err := tasks.New(tasks.QueueRemediation, PathSweepSlice, tasks.Name(b.RunID, "slice", b.PageToken, resetAt.UTC().Format(time.RFC3339)), b,
-			s.cfg.At(resetAt.Sub(s.cfg.Now())))
+			resetAt)
 		if err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func (s *Service) sweepSlice(ctx context.Context, b sliceBody) error {
 		s.log.Info("settings sweep fully queued", zap.String("run", b.RunID))
 		return nil
 	}
-	return s.enqueueSlice(ctx, sliceBody{RunID: b.RunID, PageToken: next}, s.cfg.At(s.cfg.SliceEvery))
+	return s.enqueueSlice(ctx, sliceBody{RunID: b.RunID, PageToken: next}, s.cfg.Now().Add(s.cfg.SliceEvery))
 }
 
 // sweepBudgetSpent reports whether the sweep lane cannot take another slice today: its

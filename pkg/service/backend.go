@@ -6,16 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/cache/datastore"
-	"github.com/greephq/greep/pkg/callbudget"
-	"github.com/greephq/greep/pkg/greep"
-	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
 	"github.com/greephq/greep/pkg/queueconfig"
-	"github.com/greephq/greep/pkg/quota"
+	"github.com/greephq/greep/pkg/wiring"
 	"github.com/greephq/greep/pkg/workspace"
 )
 
@@ -66,6 +64,12 @@ func (g *Google) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&g.ServiceAccount, "service-account", Env("GREEP_SERVICE_ACCOUNT", ""), "the domain-wide delegated service account, impersonated without a key (env GREEP_SERVICE_ACCOUNT)")
 }
 
+// Config is the Workspace clients' configuration (Runtime.ConnectGoogle adds the budget
+// and the quota guard).
+func (g Google) Config() workspace.Config {
+	return workspace.Config{Endpoint: g.Workspace, AdminSubject: g.AdminSubject, ServiceAccount: g.ServiceAccount}
+}
+
 // Validate refuses a configuration no Google client can be built from.
 func (g Google) Validate() error {
 	if g.AdminSubject == "" {
@@ -94,21 +98,18 @@ func (c GoogleConfig) Validate() error {
 	return c.Config.Validate()
 }
 
-// Backend is a service's connection to the shared state: the store, the queue, the
-// lanes and the daily quota guard over the store's counters.
+// Backend is a service's runtime on the production backend: Cloud Datastore as the
+// store, Cloud Tasks as the queue, queues.yaml's lanes and the daily quota guard, on the
+// wall clock.
 type Backend struct {
-	Store  greep.Store
-	Queue  queue.Enqueuer
-	Queues *queueconfig.Config
-	Quota  *quota.Guard
-
+	*wiring.Runtime
 	close func()
 }
 
 // Open loads queues.yaml (first, so that a bad file stops the service before it
 // connects anywhere) and connects to Cloud Datastore and Cloud Tasks. Close releases
 // them.
-func Open(ctx context.Context, c Config) (*Backend, error) {
+func Open(ctx context.Context, c Config, log *zap.Logger) (*Backend, error) {
 	qcfg, err := queueconfig.Load(c.Queues)
 	if err != nil {
 		return nil, err
@@ -128,44 +129,31 @@ func Open(ctx context.Context, c Config) (*Backend, error) {
 		store.Close()
 		return nil, fmt.Errorf("cloudtasks: %w", err)
 	}
-	return &Backend{
-		Store:  store,
-		Queue:  enq,
-		Queues: qcfg,
-		Quota:  quota.New(store, qcfg),
-		close:  func() { client.Close(); store.Close() },
-	}, nil
+	rt := wiring.New(store, enq, qcfg, time.Now, log)
+	rt.TrustTaskHeaders = TrustTaskHeaders()
+	return &Backend{Runtime: rt, close: func() { client.Close(); store.Close() }}, nil
 }
 
 // Close releases the connections.
 func (b *Backend) Close() { b.close() }
 
-// Google builds the Workspace clients, every call through the one-call-per-task budget
-// and the daily quota guard, so a service cannot spend more of Google's quota than
-// queues.yaml gives it.
-func (b *Backend) Google(ctx context.Context, g Google) (*workspace.Clients, error) {
-	return workspace.New(ctx, workspace.Config{
-		Endpoint:       g.Workspace,
-		AdminSubject:   g.AdminSubject,
-		ServiceAccount: g.ServiceAccount,
-		Wrap:           callbudget.Wrap(b.Quota),
-	})
-}
-
 // Run is a service's life on the backend: it opens the backend (Open), builds the
-// service's handler with it and serves it (Server.Serve) until ctx ends, logging as
-// service name; the backend is closed after the last request.
-func Run(ctx context.Context, name string, c Config, build func(b *Backend, log *zap.Logger) (http.Handler, error)) error {
+// service from the runtime with build (a pkg/wiring constructor, the one greep local
+// calls too) and serves its routes (Server.Serve) until ctx ends, logging as service
+// name; the backend is closed after the last request.
+func Run(ctx context.Context, name string, c Config, build func(ctx context.Context, rt *wiring.Runtime) (*wiring.Service, error)) error {
 	log := c.Logger().With(zap.String("service", name))
 	defer log.Sync() //nolint:errcheck // stderr may not sync
-	b, err := Open(ctx, c)
+	b, err := Open(ctx, c, log)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	h, err := build(b, log)
+	svc, err := build(ctx, b.Runtime)
 	if err != nil {
 		return err
 	}
-	return c.Serve(ctx, h, log)
+	mux := http.NewServeMux()
+	svc.Mount(mux)
+	return c.Serve(ctx, mux, log)
 }

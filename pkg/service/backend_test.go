@@ -21,6 +21,7 @@ import (
 	"github.com/greephq/greep/pkg/queue/cloudtasks/cloudtaskstest"
 	"github.com/greephq/greep/pkg/service"
 	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/wiring"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -32,7 +33,7 @@ func TestOpenRefusesABadQueuesFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{filepath.Join(dir, "missing.yaml"), bad} {
-		_, err := service.Open(context.Background(), service.Config{Project: "p", Location: "l", Queues: path})
+		_, err := service.Open(context.Background(), service.Config{Project: "p", Location: "l", Queues: path}, zap.NewNop())
 		if err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: err = %v", path, err)
 		}
@@ -55,7 +56,7 @@ func TestOpenOnTheEmulator(t *testing.T) {
 	if project == "" {
 		project = "greep-test"
 	}
-	b, err := service.Open(ctx, service.Config{Project: project, Location: "us-central1", Queues: "../../queues.yaml", TasksEndpoint: ct.Addr})
+	b, err := service.Open(ctx, service.Config{Project: project, Location: "us-central1", Queues: "../../queues.yaml", TasksEndpoint: ct.Addr}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +88,10 @@ func TestOpenOnTheEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	clients, err := b.Google(ctx, service.Google{Workspace: sim.URL, AdminSubject: sim.Sim.Admin()})
-	if err != nil {
+	if err := b.ConnectGoogle(ctx, service.Google{Workspace: sim.URL, AdminSubject: sim.Sim.Admin()}.Config()); err != nil {
 		t.Fatal(err)
 	}
+	clients := b.Google
 	before, err := b.Quota.Usage(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -126,9 +127,9 @@ func TestOpenOnTheEmulator(t *testing.T) {
 func TestRunStopsBeforeBuildingOnABadBackend(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "queues.yaml")
 	c := service.Config{Server: service.Server{Addr: "127.0.0.1:0", Level: "error"}, Project: "p", Location: "l", Queues: missing}
-	err := service.Run(context.Background(), "test", c, func(*service.Backend, *zap.Logger) (http.Handler, error) {
+	err := service.Run(context.Background(), "test", c, func(context.Context, *wiring.Runtime) (*wiring.Service, error) {
 		t.Error("the handler was built without a backend")
-		return http.NotFoundHandler(), nil
+		return nil, errors.New("unreachable")
 	})
 	if err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("err = %v", err)
@@ -153,15 +154,15 @@ func TestRunOnTheEmulator(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- service.Run(ctx, "test", c, func(b *service.Backend, _ *zap.Logger) (http.Handler, error) {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done <- service.Run(ctx, "test", c, func(_ context.Context, b *wiring.Runtime) (*wiring.Service, error) {
+			return &wiring.Service{Name: "test", Routes: []string{"/"}, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				n, err := b.Store.AddCount(r.Context(), "service-test/hits", 1)
 				if err != nil {
 					http.Error(w, err.Error(), 500)
 					return
 				}
 				fmt.Fprint(w, n)
-			}), nil
+			})}, nil
 		})
 	}()
 	var body string

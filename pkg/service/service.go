@@ -9,6 +9,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -115,17 +116,35 @@ func (s Server) Logger() *zap.Logger {
 // by Cloud Tasks.
 const shutdownGrace = 5 * time.Second
 
+// Timeouts bound how long a client may hold a connection: a slow or idle client cannot
+// hold a connection (and an instance, or greep local's file descriptors) open. Zero
+// fields take DefaultTimeouts'.
+type Timeouts struct {
+	ReadHeader time.Duration // the request line and headers
+	Read       time.Duration // the whole request, body included
+	Idle       time.Duration // a keep-alive connection between requests
+}
+
+// DefaultTimeouts are every Greep server's: the App Engine services' and greep local's.
+var DefaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Idle: 2 * time.Minute}
+
+// HTTPServer is the one way Greep serves HTTP, with the timeouts t (defaults for zero
+// fields); production's services and greep local both use it.
+func HTTPServer(h http.Handler, t Timeouts) *http.Server {
+	d := DefaultTimeouts
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cmp.Or(t.ReadHeader, d.ReadHeader),
+		ReadTimeout:       cmp.Or(t.Read, d.Read),
+		IdleTimeout:       cmp.Or(t.Idle, d.Idle),
+	}
+}
+
 // Serve serves h on s.Addr until ctx ends, then stops accepting connections and waits up
 // to a few seconds for the requests in flight. It returns nil after a clean stop.
 func (s Server) Serve(ctx context.Context, h http.Handler, log *zap.Logger) error {
-	srv := &http.Server{
-		Addr:    s.Addr,
-		Handler: h,
-		// Bounded reads: a slow client cannot hold a connection (and an instance) open.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := HTTPServer(h, Timeouts{})
+	srv.Addr = s.Addr
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", zap.String("addr", s.Addr))

@@ -40,13 +40,12 @@ type Config struct {
 	Store    Store
 	Settings *groupssettings.Service
 	Queue    queue.Enqueuer
-	// Now is the clock stored settings and findings are stamped with (the simulator's,
-	// locally). Default time.Now.
+	// Now is the process's one clock (the runtime's): stored settings and findings are
+	// stamped with it, tasks scheduled by it. Default time.Now.
 	Now func() time.Time
-	// At turns a delay on Now's clock into a schedule time on the dispatcher's clock.
-	At func(d time.Duration) time.Time
-	// NextReset gives the end of the quota day (default: midnight Pacific).
-	NextReset func(time.Time) time.Time
+	// Quota is the daily budget guard, the only source of quota days and reset times.
+	// Default: queues.yaml's default zone (quota.DefaultCalendar).
+	Quota quota.Days
 	// TrustAppEngineHeaders is set on App Engine, where the platform strips task headers
 	// from outside requests.
 	TrustAppEngineHeaders bool
@@ -65,11 +64,8 @@ func New(cfg Config) *Worker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.At == nil {
-		cfg.At = func(d time.Duration) time.Time { return time.Now().Add(d) }
-	}
-	if cfg.NextReset == nil {
-		cfg.NextReset = func(t time.Time) time.Time { return syncplan.NextReset(t, syncplan.Pacific) }
+	if cfg.Quota == nil {
+		cfg.Quota = quota.DefaultCalendar()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -77,7 +73,7 @@ func New(cfg Config) *Worker {
 	return &Worker{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		classify: syncplan.Classifier{NextReset: cfg.NextReset, Refused: quota.ResetAfter},
+		classify: quota.Classifier(cfg.Quota),
 	}
 }
 
@@ -233,7 +229,7 @@ func (w *Worker) callFailed(ctx context.Context, run queue.Run, callErr error) (
 		if run.Name != "" {
 			name = tasks.Name("after-reset", run.Name, v.ResetAt.UTC().Format(time.RFC3339))
 		}
-		t := queue.Task{Queue: run.QueueOr(tasks.QueueSettings), Name: name, Path: run.Path, Body: run.Body, ScheduleTime: w.cfg.At(v.ResetAt.Sub(now))}
+		t := queue.Task{Queue: run.QueueOr(tasks.QueueSettings), Name: name, Path: run.Path, Body: run.Body, ScheduleTime: v.ResetAt}
 		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
 			return false, fmt.Errorf("rescheduling after the quota reset: %w", err)
 		}

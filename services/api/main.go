@@ -8,17 +8,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
+	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/api/idtoken"
 
-	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/service"
+	"github.com/greephq/greep/pkg/wiring"
 )
 
 // Config is the service's configuration. Every field has a flag and an environment
@@ -31,6 +34,7 @@ type Config struct {
 	Clients  string // deploy/clients.yaml: the allowed clients and the audience
 	Audience string // overrides clients.yaml's audience
 	APIToken string // a static token instead of ID tokens (local use only)
+	Queues   string // queues.yaml: the quota days and limits /v1/status shows
 }
 
 func parseConfig(args []string) (Config, error) {
@@ -43,6 +47,7 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Clients, "clients", service.Env("GREEP_CLIENTS", "deploy/clients.yaml"), "allowed clients file (env GREEP_CLIENTS)")
 	fs.StringVar(&c.Audience, "audience", service.Env("GREEP_AUDIENCE", ""), "ID token audience, overriding the clients file's (env GREEP_AUDIENCE)")
 	fs.StringVar(&c.APIToken, "api-token", service.Env("GREEP_API_TOKEN", ""), "accept this static bearer token instead of ID tokens: local use only (env GREEP_API_TOKEN)")
+	fs.StringVar(&c.Queues, "queues", service.Env("GREEP_QUEUES", "queues.yaml"), "queues file, for the quota on /v1/status (env GREEP_QUEUES)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
@@ -65,25 +70,33 @@ func realMain(ctx context.Context, args []string) error {
 }
 
 func run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	qcfg, err := queueconfig.Load(cfg.Queues)
+	if err != nil {
+		return err
+	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	authn, err := authenticator(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	key, err := api.SharedPageTokenKey(ctx, store)
-	if err != nil {
-		return err
-	}
-	h, err := api.New(api.Config{Store: store, Auth: authn, Logger: log, PageTokenKey: key})
+	// The read API enqueues nothing.
+	svc, err := build(ctx, wiring.New(store, nil, qcfg, time.Now, log), cfg)
 	if err != nil {
 		return err
 	}
 	log.Info("read API", zap.String("store", cfg.Store))
-	return cfg.Serve(ctx, h, log)
+	mux := http.NewServeMux()
+	svc.Mount(mux)
+	return cfg.Serve(ctx, mux, log)
+}
+
+// build is the service on its runtime, by the constructor greep local calls too.
+func build(ctx context.Context, rt *wiring.Runtime, cfg Config) (*wiring.Service, error) {
+	authn, err := authenticator(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return wiring.NewAPI(ctx, rt, authn)
 }
 
 func openStore(ctx context.Context, cfg Config) (greep.Store, error) {

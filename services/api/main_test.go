@@ -38,7 +38,7 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cfg, err := parseConfig([]string{"--addr", addr, "--store", "embedded", "--data", filepath.Join(t.TempDir(), "g.db"), "--api-token", "tok"})
+	cfg, err := parseConfig([]string{"--addr", addr, "--store", "embedded", "--data", filepath.Join(t.TempDir(), "g.db"), "--api-token", "tok", "--queues", "../../queues.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestRunOnDatastoreEmulator(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cfg, err := parseConfig([]string{"--addr", addr, "--store", "datastore", "--api-token", "tok"})
+	cfg, err := parseConfig([]string{"--addr", addr, "--store", "datastore", "--api-token", "tok", "--queues", "../../queues.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}

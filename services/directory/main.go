@@ -9,25 +9,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/greephq/greep/pkg/directory"
-	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/service"
-	"github.com/greephq/greep/pkg/syncplan"
-	"github.com/greephq/greep/pkg/tasks"
+	"github.com/greephq/greep/pkg/wiring"
 )
 
 // Config is the service's configuration. Every field has a flag and an environment
 // variable (the flag wins); App Engine sets PORT and GOOGLE_CLOUD_PROJECT, app.yaml the rest.
 type Config struct {
 	service.GoogleConfig
-	Customer    string
-	ResyncEvery time.Duration // how often cron calls the resync: sizes the rolling slice
-	MaxAge      time.Duration
+	wiring.DirectoryConfig
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
@@ -38,12 +30,12 @@ func envDuration(name string, def time.Duration) time.Duration {
 }
 
 func parseConfig(args []string) (Config, error) {
-	var c Config
+	c := Config{DirectoryConfig: wiring.DefaultDirectory()}
 	fs := flag.NewFlagSet("directory", flag.ContinueOnError)
 	c.Flags(fs)
-	fs.StringVar(&c.Customer, "customer", service.Env("GREEP_CUSTOMER", "my_customer"), "the Workspace customer to list (env GREEP_CUSTOMER)")
-	fs.DurationVar(&c.ResyncEvery, "resync-every", envDuration("GREEP_RESYNC_EVERY", time.Hour), "the resync cron's period (env GREEP_RESYNC_EVERY; keep equal to cron.yaml)")
-	fs.DurationVar(&c.MaxAge, "max-age", envDuration("GREEP_MAX_AGE", 24*time.Hour), "oldest any group's members may get (env GREEP_MAX_AGE)")
+	fs.StringVar(&c.Customer, "customer", service.Env("GREEP_CUSTOMER", c.Customer), "the Workspace customer to list (env GREEP_CUSTOMER)")
+	fs.DurationVar(&c.ResyncEvery, "resync-every", envDuration("GREEP_RESYNC_EVERY", c.ResyncEvery), "the resync cron's period (env GREEP_RESYNC_EVERY; keep equal to cron.yaml)")
+	fs.DurationVar(&c.MaxAge, "max-age", envDuration("GREEP_MAX_AGE", c.MaxAge), "oldest any group's members may get (env GREEP_MAX_AGE)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
@@ -63,19 +55,19 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return service.Run(ctx, "directory", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
-		clients, err := b.Google(ctx, cfg.Google)
-		if err != nil {
+	return service.Run(ctx, "directory", cfg.Config, func(ctx context.Context, rt *wiring.Runtime) (*wiring.Service, error) {
+		if err := rt.ConnectGoogle(ctx, cfg.Google.Config()); err != nil {
 			return nil, err
 		}
-		return directory.New(directory.Config{
-			Store: b.Store, Directory: clients.Directory, Queue: b.Queue, Customer: cfg.Customer,
-			SweepQueue: tasks.QueueDirectorySweep, PushQueue: tasks.QueueDirectory,
-			Resync:                syncplan.Resync{Every: cfg.ResyncEvery, MaxAge: cfg.MaxAge},
-			NextReset:             func(t time.Time) time.Time { _, r := b.Quota.Day(t); return r },
-			Refused:               quota.ResetAfter,
-			TrustAppEngineHeaders: service.TrustTaskHeaders(),
-			Logger:                log,
-		}).Handler(), nil
+		return build(rt, cfg)
 	})
+}
+
+// build is the service on its runtime, by the constructor greep local calls too.
+func build(rt *wiring.Runtime, cfg Config) (*wiring.Service, error) {
+	d, err := wiring.NewDirectory(rt, cfg.DirectoryConfig)
+	if err != nil {
+		return nil, err
+	}
+	return &d.Service, nil
 }

@@ -7,12 +7,9 @@ package main
 import (
 	"context"
 	"flag"
-	"net/http"
-
-	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/service"
-	"github.com/greephq/greep/pkg/settingsworker"
+	"github.com/greephq/greep/pkg/wiring"
 )
 
 // Config is the service's configuration. Every field has a flag and an environment
@@ -38,17 +35,15 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return service.Run(ctx, "groupssettings", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
-		clients, err := b.Google(ctx, cfg.Google)
-		if err != nil {
+	return service.Run(ctx, "groupssettings", cfg.Config, func(ctx context.Context, rt *wiring.Runtime) (*wiring.Service, error) {
+		if err := rt.ConnectGoogle(ctx, cfg.Google.Config()); err != nil {
 			return nil, err
 		}
-		return settingsworker.New(settingsworker.Config{
-			Store:                 b.Store,
-			Settings:              clients.Settings,
-			Queue:                 b.Queue,
-			TrustAppEngineHeaders: service.TrustTaskHeaders(),
-			Logger:                log,
-		}).Handler(), nil
+		return build(rt, cfg)
 	})
+}
+
+// build is the service on its runtime, by the constructor greep local calls too.
+func build(rt *wiring.Runtime, _ Config) (*wiring.Service, error) {
+	return wiring.NewGroupsSettings(rt)
 }

@@ -7,28 +7,26 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
-	"github.com/greephq/greep/pkg/push"
 	"github.com/greephq/greep/pkg/service"
+	"github.com/greephq/greep/pkg/wiring"
 )
 
 // Config is the service's configuration. Every field has a flag and an environment
 // variable (the flag wins); App Engine sets PORT and app.yaml sets the rest.
 type Config struct {
 	service.Config
-	Debounce time.Duration
+	wiring.PushConfig
 }
 
 func parseConfig(args []string) (Config, error) {
-	var c Config
+	c := Config{PushConfig: wiring.DefaultPush()}
 	fs := flag.NewFlagSet("push", flag.ContinueOnError)
 	c.Flags(fs)
-	debounce := fs.String("debounce", service.Env("GREEP_DEBOUNCE", push.DefaultDebounce.String()), "window over which events on one group make one refresh (env GREEP_DEBOUNCE)")
+	debounce := fs.String("debounce", service.Env("GREEP_DEBOUNCE", c.Debounce.String()), "window over which events on one group make one refresh (env GREEP_DEBOUNCE)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
@@ -47,10 +45,13 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return service.Run(ctx, "push", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
-		r := chi.NewRouter()
-		r.Handle(push.Path, push.New(b.Store, b.Queue, push.Config{Debounce: cfg.Debounce, Log: log}))
-		log.Info("push webhook", zap.Duration("debounce", cfg.Debounce))
-		return r, nil
+	return service.Run(ctx, "push", cfg.Config, func(_ context.Context, rt *wiring.Runtime) (*wiring.Service, error) {
+		rt.Log.Info("push webhook", zap.Duration("debounce", cfg.Debounce))
+		return build(rt, cfg)
 	})
+}
+
+// build is the service on its runtime, by the constructor greep local calls too.
+func build(rt *wiring.Runtime, cfg Config) (*wiring.Service, error) {
+	return wiring.NewPush(rt, cfg.PushConfig), nil
 }

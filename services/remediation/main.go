@@ -8,17 +8,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 
 	"go.uber.org/zap"
 
-	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/rules"
 	"github.com/greephq/greep/pkg/service"
+	"github.com/greephq/greep/pkg/wiring"
 )
-
-// sliceSize is how many groups one sweep task evaluates.
-const sliceSize = 200
 
 // Config is the service's configuration. Every field has a flag and an environment
 // variable (the flag wins); App Engine sets PORT and app.yaml sets the rest.
@@ -56,21 +52,19 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return service.Run(ctx, "remediation", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
-		log.Info("remediation", zap.String("rules", cfg.Rules), zap.String("mode", orDefault(cfg.Mode, rc.Mode)))
-		return remediation.New(remediation.Config{
-			Rules:                 rc,
-			Store:                 b.Store,
-			Queue:                 b.Queue,
-			Mode:                  cfg.Mode,
-			SliceEvery:            remediation.SliceEvery(b.Queues, sliceSize),
-			SliceSize:             sliceSize,
-			Quota:                 b.Quota,
-			Queues:                b.Queues,
-			TrustAppEngineHeaders: service.TrustTaskHeaders(),
-			Logger:                log,
-		}).Handler(), nil
+	return service.Run(ctx, "remediation", cfg.Config, func(_ context.Context, rt *wiring.Runtime) (*wiring.Service, error) {
+		rt.Log.Info("remediation", zap.String("rules", cfg.Rules), zap.String("mode", orDefault(cfg.Mode, rc.Mode)))
+		return build(rt, cfg, rc)
 	})
+}
+
+// build is the service on its runtime, by the constructor greep local calls too.
+func build(rt *wiring.Runtime, cfg Config, rc *rules.Config) (*wiring.Service, error) {
+	r, err := wiring.NewRemediation(rt, wiring.RemediationConfig{Rules: rc, Mode: cfg.Mode})
+	if err != nil {
+		return nil, err
+	}
+	return &r.Service, nil
 }
 
 func orDefault(s, d string) string {

@@ -9,13 +9,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/greephq/greep/pkg/reports"
 	"github.com/greephq/greep/pkg/service"
+	"github.com/greephq/greep/pkg/wiring"
 )
 
 // Config is the service's configuration. Every field has a flag and an environment
@@ -23,16 +22,15 @@ import (
 // rest.
 type Config struct {
 	service.GoogleConfig
-	Address  string // the webhook's public URL
-	Lifetime time.Duration
+	wiring.ReportsConfig
 }
 
 func parseConfig(args []string) (Config, error) {
-	var c Config
+	c := Config{ReportsConfig: wiring.DefaultReports()}
 	fs := flag.NewFlagSet("reports", flag.ContinueOnError)
 	c.Flags(fs)
 	fs.StringVar(&c.Address, "push-address", service.Env("GREEP_PUSH_ADDRESS", ""), "public HTTPS URL of the webhook, https://HOST/push/notify (env GREEP_PUSH_ADDRESS)")
-	lifetime := fs.String("channel-lifetime", service.Env("GREEP_CHANNEL_LIFETIME", reports.MaxLifetime.String()), "lifetime asked for each watch channel, at most 6h (env GREEP_CHANNEL_LIFETIME)")
+	lifetime := fs.String("channel-lifetime", service.Env("GREEP_CHANNEL_LIFETIME", c.Lifetime.String()), "lifetime asked for each watch channel, at most 6h (env GREEP_CHANNEL_LIFETIME)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
@@ -54,20 +52,20 @@ func realMain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return service.Run(ctx, "reports", cfg.Config, func(b *service.Backend, log *zap.Logger) (http.Handler, error) {
-		clients, err := b.Google(ctx, cfg.Google)
-		if err != nil {
+	return service.Run(ctx, "reports", cfg.Config, func(ctx context.Context, rt *wiring.Runtime) (*wiring.Service, error) {
+		if err := rt.ConnectGoogle(ctx, cfg.Google.Config()); err != nil {
 			return nil, err
 		}
-		w, err := reports.New(b.Store, clients.Reports, b.Queue, reports.Config{
-			Address: cfg.Address,
-			Policy:  reports.Policy{Lifetime: cfg.Lifetime},
-			Log:     log,
-		})
-		if err != nil {
-			return nil, err
-		}
-		log.Info("reports worker", zap.String("pushAddress", cfg.Address))
-		return w.Handler(service.TrustTaskHeaders()), nil
+		rt.Log.Info("reports worker", zap.String("pushAddress", cfg.Address))
+		return build(rt, cfg)
 	})
+}
+
+// build is the service on its runtime, by the constructor greep local calls too.
+func build(rt *wiring.Runtime, cfg Config) (*wiring.Service, error) {
+	r, err := wiring.NewReports(rt, cfg.ReportsConfig)
+	if err != nil {
+		return nil, err
+	}
+	return &r.Service, nil
 }

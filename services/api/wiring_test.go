@@ -1,0 +1,22 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/greephq/greep/pkg/wiring/wiringtest"
+)
+
+// TestProductionWiringIsLocals fails when this main builds the service otherwise than
+// greep local does: other routes, or routes guarded or answering otherwise.
+func TestProductionWiringIsLocals(t *testing.T) {
+	cfg, err := parseConfig([]string{"--api-token", "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := build(context.Background(), wiringtest.Runtime(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wiringtest.Same(t, svc, wiringtest.Local(t))
+}
