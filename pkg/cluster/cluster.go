@@ -221,11 +221,9 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		c.ports[s] = addr
 		targets[s] = &url.URL{Scheme: "http", Host: addr}
 	}
-	for _, s := range top.Services() {
-		if err := c.startService(ctx, s); err != nil {
-			ln.Close()
-			return nil, err
-		}
+	if err := c.startServices(ctx, top.Services()...); err != nil {
+		ln.Close()
+		return nil, err
 	}
 	c.front = &http.Server{Handler: newFront(top.Rules, targets), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = c.front.Serve(ln) }()
@@ -340,30 +338,50 @@ func (c *Cluster) env(service string) []string {
 	return out
 }
 
-// startService starts a service's process and waits until it answers on its port.
-func (c *Cluster) startService(ctx context.Context, service string) error {
-	app := c.top.Apps[service]
-	p := &proc{
-		name: "service " + service,
-		// Loopback only: outside requests come through the front, which strips the
-		// headers the services trust.
-		argv:    []string{filepath.Join(c.bins, binaryName(app)), "--addr", c.ports[service]},
-		dir:     c.cfg.Root,
-		env:     c.env(service),
-		logPath: filepath.Join(c.work, service+".log"),
+// startServices starts the services' processes together and waits until each answers
+// on its port; the first that exits or stays silent is the error.
+func (c *Cluster) startServices(ctx context.Context, services ...string) error {
+	procs := map[string]*proc{}
+	for _, service := range services {
+		app := c.top.Apps[service]
+		p := &proc{
+			name: "service " + service,
+			// Loopback only: outside requests come through the front, which strips the
+			// headers the services trust.
+			argv:    []string{filepath.Join(c.bins, binaryName(app)), "--addr", c.ports[service]},
+			dir:     c.cfg.Root,
+			env:     c.env(service),
+			logPath: filepath.Join(c.work, service+".log"),
+		}
+		if err := p.start(); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.procs[service] = p
+		c.mu.Unlock()
+		procs[service] = p
 	}
-	if err := p.start(); err != nil {
-		return err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(procs))
+	for service, p := range procs {
+		go func() { errc <- p.waitHTTP(ctx, "http://"+c.ports[service]+"/", c.cfg.ReadyWithin) }()
 	}
-	c.mu.Lock()
-	c.procs[service] = p
-	c.mu.Unlock()
-	if err := p.waitHTTP(ctx, "http://"+c.ports[service]+"/", c.cfg.ReadyWithin); err != nil {
-		return err
+	var first error
+	for range procs {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			cancel() // the others need not be waited for
+		}
 	}
-	c.bg.Add(1)
-	go c.watch(p)
-	c.logf("%s on %s", p.name, c.ports[service])
+	if first != nil {
+		return first
+	}
+	for service, p := range procs {
+		c.bg.Add(1)
+		go c.watch(p)
+		c.logf("%s on %s", p.name, c.ports[service])
+	}
 	return nil
 }
 
@@ -403,7 +421,7 @@ func (c *Cluster) Kill(service string) error {
 
 // Restart starts a killed service again, on the same port.
 func (c *Cluster) Restart(ctx context.Context, service string) error {
-	return c.startService(ctx, service)
+	return c.startServices(ctx, service)
 }
 
 // RestartDatastore stops the Datastore emulator the cluster started and starts it again
