@@ -24,6 +24,13 @@ var scenarios = map[string]func(context.Context, bench.Options) (*bench.Result, 
 	"faults":         bench.Faults,
 }
 
+// clusterScenarios are the scenarios `greep bench --target cluster` runs against greep
+// cluster instead of greep local's wiring.
+var clusterScenarios = map[string]func(context.Context, bench.Options) (*bench.Result, error){
+	"full-sync": bench.ClusterFullSync,
+	"faults":    bench.ClusterFaults,
+}
+
 // scenarioOrder is the order `greep bench` without --scenario runs them in.
 var scenarioOrder = []string{"full-sync", "read", "during-sync", "push", "settings-sweep", "day", "faults"}
 
@@ -40,12 +47,30 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.QueuesFile, "queues", o.QueuesFile, "queues.yaml `FILE`")
 	fs.StringVar(&o.DataDir, "data", "", "`DIR` for the store (a temporary directory if empty)")
 	asJSON := fs.Bool("json", false, "print one JSON object per scenario")
+	target := fs.String("target", "local", "what runs Greep: local (greep local's wiring, in process) or cluster (greep cluster: a process per service; full-sync and faults only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	table := scenarios
 	run := scenarioOrder
+	switch *target {
+	case "local":
+	case "cluster":
+		root, err := findRoot()
+		if err != nil {
+			return err
+		}
+		o.ClusterRoot, table, run = root, clusterScenarios, []string{"full-sync", "faults"}
+		if *scenario != "" {
+			if _, ok := table[*scenario]; !ok {
+				return fmt.Errorf("greep bench: --target cluster runs full-sync and faults, not %q", *scenario)
+			}
+		}
+	default:
+		return fmt.Errorf("greep bench: --target %q: want local or cluster", *target)
+	}
 	if *scenario != "" {
-		if _, ok := scenarios[*scenario]; !ok {
+		if _, ok := table[*scenario]; !ok {
 			names := make([]string, 0, len(scenarios))
 			for n := range scenarios {
 				names = append(names, n)
@@ -68,7 +93,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	// that ran and found something wrong (faults) returns its figures with the error.
 	var errs []error
 	for _, name := range run {
-		res, err := scenarios[name](ctx, o)
+		res, err := table[name](ctx, o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("greep bench: %s: %w", name, err))
 			fmt.Fprintln(os.Stderr, errs[len(errs)-1])

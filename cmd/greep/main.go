@@ -21,10 +21,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"local":  {runLocal, "run every Greep service in one process (embedded store, simulator, dispatcher)"},
-	"sim":    {runSim, "run the Google Workspace simulator alone"},
-	"bench":  {runBench, "run the benchmark scenarios against the simulator"},
-	"queues": {runQueues, "plan or apply the queue rates derived from queues.yaml"},
+	"local":   {runLocal, "run every Greep service in one process (embedded store, simulator, dispatcher)"},
+	"cluster": {runCluster, "run the production topology on one machine (a process per service, dispatch.yaml, Datastore and Cloud Tasks emulators)"},
+	"sim":     {runSim, "run the Google Workspace simulator alone"},
+	"bench":   {runBench, "run the benchmark scenarios against the simulator"},
+	"queues":  {runQueues, "plan or apply the queue rates derived from queues.yaml"},
 }
 
 func main() {

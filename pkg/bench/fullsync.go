@@ -35,6 +35,9 @@ type Options struct {
 	// GreepBinary is the greep executable the faults scenario kills (`greep local`); the
 	// kills are skipped without it.
 	GreepBinary string
+	// ClusterRoot is the app's directory the cluster scenarios run (app.yaml, services/,
+	// dispatch.yaml); the working directory when empty.
+	ClusterRoot string
 }
 
 // Result is one scenario's figures, in the shape `greep bench --json` prints.

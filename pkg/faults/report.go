@@ -25,6 +25,7 @@ type Report struct {
 	Remediation *Remediation `json:"remediation,omitempty"`
 	Pushes      *Pushes      `json:"pushes,omitempty"`
 	Kills       *KillRun     `json:"kills,omitempty"`
+	Cluster     *ClusterRun  `json:"cluster,omitempty"`
 
 	// Problems are the invariants that did not hold; none means the scenario passed.
 	Problems []string `json:"problems"`

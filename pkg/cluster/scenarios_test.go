@@ -1,0 +1,146 @@
+package cluster_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/greephq/greep/pkg/cluster"
+	"github.com/greephq/greep/pkg/faults"
+)
+
+// The services' binaries, built once for every test of the package.
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func binaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		top, err := cluster.LoadTopology("../..")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		if binDir, buildErr = os.MkdirTemp("", "greep-cluster-bin-"); buildErr == nil {
+			buildErr = cluster.Build(context.Background(), top, binDir)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// needEmulator skips a test that starts the Datastore emulator when gcloud is missing,
+// and fails it under CI, as the other Datastore tests do.
+func needEmulator(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("gcloud (the Datastore emulator) is missing under CI: greep cluster's scenarios need it")
+		}
+		t.Skip("gcloud is missing: greep cluster's scenarios need the Datastore emulator (gcloud components install cloud-datastore-emulator)")
+	}
+}
+
+func scenarioConfig(t *testing.T) faults.ClusterConfig {
+	return faults.ClusterConfig{
+		Config:   faults.Config{Users: 80, Groups: 100, Seed: 1, TempDir: t.TempDir(), Logf: t.Logf},
+		Root:     "../..",
+		Binaries: binaries(t),
+	}
+}
+
+func report(t *testing.T, r *faults.Report, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d groups, %d calls, cache equals truth %v, %.1fs wall; cluster %+v", r.Scenario, r.Groups, r.TotalCalls, r.CacheEqualsTruth, r.WallSeconds, *r.Cluster)
+	for _, p := range r.Problems {
+		t.Error(p)
+	}
+	if len(r.Problems) > 0 && r.KeptIn != "" {
+		t.Log("kept: " + r.KeptIn)
+	}
+}
+
+// Under greep cluster: the full sync makes the cache equal the truth, a pushed change
+// shows through the front within the debounce plus seconds, and /v1/status answers.
+func TestClusterSync(t *testing.T) {
+	needEmulator(t)
+	r, err := faults.ClusterSync(context.Background(), scenarioConfig(t))
+	report(t, r, err)
+	if err == nil && r.Cluster.PushVisibleSeconds == 0 {
+		t.Error("the pushed change was not measured")
+	}
+}
+
+// The kill scenarios against the cluster, every task delivered twice besides: each unsafe
+// group patched exactly once, the interrupted sync finished, the cache equal the truth.
+func TestClusterKills(t *testing.T) {
+	needEmulator(t)
+	c := scenarioConfig(t)
+	c.DeliverTwice = true
+	r, err := faults.ClusterKills(context.Background(), c)
+	report(t, r, err)
+	if err == nil && (r.Kills.MidSync == 0 || r.Kills.MidRemediation == 0 || r.Cluster.DatastoreRestarts == 0) {
+		t.Errorf("kills %+v, Datastore restarts %d", *r.Kills, r.Cluster.DatastoreRestarts)
+	}
+}
+
+// A service that fails to start stops the whole cluster, with the end of its log: no
+// process it started is left.
+func TestServiceFailingToStartStopsTheCluster(t *testing.T) {
+	bins := binaries(t)
+	_, err := cluster.Start(context.Background(), cluster.Config{
+		Root: "../..", Addr: "127.0.0.1:0", APIToken: "t", SimUsers: 10, SimGroups: 5, Binaries: bins,
+		// Nothing listens there; no service connects before its first request.
+		DatastoreHost: "127.0.0.1:9",
+		Env:           map[string]string{"GREEP_RULES": filepath.Join(t.TempDir(), "missing.yaml")},
+		WorkDir:       t.TempDir(),
+	})
+	if err == nil || !strings.Contains(err.Error(), "service remediation exited at start") || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Fatalf("got %v, want remediation's failure with its log's end", err)
+	}
+	if left := children(os.Getpid()); len(left) > 0 {
+		t.Errorf("processes left running after the failed start: %v", left)
+	}
+}
+
+// children lists the live processes whose parent is pid.
+func children(pid int) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) && f[0] != "Z" {
+			out = append(out, e.Name()+" "+s[:strings.LastIndexByte(s, ')')+1])
+		}
+	}
+	return out
+}

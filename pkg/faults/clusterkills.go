@@ -1,0 +1,160 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ClusterKills runs the fault scenarios against greep cluster, in remediate mode: the
+// directory service SIGKILLed and restarted mid-sync, the Datastore emulator restarted
+// mid-sync, then, in the settings sweep started by its cron URL, the groupssettings
+// service SIGKILLed at its first read and at its first patch and the remediation service
+// once; each restarted at once, on the same port, as App Engine starts a new instance.
+// The tasks the killed processes held are retried by the Cloud Tasks emulator; with
+// ClusterConfig.DeliverTwice every task is delivered twice besides. Every unsafe group
+// must be patched exactly once, the sync finish, the cache equal the truth, and no queue
+// give a task up.
+func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
+	wall := time.Now()
+	run, err := startClusterRun(ctx, c, "cluster-kills", func(run *clusterRun) (map[string]string, error) {
+		rulesPath, rc, want, err := remediationSetup(run.s.Sim, run.c.RulesFile, run.work)
+		if err != nil {
+			return nil, err
+		}
+		run.want, run.rules = want, rc
+		return map[string]string{"GREEP_RULES": rulesPath, "GREEP_REMEDIATION": "remediate", "GREEP_DEBOUNCE": "30s"}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { run.close(err != nil || (run.r != nil && len(run.r.Problems) > 0)) }()
+	if c.DatastoreHost != "" {
+		return nil, fmt.Errorf("faults: ClusterKills restarts the Datastore emulator, so it starts its own: leave DatastoreHost empty")
+	}
+	s := run.s
+	r := run.r
+	r.Remediation = &Remediation{Unsafe: len(run.want)}
+	r.Kills = &KillRun{}
+
+	epoch := int64(0)
+	killed := map[int64]bool{}
+	calls := func(method string) int64 { return s.Sim.Stats().Calls[method] }
+	// after waits until method was called more than n times.
+	after := func(what, method string, n int64) error {
+		return poll(ctx, run.within, what, func() (bool, string) {
+			got := calls(method)
+			return got > n, fmt.Sprintf("%d %s calls", got, method)
+		})
+	}
+	restart := func(service, phase string, start time.Time) error {
+		if err := run.cl.Kill(service); err != nil {
+			return err
+		}
+		killed[epoch] = true
+		epoch++
+		s.Writes.SetEpoch(epoch)
+		k := Kill{DelayMillis: time.Since(start).Milliseconds(), Phase: service + " killed during " + phase}
+		r.Kills.Kills = append(r.Kills.Kills, k)
+		c.Logf("%s (%.1fs in)", k.Phase, time.Since(wall).Seconds())
+		return run.cl.Restart(ctx, service)
+	}
+	syncPhase := func() string {
+		st, err := run.status(ctx)
+		if err != nil {
+			return "the full sync"
+		}
+		if st.Sync.LastFullSyncAt != nil {
+			return "the time after the full sync"
+		}
+		r.Kills.MidSync++
+		return fmt.Sprintf("the full sync at %d/%d groups", st.Sync.GroupsDone, st.Sync.GroupsTotal)
+	}
+
+	// Mid-sync: the directory service, once members are being read.
+	if err := after("the full sync reading members", "directory.members.list", 0); err != nil {
+		return nil, err
+	}
+	if err := restart("directory", syncPhase(), wall); err != nil {
+		return nil, err
+	}
+	// Then the Datastore emulator, once the restarted service read more.
+	if err := after("the sync going on after the restart", "directory.members.list", calls("directory.members.list")); err != nil {
+		return nil, err
+	}
+	phase := syncPhase()
+	if err := run.cl.RestartDatastore(ctx); err != nil {
+		return nil, err
+	}
+	run.run.DatastoreRestarts++
+	c.Logf("Datastore emulator restarted during %s (%.1fs in)", phase, time.Since(wall).Seconds())
+	if err := run.waitSynced(ctx); err != nil {
+		return nil, err
+	}
+	run.run.SyncSeconds = seconds(time.Since(wall))
+
+	// The settings sweep, as its cron job starts it.
+	sweep := time.Now()
+	if err := run.cl.Cron(ctx, "/cron/remediation/sweep"); err != nil {
+		return nil, err
+	}
+	remediationPhase := func() string {
+		patched := changedGroups(s.Writes.Writes())
+		if patched < len(run.want) {
+			r.Kills.MidRemediation++
+			return fmt.Sprintf("remediation at %d/%d unsafe groups patched", patched, len(run.want))
+		}
+		return "the time after the remediation run"
+	}
+	if err := after("the settings sweep reading", "groupssettings.groups.get", 0); err != nil {
+		return nil, err
+	}
+	if err := restart("groupssettings", remediationPhase(), sweep); err != nil {
+		return nil, err
+	}
+	if err := after("the first patch", "groupssettings.groups.patch", 0); err != nil {
+		return nil, err
+	}
+	if err := restart("groupssettings", remediationPhase(), sweep); err != nil {
+		return nil, err
+	}
+	if err := restart("remediation", remediationPhase(), sweep); err != nil {
+		return nil, err
+	}
+
+	if err := run.quiet(ctx, "convergence after the kills", func() (bool, string) {
+		st, err := run.status(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		if st.Sync.State != "idle" {
+			return false, "sync " + st.Sync.State
+		}
+		left, err := unsafeNow(s.Sim, run.rules)
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(left) > 0 {
+			return false, fmt.Sprintf("%d groups still unsafe", len(left))
+		}
+		return true, ""
+	}); err != nil {
+		return nil, err
+	}
+	r.Kills.ConvergedSeconds = seconds(time.Since(wall))
+	if r.Kills.MidSync == 0 || r.Kills.MidRemediation == 0 {
+		run.probs.add("kills: %d mid-sync, %d mid-remediation; want both", r.Kills.MidSync, r.Kills.MidRemediation)
+	}
+	pr := patchReport(run.want, s.Writes.Writes(), killed, &run.probs)
+	r.Remediation.Patched, r.Remediation.ResentAfterKill, r.Remediation.ResentWithinRun = pr.patched, pr.resentAfterKill, pr.resent
+	r.Remediation.PatchCalls = calls("groupssettings.groups.patch")
+	if err := run.finish(ctx); err != nil {
+		return nil, err
+	}
+	r.WallSeconds = seconds(time.Since(wall))
+	r.Cluster = run.run
+	r.Problems = run.probs.list()
+	c.Logf("%d groups, %d unsafe: %d patched; re-sent %d after a kill, %d within a run; %d kills (%d mid-sync, %d mid-remediation), %d Datastore restarts; %.1fs wall",
+		r.Groups, len(run.want), pr.patched, pr.resentAfterKill, pr.resent, len(r.Kills.Kills), r.Kills.MidSync, r.Kills.MidRemediation, run.run.DatastoreRestarts, r.WallSeconds)
+	return r, nil
+}
