@@ -246,13 +246,12 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 	if notModified(w, r, etag, syncedAt) {
 		return
 	}
-	frags := snap.dirJSON()
 	match := func(k int) bool { return len(roles) == 0 || slices.Contains(roles, snap.members[k].Role) }
-	buf := getBuf(200*min(limit, len(frags)) + 128)
+	buf := getBuf(200*min(limit, len(snap.members)) + 128)
 	defer putBuf(buf)
 	b := append(*buf, `{"kind":"admin#directory#members"`...)
 	n, last, next := 0, -1, ""
-	for k := snap.after(cursor); k < len(frags); k++ {
+	for k := snap.after(cursor); k < len(snap.members); k++ {
 		if !match(k) {
 			continue
 		}
@@ -265,7 +264,7 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 		} else {
 			b = append(b, ',')
 		}
-		b = append(b, frags[k]...)
+		b = append(b, snap.dirMember(k)...)
 		n++
 		last = k
 	}

@@ -26,6 +26,15 @@ const (
 	transitiveUsers
 )
 
+// cacheKey names an expansion of the group with this id in the snapshot cache, beside the
+// groups' own snapshots (kept by id).
+func (n nesting) cacheKey(groupID string) string {
+	if n == derivedMembers {
+		return "derived/" + groupID
+	}
+	return "transitive/" + groupID
+}
+
 // expansion is a member list with the time its data was synced.
 type expansion struct {
 	snap *snapshot
@@ -107,7 +116,7 @@ func (s *server) expand(ctx context.Context, g greep.Group, kind nesting) (expan
 	// Clients limited to some groups read other expansions of the same group; a key of
 	// their own keeps them from evicting each other's (the version alone would keep the
 	// answers right).
-	key := string([]byte{'x', byte(kind), '/'}) + g.ID
+	key := kind.cacheKey(g.ID)
 	if p != nil && !p.AllGroups() {
 		key += "/" + p.Client
 	}

@@ -14,9 +14,10 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 )
 
-// A snapshot is one group's member list as the store holds it, sorted by (email, id) and
-// rendered once into the JSON pieces both API surfaces need. It is immutable once built,
-// so pages are cut from it without locks.
+// A snapshot is one group's member list as the store holds it (or an expansion of it),
+// sorted by (email, id) and rendered, a block at a time as pages need it, into the JSON
+// pieces both API surfaces need. Its members never change, so pages are cut from it
+// without locks.
 type snapshot struct {
 	version string
 	members []greep.Member
@@ -24,10 +25,36 @@ type snapshot struct {
 	// page ETags are made of.
 	hash uint64
 
-	v1Once  sync.Once
-	v1      [][]byte // {"id","email","role","type","status"}
-	dirOnce sync.Once
-	dir     [][]byte // Directory API Member resources
+	v1  fragments // {"id","email","role","type","status"}
+	dir fragments // Directory API Member resources
+}
+
+// renderBlock is how many members are rendered together, on first need: a client reading
+// the first pages of a 20,000-member expansion has those pages rendered, not the list.
+const renderBlock = 256
+
+// fragments are one surface's rendering of a snapshot's members, made a block at a time
+// and kept: concurrent readers of a block wait for one rendering of it.
+type fragments struct {
+	init   sync.Once
+	blocks []sync.Once
+	b      [][]byte
+}
+
+// page returns the rendered members [i, j).
+func (f *fragments) page(members []greep.Member, i, j int, render func(greep.Member) []byte) [][]byte {
+	f.init.Do(func() {
+		f.blocks = make([]sync.Once, (len(members)+renderBlock-1)/renderBlock)
+		f.b = make([][]byte, len(members))
+	})
+	for blk := i / renderBlock; blk*renderBlock < j; blk++ {
+		f.blocks[blk].Do(func() {
+			for k := blk * renderBlock; k < min((blk+1)*renderBlock, len(members)); k++ {
+				f.b[k] = render(members[k])
+			}
+		})
+	}
+	return f.b[i:j]
 }
 
 // snapshotVersion names a group's member snapshot. MembersETag is Google's etag the
@@ -71,31 +98,23 @@ func (s *snapshot) after(cursor string) int {
 	return i
 }
 
-func (s *snapshot) v1JSON() [][]byte {
-	s.v1Once.Do(func() {
-		s.v1 = make([][]byte, len(s.members))
-		for i, m := range s.members {
-			b := make([]byte, 0, 64+len(m.ID)+len(m.Email))
-			b = append(b, '{')
-			b = appendField(b, true, "id", m.ID)
-			b = appendField(b, false, "email", m.Email)
-			b = appendField(b, false, "role", m.Role)
-			b = appendField(b, false, "type", m.Type)
-			b = appendField(b, false, "status", m.Status)
-			s.v1[i] = append(b, '}')
-		}
-	})
-	return s.v1
+// v1Page returns members [i, j) rendered for /v1.
+func (s *snapshot) v1Page(i, j int) [][]byte { return s.v1.page(s.members, i, j, renderV1Member) }
+
+// dirMember returns member k rendered as a Directory API Member resource.
+func (s *snapshot) dirMember(k int) []byte {
+	return s.dir.page(s.members, k, k+1, func(m greep.Member) []byte { return appendDirMember(nil, m) })[0]
 }
 
-func (s *snapshot) dirJSON() [][]byte {
-	s.dirOnce.Do(func() {
-		s.dir = make([][]byte, len(s.members))
-		for i, m := range s.members {
-			s.dir[i] = appendDirMember(nil, m)
-		}
-	})
-	return s.dir
+func renderV1Member(m greep.Member) []byte {
+	b := make([]byte, 0, 64+len(m.ID)+len(m.Email))
+	b = append(b, '{')
+	b = appendField(b, true, "id", m.ID)
+	b = appendField(b, false, "email", m.Email)
+	b = appendField(b, false, "role", m.Role)
+	b = appendField(b, false, "type", m.Type)
+	b = appendField(b, false, "status", m.Status)
+	return append(b, '}')
 }
 
 // memberETag is a Member resource's etag: a quoted hash of its fields, as Google's etags

@@ -168,21 +168,21 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 	if notModified(w, r, etag, syncedAt) {
 		return
 	}
-	frags := snap.v1JSON()
 	i := snap.after(cursor)
-	j := min(i+limit, len(frags))
+	j := min(i+limit, len(snap.members))
 	next := ""
-	if j < len(frags) {
+	if j < len(snap.members) {
 		next = s.tokens.encode(query, memberCursor(snap.members[j-1]))
 	}
+	frags := snap.v1Page(i, j)
 	size := 128 + len(next) // the envelope: members, nextPageToken and syncedAt
-	for _, f := range frags[i:j] {
+	for _, f := range frags {
 		size += len(f) + 1
 	}
 	buf := getBuf(size)
 	defer putBuf(buf)
 	b := append(*buf, `{"members":[`...)
-	for k, f := range frags[i:j] {
+	for k, f := range frags {
 		if k > 0 {
 			b = append(b, ',')
 		}
