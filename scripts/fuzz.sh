@@ -13,6 +13,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-10m}
+# Each new interesting input is minimized before fuzzing goes on, up to 60s by default;
+# with a large seed (a whole shipped config) or a slow target (RSA verification) that
+# stalled the runs for minutes on a loaded machine.
+minimize=${FUZZMINIMIZETIME:-10s}
 go=${GO:-go}
 failed=()
 log=$(mktemp -t greep-fuzz.XXXXXX)
@@ -28,7 +32,7 @@ while read -r file fn; do
   before=$(ls "$corpus" 2>/dev/null | wc -l)
   echo "== $pkg $fn ($fuzztime)"
   # -timeout=0: go test's default 10m timeout would cut a 10m run at its very end.
-  "$go" test -run='^$' -fuzz="^${fn}\$" -fuzztime="$fuzztime" -parallel=1 -timeout=0 "$pkg" >"$log" 2>&1
+  "$go" test -run='^$' -fuzz="^${fn}\$" -fuzztime="$fuzztime" -fuzzminimizetime="$minimize" -parallel=1 -timeout=0 "$pkg" >"$log" 2>&1
   rc=$?
   # The last progress line carries the totals (execs, new interesting inputs).
   grep '^fuzz: elapsed' "$log" | tail -1

@@ -87,7 +87,7 @@ func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(req)
 }
 
-func newValidator(t *testing.T, is *testIssuer) (*idtoken.Validator, *int) {
+func newValidator(t testing.TB, is *testIssuer) (*idtoken.Validator, *int) {
 	t.Helper()
 	fetches := new(int)
 	srv := httptest.NewServer(is.handler(fetches))

@@ -145,7 +145,10 @@ func (a *IDToken) Authenticate(ctx context.Context, token string) (*Principal, e
 		return c.p, nil
 	}
 
-	payload, err := a.validator.Validate(ctx, token, a.audience)
+	if err := CheckTokenShape(token); err != nil {
+		return nil, err
+	}
+	payload, err := a.validate(ctx, token)
 	if err != nil {
 		return nil, greep.Errorf(greep.EUNAUTHORIZED, "Invalid Credentials: %v", err)
 	}
@@ -168,4 +171,16 @@ func (a *IDToken) Authenticate(ctx context.Context, token string) (*Principal, e
 	a.cache[key] = cachedPrincipal{p: p, exp: time.Unix(payload.Expires, 0)}
 	a.mu.Unlock()
 	return p, nil
+}
+
+// validate runs the validator, turning a panic into an error: CheckTokenShape refuses the
+// shapes known to crash google.golang.org/api/idtoken, and this is the last line against
+// one not yet known, so a hostile token costs a 401, not a 500 and a stack trace.
+func (a *IDToken) validate(ctx context.Context, token string) (p *idtoken.Payload, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("the token could not be verified (verifier panicked: %v)", r)
+		}
+	}()
+	return a.validator.Validate(ctx, token, a.audience)
 }

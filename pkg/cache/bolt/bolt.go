@@ -87,7 +87,8 @@ func Open(path string) (s *Store, err error) {
 			s, err = nil, fmt.Errorf("open store %s: the file is corrupt (%v)", path, r)
 		}
 	}()
-	if err := checkFileSize(path); err != nil {
+	existed, err := checkExisting(path)
+	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout})
@@ -100,6 +101,12 @@ func Open(path string) (s *Store, err error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s = &Store{db: db}
+	if existed {
+		if err := s.checkLayout(path); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := s.check(path); err != nil {
 		db.Close()
 		return nil, err

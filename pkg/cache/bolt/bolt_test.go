@@ -89,6 +89,9 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 		{"empty-meta", "", make([]byte, 16<<10)},
 		{"truncated", "truncated", data[:len(data)/2]},
 		{"meta-only", "truncated", data[:2*4096]},
+		// bbolt initialises an empty file as a new database; the store it held was lost.
+		{"empty", "the file is empty", nil},
+		{"foreign", "another program", foreignBolt(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".db")
@@ -105,6 +108,32 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// foreignBolt is a bbolt database another program wrote: none of Greep's buckets.
+func foreignBolt(t *testing.T) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "other.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("sessions"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // Damage past the meta pages shows only when a page is read: the call fails with an
@@ -235,5 +264,24 @@ func TestReadCacheFreshness(t *testing.T) {
 	}
 	if _, err := s.Members(ctx, "g"); !errors.Is(err, greep.ErrNotFound) {
 		t.Errorf("Members after DeleteGroup: %v", err)
+	}
+}
+
+// A bbolt file with no buckets holds nothing (a first Open killed before it made the
+// buckets leaves one), so it is taken as a new store rather than refused.
+func TestOpenTakesBucketlessFileAsNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "greep.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.PutRecord(context.Background(), "k", "r", []byte("v")); err != nil {
+		t.Fatal(err)
 	}
 }
