@@ -1,10 +1,8 @@
 package directory_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/syncplan"
@@ -27,16 +26,15 @@ import (
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
-// runner is a synchronous stand-in for the dispatcher (a fake of Greep's own queue.Enqueuer):
-// it runs tasks one by one through the worker's handler, de-duplicates names, retries
-// non-2xx answers and holds tasks scheduled for later until the test releases them.
+// runner is a synchronous stand-in for the dispatcher on a queuetest.Queue: it runs tasks
+// one by one through the worker's handler, retries non-2xx answers and holds tasks
+// scheduled for later until the test releases them.
 type runner struct {
+	*queuetest.Queue
 	t       *testing.T
 	h       http.Handler
 	mu      sync.Mutex
-	ready   []queue.Task
-	later   []queue.Task
-	names   map[string]bool
+	ready   []queue.Task // due, released, or to be retried, in the order they run
 	answers map[int]int
 	ran     []queue.Task
 	// twice delivers every task a second time after it succeeded, as an at-least-once
@@ -44,30 +42,14 @@ type runner struct {
 	twice bool
 }
 
-func (r *runner) Enqueue(_ context.Context, t queue.Task) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if t.Name != "" {
-		if r.names[t.Queue+"/"+t.Name] {
-			return nil
-		}
-		r.names[t.Queue+"/"+t.Name] = true
-	}
-	if !t.ScheduleTime.IsZero() && t.ScheduleTime.After(time.Now()) {
-		r.later = append(r.later, t)
-		return nil
-	}
-	r.ready = append(r.ready, t)
-	return nil
-}
-
-// run delivers ready tasks until none is left; a task answered non-2xx is retried up to
+// run delivers due tasks until none is left; a task answered non-2xx is retried up to
 // 20 times.
 func (r *runner) run() {
 	r.t.Helper()
-	attempts := map[*queue.Task]int{}
+	attempts := map[string]int{} // by task: a queue.Task is not comparable
 	for {
 		r.mu.Lock()
+		r.ready = append(r.ready, r.Take(queuetest.DueBy(time.Now()))...)
 		if len(r.ready) == 0 {
 			r.mu.Unlock()
 			return
@@ -84,8 +66,8 @@ func (r *runner) run() {
 		r.answers[code]++
 		r.ran = append(r.ran, t)
 		if code/100 != 2 {
-			attempts[&t]++
-			if attempts[&t] > 20 {
+			key := t.Queue + "|" + t.Name + "|" + t.Path + "|" + string(t.Body)
+			if attempts[key]++; attempts[key] > 20 {
 				r.mu.Unlock()
 				r.t.Fatalf("task %s %s keeps failing with %d", t.Path, t.Body, code)
 			}
@@ -95,22 +77,13 @@ func (r *runner) run() {
 	}
 }
 
-func (r *runner) deliver(t queue.Task) int {
-	req := httptest.NewRequest(http.MethodPost, t.Path, bytes.NewReader(t.Body))
-	req = req.WithContext(queue.WithInfo(context.Background(), queue.Info{Queue: t.Queue, Name: t.Name}))
-	rec := httptest.NewRecorder()
-	r.h.ServeHTTP(rec, req)
-	return rec.Code
-}
+func (r *runner) deliver(t queue.Task) int { return queuetest.Deliver(r.h, t).Code }
 
 // release makes every held task ready, as if its schedule time had come.
-func (r *runner) release() int {
+func (r *runner) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := len(r.later)
-	r.ready = append(r.ready, r.later...)
-	r.later = nil
-	return n
+	r.ready = append(r.ready, r.Take()...)
 }
 
 type env struct {
@@ -145,7 +118,7 @@ func newEnv(t *testing.T, simCfg workspacesim.Config, resync syncplan.Resync, op
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &runner{t: t, names: map[string]bool{}, answers: map[int]int{}}
+	q := &runner{Queue: &queuetest.Queue{}, t: t, answers: map[int]int{}}
 	cfg := directory.Config{
 		Store: store, Directory: clients.Directory, Queue: q,
 		SweepQueue: tasks.QueueDirectorySweep, PushQueue: tasks.QueueDirectory,

@@ -11,6 +11,7 @@ import (
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
 	"github.com/greephq/greep/pkg/workspacesim"
@@ -95,17 +96,17 @@ func TestRefreshRepollsUntilTheChangeShows(t *testing.T) {
 	}
 	enqueueRefresh(t, e, tasks.Refresh{Group: g.Email, Reason: "evt1", Expect: []tasks.Expectation{{Member: "lagged@outside.test", Present: true}}})
 	e.q.run()
-	if len(e.q.later) != 1 {
-		t.Fatalf("%d re-polls scheduled, want 1", len(e.q.later))
+	if len(e.q.Pending()) != 1 {
+		t.Fatalf("%d re-polls scheduled, want 1", len(e.q.Pending()))
 	}
 	var again tasks.Refresh
-	if err := json.Unmarshal(e.q.later[0].Body, &again); err != nil || again.Attempt != 1 || e.q.later[0].Path != tasks.PathDirectoryRefresh {
-		t.Fatalf("re-poll %s %s: %v", e.q.later[0].Path, e.q.later[0].Body, err)
+	if err := json.Unmarshal(e.q.Pending()[0].Body, &again); err != nil || again.Attempt != 1 || e.q.Pending()[0].Path != tasks.PathDirectoryRefresh {
+		t.Fatalf("re-poll %s %s: %v", e.q.Pending()[0].Path, e.q.Pending()[0].Body, err)
 	}
 	e.sim.Advance(2 * time.Minute)
 	e.q.release()
 	e.q.run()
-	if len(e.q.later) != 0 {
+	if len(e.q.Pending()) != 0 {
 		t.Errorf("still re-polling after the change became visible")
 	}
 	e.assertTruth(t)
@@ -129,7 +130,7 @@ func TestRefreshRecordsADiscrepancyWhenRepollsRunOut(t *testing.T) {
 	if len(st.Discrepancies) != 1 || st.Discrepancies[0].Group != g.Email {
 		t.Fatalf("discrepancies: %+v", st.Discrepancies)
 	}
-	if len(e.q.later) != 0 {
+	if len(e.q.Pending()) != 0 {
 		t.Errorf("re-polling goes on after the limit")
 	}
 }
@@ -160,10 +161,10 @@ func TestErrorsAreClassified(t *testing.T) {
 	if d.q.answers[429]+d.q.answers[503]+d.q.answers[500] != 0 {
 		t.Errorf("answers %v: a spent daily quota must not be retried", d.q.answers)
 	}
-	if len(d.q.later) == 0 {
+	if len(d.q.Pending()) == 0 {
 		t.Fatal("nothing rescheduled after the daily limit")
 	}
-	for _, l := range d.q.later {
+	for _, l := range d.q.Pending() {
 		if !l.ScheduleTime.After(d.sim.Now()) {
 			t.Errorf("rescheduled for %v, before the reset", l.ScheduleTime)
 		}
@@ -257,10 +258,11 @@ func TestAnOlderReadNeverReplacesAFresherList(t *testing.T) {
 	if code := e.q.deliver(slow); code/100 != 2 {
 		t.Fatalf("first page: %d", code)
 	}
-	e.q.mu.Lock()
-	page2 := e.q.ready[len(e.q.ready)-1]
-	e.q.ready = e.q.ready[:len(e.q.ready)-1]
-	e.q.mu.Unlock()
+	next := e.q.Take(queuetest.Path(directory.PathMembersPage))
+	if len(next) != 1 {
+		t.Fatalf("%d members pages queued after the first, want the slow run's second", len(next))
+	}
+	page2 := next[0]
 	// ... a member is added and a push refresh reads and stores the new list ...
 	e.sim.Advance(time.Second)
 	if err := e.sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "aaa-first@outside.test"}}); err != nil {

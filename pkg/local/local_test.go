@@ -388,8 +388,21 @@ func TestRestartResumesTheSettingsSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close(context.Background())
-	// Give the restarted loop time to act (on the time-scaled clock), then look again.
-	time.Sleep(2 * time.Second)
+	// The restarted loop decides first thing whether a sweep is due. Rather than guess
+	// how long that takes, wait for work that comes after it: the resumed sweep's slices
+	// all queued (or another sweep begun), then every task due so far run.
+	deadline = time.Now().Add(90 * time.Second)
+	for got := sweep(app); !got.Done && got.RunID == first.RunID; got = sweep(app) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the resumed sweep never queued its last slice: %+v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if _, err := app.Dispatcher.WaitIdle(ctx); err != nil {
+		t.Fatalf("queues never idle after the restart: %v", err)
+	}
 	if got := sweep(app); got.RunID != first.RunID {
 		t.Errorf("the restart began sweep %s; want the first one (%s) resumed", got.RunID, first.RunID)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/greephq/greep/pkg/greep"
-	"github.com/greephq/greep/pkg/queue"
 )
 
 // memStore is a small in-memory Store with injectable failures, for tests that need no
@@ -101,38 +100,6 @@ func (s *memStore) putChannels(t *testing.T, chs ...greep.Channel) {
 	s.mu.Lock()
 	s.state[greep.StateChannels] = b
 	s.mu.Unlock()
-}
-
-// memQueue records enqueued tasks and refuses a second task of the same name, as Cloud
-// Tasks and the local dispatcher do.
-type memQueue struct {
-	mu    sync.Mutex
-	tasks []queue.Task
-	names map[string]bool
-	fail  error
-}
-
-func (q *memQueue) Enqueue(ctx context.Context, t queue.Task) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.fail != nil {
-		return q.fail
-	}
-	if q.names == nil {
-		q.names = map[string]bool{}
-	}
-	if t.Name != "" && q.names[t.Name] {
-		return nil
-	}
-	q.names[t.Name] = true
-	q.tasks = append(q.tasks, t)
-	return nil
-}
-
-func (q *memQueue) all() []queue.Task {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return append([]queue.Task(nil), q.tasks...)
 }
 
 // clock is a settable test clock.

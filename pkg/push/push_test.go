@@ -16,6 +16,7 @@ import (
 
 	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/tasks"
 )
 
@@ -60,13 +61,13 @@ func notification(ch greep.Channel, state, body string) *http.Request {
 
 type fixture struct {
 	store *memStore
-	queue *memQueue
+	queue *queuetest.Queue
 	clock *clock
 	h     *Handler
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{store: newMemStore(), queue: &memQueue{}, clock: &clock{t: t0.Add(time.Minute)}}
+	f := &fixture{store: newMemStore(), queue: &queuetest.Queue{}, clock: &clock{t: t0.Add(time.Minute)}}
 	f.store.putChannels(t, liveChannel)
 	f.h = New(f.store, f.queue, Config{Debounce: 2 * time.Minute, Now: f.clock.Now})
 	return f
@@ -140,7 +141,7 @@ func TestRefusals(t *testing.T) {
 				len(ge.Error.Errors) != 1 || ge.Error.Errors[0].Reason != c.reason || ge.Error.Message == "" {
 				t.Errorf("body %s is not Google's error JSON with reason %q (%v)", w.Body, c.reason, err)
 			}
-			if n := len(f.queue.all()); n != 0 {
+			if n := len(f.queue.Accepted()); n != 0 {
 				t.Errorf("%d tasks enqueued", n)
 			}
 			if n := f.store.eventCount(); n != 0 {
@@ -163,7 +164,7 @@ func TestSyncIsAcknowledged(t *testing.T) {
 			t.Fatalf("sync on %s channel: status %d (%s)", ch.State, w.Code, w.Body)
 		}
 	}
-	if len(f.queue.all()) != 0 || f.store.eventCount() != 0 {
+	if len(f.queue.Accepted()) != 0 || f.store.eventCount() != 0 {
 		t.Errorf("sync stored or enqueued something")
 	}
 }
@@ -174,7 +175,7 @@ func TestEventMakesOneDelayedRefresh(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d (%s)", w.Code, w.Body)
 	}
-	all := f.queue.all()
+	all := f.queue.Accepted()
 	if len(all) != 1 {
 		t.Fatalf("%d tasks, want 1", len(all))
 	}
@@ -215,7 +216,7 @@ func TestBurstCostsOneRefreshPerGroup(t *testing.T) {
 		}
 	}
 	perGroup := map[string]int{}
-	for _, task := range f.queue.all() {
+	for _, task := range f.queue.Accepted() {
 		var r tasks.Refresh
 		if err := json.Unmarshal(task.Body, &r); err != nil {
 			t.Fatal(err)
@@ -247,7 +248,7 @@ func TestConcurrentBurstOnOneGroup(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(f.queue.all()); n != 1 {
+	if n := len(f.queue.Accepted()); n != 1 {
 		t.Errorf("%d refreshes, want 1", n)
 	}
 }
@@ -257,7 +258,7 @@ func TestNextWindowRefreshesAgain(t *testing.T) {
 	f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", activityBody(1, "ADD_GROUP_MEMBER", "eng@example.com", "a@example.com")))
 	f.clock.Advance(2*time.Minute + time.Second)
 	f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", activityBody(2, "ADD_GROUP_MEMBER", "eng@example.com", "b@example.com")))
-	all := f.queue.all()
+	all := f.queue.Accepted()
 	if len(all) != 2 {
 		t.Fatalf("%d refreshes, want 2 (one per window)", len(all))
 	}
@@ -288,7 +289,7 @@ func TestRedeliveryIsANoOp(t *testing.T) {
 			t.Fatalf("redelivery: status %d (%s)", w.Code, w.Body)
 		}
 	}
-	if n := len(f.queue.all()); n != 1 {
+	if n := len(f.queue.Accepted()); n != 1 {
 		t.Errorf("%d tasks after redeliveries, want the 1 of the first delivery", n)
 	}
 	if n := f.store.eventCount(); n != 1 {
@@ -304,16 +305,16 @@ func TestRedeliveryIsANoOp(t *testing.T) {
 func TestEnqueueFailureIsRepairedByRedelivery(t *testing.T) {
 	f := newFixture(t)
 	body := activityBody(3, "ADD_GROUP_MEMBER", "eng@example.com", "a@example.com")
-	f.queue.fail = errors.New("queue unavailable")
+	f.queue.Intercept(queuetest.Failing(errors.New("queue unavailable")))
 	if w := f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", body)); w.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d, want 500 so Google retries (%s)", w.Code, w.Body)
 	}
-	f.queue.fail = nil
+	f.queue.Intercept(nil)
 	f.clock.Advance(30 * time.Second)
 	if w := f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", body)); w.Code != http.StatusOK {
 		t.Fatalf("redelivery: status %d (%s)", w.Code, w.Body)
 	}
-	all := f.queue.all()
+	all := f.queue.Accepted()
 	if len(all) != 1 {
 		t.Fatalf("%d tasks after the redelivery, want 1", len(all))
 	}
@@ -324,7 +325,7 @@ func TestEnqueueFailureIsRepairedByRedelivery(t *testing.T) {
 	}
 	// A later event in the window finds the task enqueued and adds nothing.
 	f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", activityBody(4, "ADD_GROUP_MEMBER", "eng@example.com", "b@example.com")))
-	if n := len(f.queue.all()); n != 1 {
+	if n := len(f.queue.Accepted()); n != 1 {
 		t.Errorf("%d tasks, want 1", n)
 	}
 }
@@ -334,19 +335,19 @@ func TestEnqueueFailureIsRepairedByRedelivery(t *testing.T) {
 func TestLateRedeliveryRepairsLostTask(t *testing.T) {
 	f := newFixture(t)
 	body := activityBody(3, "ADD_GROUP_MEMBER", "eng@example.com", "a@example.com")
-	f.queue.fail = errors.New("queue unavailable")
+	f.queue.Intercept(queuetest.Failing(errors.New("queue unavailable")))
 	f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", body))
-	f.queue.fail = nil
+	f.queue.Intercept(nil)
 	f.clock.Advance(10 * time.Minute)
 	if w := f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", body)); w.Code != http.StatusOK {
 		t.Fatalf("redelivery: status %d (%s)", w.Code, w.Body)
 	}
-	if all := f.queue.all(); len(all) != 1 || all[0].ScheduleTime.After(f.clock.Now()) {
+	if all := f.queue.Accepted(); len(all) != 1 || all[0].ScheduleTime.After(f.clock.Now()) {
 		t.Fatalf("tasks %+v, want the lost one, due now", all)
 	}
 	f.clock.Advance(time.Minute) // a further redelivery finds it enqueued
 	f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", body))
-	if n := len(f.queue.all()); n != 1 {
+	if n := len(f.queue.Accepted()); n != 1 {
 		t.Errorf("%d tasks, want 1", n)
 	}
 }
@@ -358,7 +359,7 @@ func TestStoreFailureAnswers5xx(t *testing.T) {
 	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "disk full") {
 		t.Errorf("status %d body %s: want 500 without internals", w.Code, w.Body)
 	}
-	if len(f.queue.all()) != 0 {
+	if len(f.queue.Accepted()) != 0 {
 		t.Errorf("enqueued work for events not recorded")
 	}
 }
@@ -374,7 +375,7 @@ func TestSettingsChangeSchedulesSettingsRead(t *testing.T) {
 			t.Fatalf("status %d (%s)", w.Code, w.Body)
 		}
 	}
-	all := f.queue.all()
+	all := f.queue.Accepted()
 	if len(all) != 1 || all[0].Queue != tasks.QueueSettings || all[0].Path != tasks.PathSettingsGet {
 		t.Fatalf("tasks %+v, want one settings read", all)
 	}
@@ -390,8 +391,8 @@ func TestUnactionableEventIsHistoryOnly(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d (%s)", w.Code, w.Body)
 	}
-	if len(f.queue.all()) != 0 || f.store.eventCount() != 1 {
-		t.Errorf("tasks %d events %d, want 0 and 1", len(f.queue.all()), f.store.eventCount())
+	if len(f.queue.Accepted()) != 0 || f.store.eventCount() != 1 {
+		t.Errorf("tasks %d events %d, want 0 and 1", len(f.queue.Accepted()), f.store.eventCount())
 	}
 }
 
@@ -415,7 +416,7 @@ func (f failingReader) Read([]byte) (int, error) {
 // BenchmarkNotify measures the webhook's own cost per event notification (in-memory
 // store and queue), new events spread over 50 groups as in a burst.
 func BenchmarkNotify(b *testing.B) {
-	f := &fixture{store: newMemStore(), queue: &memQueue{}, clock: &clock{t: t0.Add(time.Minute)}}
+	f := &fixture{store: newMemStore(), queue: &queuetest.Queue{}, clock: &clock{t: t0.Add(time.Minute)}}
 	chs, _ := json.Marshal([]greep.Channel{liveChannel})
 	f.store.state[greep.StateChannels] = chs
 	f.h = New(f.store, f.queue, Config{Now: f.clock.Now})

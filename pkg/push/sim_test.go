@@ -1,7 +1,6 @@
 package push_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,61 +17,12 @@ import (
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/push"
-	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/reports"
 	"github.com/greephq/greep/pkg/tasks"
 	"github.com/greephq/greep/pkg/workspace"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
-
-// taskQueue keeps tasks until the test runs them, refusing a second task of one name as
-// Cloud Tasks does, and remembers every task it accepted.
-type taskQueue struct {
-	mu       sync.Mutex
-	pending  []queue.Task
-	accepted []queue.Task
-	names    map[string]bool
-}
-
-func (q *taskQueue) Enqueue(ctx context.Context, t queue.Task) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.names == nil {
-		q.names = map[string]bool{}
-	}
-	if t.Name != "" && q.names[t.Name] {
-		return nil
-	}
-	q.names[t.Name] = true
-	q.pending = append(q.pending, t)
-	q.accepted = append(q.accepted, t)
-	return nil
-}
-
-// next removes and returns a task due at now, if any.
-func (q *taskQueue) next(now time.Time) (queue.Task, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for i, t := range q.pending {
-		if !now.Before(t.ScheduleTime) {
-			q.pending = append(q.pending[:i], q.pending[i+1:]...)
-			return t, true
-		}
-	}
-	return queue.Task{}, false
-}
-
-func (q *taskQueue) count(path string) int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	n := 0
-	for _, t := range q.accepted {
-		if t.Path == path {
-			n++
-		}
-	}
-	return n
-}
 
 // TestBurstAgainstSimulator: 1,000 membership changes over 50 groups, made in the
 // simulator inside one debounce window and pushed through a real watch channel to the
@@ -126,7 +76,7 @@ func TestBurstAgainstSimulator(t *testing.T) {
 		t.Fatalf("the burst took %v of simulated time, longer than the debounce window", elapsed)
 	}
 	refreshes := map[string]int{}
-	for _, task := range q.accepted {
+	for _, task := range q.Accepted() {
 		if task.Path == tasks.PathDirectoryRefresh {
 			var r tasks.Refresh
 			if err := json.Unmarshal(task.Body, &r); err != nil {
@@ -150,18 +100,14 @@ func TestBurstAgainstSimulator(t *testing.T) {
 	before := sim.Stats().Calls
 	sim.Advance(2*time.Minute + time.Second)
 	for {
-		task, ok := q.next(sim.Now())
+		task, ok := q.Next(queuetest.DueBy(sim.Now()))
 		if !ok {
 			break
 		}
 		if !strings.HasPrefix(task.Path, "/tasks/directory/") {
 			continue
 		}
-		r := httptest.NewRequest(http.MethodPost, task.Path, bytes.NewReader(task.Body))
-		r = r.WithContext(queue.WithInfo(r.Context(), queue.Info{Queue: task.Queue, Name: task.Name}))
-		w := httptest.NewRecorder()
-		handler.ServeHTTP(w, r)
-		if w.Code/100 != 2 {
+		if w := queuetest.Deliver(handler, task); w.Code/100 != 2 {
 			t.Fatalf("task %s: status %d (%s)", task.Path, w.Code, w.Body)
 		}
 	}
@@ -197,7 +143,7 @@ func TestBurstAgainstSimulator(t *testing.T) {
 type simEnv struct {
 	sim     *workspacesim.Sim
 	store   *bolt.Store
-	queue   *taskQueue
+	queue   *queuetest.Queue
 	clients *workspace.Clients
 	reports *reports.Worker
 }
@@ -216,7 +162,7 @@ func newSimEnv(t *testing.T, wrap func(http.Handler) http.Handler, apps ...strin
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	q := &taskQueue{}
+	q := &queuetest.Queue{}
 	var h http.Handler = push.New(store, q, push.Config{Debounce: 2 * time.Minute, Now: srv.Sim.Now})
 	if wrap != nil {
 		h = wrap(h)
@@ -291,7 +237,7 @@ func TestRedeliveryThroughSimulator(t *testing.T) {
 	if evs := e.waitEvents(t, 1); len(evs) != 1 || evs[0].Event != "REMOVE_GROUP_MEMBER" {
 		t.Errorf("history %+v, want the one removal", evs)
 	}
-	if n := e.queue.count(tasks.PathDirectoryRefresh); n != 1 {
+	if n := len(e.queue.Accepted(queuetest.Path(tasks.PathDirectoryRefresh))); n != 1 {
 		t.Errorf("%d refresh tasks for one change delivered three times, want 1", n)
 	}
 }
@@ -322,12 +268,12 @@ func TestGroupsApplicationChange(t *testing.T) {
 	}
 	// The webhook records history before it enqueues: wait for the work too.
 	waitFor(t, 30*time.Second, "a refresh and a settings read", func() bool {
-		return e.queue.count(tasks.PathDirectoryRefresh) >= 1 && e.queue.count(tasks.PathSettingsGet) >= 1
+		return len(e.queue.Accepted(queuetest.Path(tasks.PathDirectoryRefresh))) >= 1 && len(e.queue.Accepted(queuetest.Path(tasks.PathSettingsGet))) >= 1
 	})
-	if n := e.queue.count(tasks.PathDirectoryRefresh); n != 1 {
+	if n := len(e.queue.Accepted(queuetest.Path(tasks.PathDirectoryRefresh))); n != 1 {
 		t.Errorf("%d refresh tasks, want 1", n)
 	}
-	if n := e.queue.count(tasks.PathSettingsGet); n != 1 {
+	if n := len(e.queue.Accepted(queuetest.Path(tasks.PathSettingsGet))); n != 1 {
 		t.Errorf("%d settings reads, want 1", n)
 	}
 }

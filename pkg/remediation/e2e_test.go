@@ -221,28 +221,27 @@ func fillCache(t testing.TB, store *bolt.Store, sim *workspacesim.Sim) {
 	}
 }
 
-// idle waits until every queue is empty (several looks in a row: a task that just ran
-// may queue the next).
+// idle waits until every queue is empty. The dispatcher says when nothing is due or
+// running (a task that ran and queued the next is seen); a task it holds for later (a
+// retry's backoff) falls due on the wall clock, and idle waits for that moment and looks
+// again.
 func (tn *tenant) idle(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(25 * time.Second)
-	quiet := 0
-	for quiet < 5 {
-		if time.Now().After(deadline) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		next, err := tn.disp.WaitIdle(ctx)
+		if err != nil {
+			t.Fatalf("queues still busy: %v %+v", err, tn.disp.Stats())
+		}
+		if next.IsZero() {
+			return
+		}
+		select {
+		case <-time.After(time.Until(next)):
+		case <-ctx.Done():
 			t.Fatalf("queues still busy: %+v", tn.disp.Stats())
 		}
-		busy := false
-		for _, s := range tn.disp.Stats() {
-			if s.Backlog > 0 {
-				busy = true
-			}
-		}
-		if busy {
-			quiet = 0
-		} else {
-			quiet++
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
