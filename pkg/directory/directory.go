@@ -78,9 +78,10 @@ type FreshnessObserver interface {
 
 // Worker runs the directory tasks.
 type Worker struct {
-	cfg Config
-	log *zap.Logger
-	pub publisher
+	cfg    Config
+	log    *zap.Logger
+	runner queue.Runner
+	pub    publisher
 }
 
 // New returns a Worker; it needs a store, a Directory client and a queue.
@@ -109,5 +110,5 @@ func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger}
+	return &Worker{cfg: cfg, log: cfg.Logger, runner: queue.Runner{Queue: cfg.Queue, Log: cfg.Logger}}
 }

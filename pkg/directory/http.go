@@ -22,13 +22,13 @@ func (w *Worker) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Group(func(r chi.Router) {
 		r.Use(queue.OnlyTasks(w.cfg.TrustAppEngineHeaders), callbudget.PerTask)
-		r.Post(PathGroupsPage, queue.Handle(w.log, w.groupsPage))
-		r.Post(PathMembersPage, queue.Handle(w.log, w.membersPage))
-		r.Post(PathUsersPage, queue.Handle(w.log, w.usersPage))
-		r.Post(PathFinish, queue.Handle(w.log, w.finish))
-		r.Post(tasks.PathDirectoryRefresh, queue.Handle(w.log, w.refresh))
+		r.Post(PathGroupsPage, queue.Handle(w.runner, w.groupsPage))
+		r.Post(PathMembersPage, queue.Handle(w.runner, w.membersPage))
+		r.Post(PathUsersPage, queue.Handle(w.runner, w.usersPage))
+		r.Post(PathFinish, queue.Handle(w.runner, w.finish))
+		r.Post(tasks.PathDirectoryRefresh, queue.Handle(w.runner, w.refresh))
 	})
-	r.Get(PathCronResync, w.cronResync)
+	r.With(queue.OnlyCron(w.cfg.TrustAppEngineHeaders, false)).Get(PathCronResync, w.cronResync)
 	return r
 }
 
@@ -48,32 +48,20 @@ func (w *Worker) enqueue(ctx context.Context, queueName, path, name string, body
 type outcome int
 
 const (
-	rescheduled outcome = iota + 1 // a copy runs after the quota reset
-	gone                           // the group no longer exists
-	failed                         // recorded on the status page
+	gone   outcome = iota + 1 // the group no longer exists
+	failed                    // recorded on the status page
 )
 
-// callFailed decides what a failed Directory call means for the task: a queue.RetryError when
-// the queue should retry, otherwise how the task was settled.
-func (w *Worker) callFailed(ctx context.Context, run queue.Run, group string, callErr error) (outcome, error) {
-	now := w.cfg.Now()
-	v := quota.Classifier(w.cfg.Quota).Classify(callErr, now)
+// callFailed decides what a failed Directory call means for the task: an error for the
+// queue layer to carry out (a retry with backoff, or a run after the quota reset, which
+// the sweep waits for), otherwise how the task was settled.
+func (w *Worker) callFailed(ctx context.Context, group string, callErr error) (outcome, error) {
+	v := quota.Classifier(w.cfg.Quota).Classify(callErr, w.cfg.Now())
 	switch v.Action {
 	case syncplan.Gone:
 		return gone, nil
 	case syncplan.Reschedule:
-		// A copy, named after the original and the reset, runs once the quota is back;
-		// this run ends 2xx so the queue stops retrying into a spent quota.
-		name := ""
-		if run.Name != "" {
-			name = tasks.Name("after-reset", run.Name, v.ResetAt.UTC().Format(time.RFC3339))
-		}
-		t := queue.Task{Queue: run.QueueOr(w.cfg.SweepQueue), Name: name, Path: run.Path, Body: run.Body, ScheduleTime: v.ResetAt}
-		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
-			return 0, fmt.Errorf("rescheduling after the quota reset: %w", err)
-		}
-		w.log.Info("quota spent; task rescheduled", zap.String("path", run.Path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
-		return rescheduled, nil
+		return 0, queue.RetryAfter(v.ResetAt, v.Reason, callErr)
 	case syncplan.Fail:
 		w.recordFailure(ctx, group, callErr, false)
 		w.log.Warn("directory call failed; not retried", zap.String("group", group), zap.Error(callErr))
@@ -85,10 +73,6 @@ func (w *Worker) callFailed(ctx context.Context, run queue.Run, group string, ca
 
 // cronResync is App Engine cron's periodic call (GET): see Tick.
 func (w *Worker) cronResync(rw http.ResponseWriter, r *http.Request) {
-	if !w.cfg.TrustAppEngineHeaders || r.Header.Get("X-Appengine-Cron") != "true" {
-		googleerror.Write(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron")
-		return
-	}
 	msg, err := w.Tick(r.Context())
 	if err != nil {
 		googleerror.Write(rw, http.StatusInternalServerError, "backendError", err.Error())

@@ -47,13 +47,12 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 		PageToken(t.PageToken).Context(ctx).Do()
 	w.countCall(ctx, t.Generation)
 	if err != nil {
-		out, err := w.callFailed(ctx, run, t.Group.Email, err)
+		out, err := w.callFailed(ctx, t.Group.Email, err)
 		switch {
 		case err != nil:
+			// Retried, or run again after the quota reset: that run finishes the group,
+			// and the sweep waits for it.
 			return err
-		case out == rescheduled:
-			// The copy after the reset finishes the group; the sweep waits for it.
-			return nil
 		case out == gone:
 			if err := w.cfg.Store.DeleteGroup(ctx, t.Group.ID); err != nil {
 				return fmt.Errorf("removing deleted group %s: %w", t.Group.Email, err)

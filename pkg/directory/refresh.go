@@ -26,7 +26,7 @@ func (w *Worker) refresh(ctx context.Context, run queue.Run, t tasks.Refresh) er
 	res, err := w.cfg.Directory.Groups.Get(t.Group).Context(ctx).Do()
 	w.countCall(ctx, 0)
 	if err != nil {
-		out, err := w.callFailed(ctx, run, t.Group, err)
+		out, err := w.callFailed(ctx, t.Group, err)
 		if err != nil || out != gone {
 			return err
 		}

@@ -101,7 +101,7 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 		PageToken(t.PageToken).Context(ctx).Do()
 	w.countCall(ctx, t.Generation)
 	if err != nil {
-		_, err := w.callFailed(ctx, run, "groups.list", err)
+		_, err := w.callFailed(ctx, "groups.list", err)
 		return err
 	}
 	now := w.cfg.Now()
@@ -192,7 +192,7 @@ func (w *Worker) usersPage(ctx context.Context, run queue.Run, t UsersPage) erro
 		PageToken(t.PageToken).Context(ctx).Do()
 	w.countCall(ctx, t.Generation)
 	if err != nil {
-		_, err := w.callFailed(ctx, run, "users.list", err)
+		_, err := w.callFailed(ctx, "users.list", err)
 		return err
 	}
 	users := make([]greep.User, 0, len(res.Users))

@@ -126,7 +126,8 @@ func newSettingsHarness(t *testing.T) *settingsHarness {
 	}
 	h.workerStore, h.evalsStore = &interleave{Store: store}, &interleave{Store: store}
 	h.mux = http.NewServeMux()
-	h.mux.Handle("/tasks/groupssettings/", settingsworker.New(settingsworker.Config{Store: h.workerStore, Settings: clients.Settings, Queue: h.queue, Now: sim.Now}).Handler())
+	h.mux.Handle("/tasks/groupssettings/", settingsworker.New(settingsworker.Config{Store: h.workerStore, Settings: clients.Settings, Queue: h.queue, Now: sim.Now,
+		Policy: remediation.PatchCheck{Rules: rc, Mode: "remediate", Store: store, Now: sim.Now}}).Handler())
 	h.mux.Handle("/tasks/remediation/", remediation.New(remediation.Config{Rules: rc, Store: h.evalsStore, Queue: h.queue, Mode: "remediate", Now: sim.Now}).Handler())
 	return h
 }

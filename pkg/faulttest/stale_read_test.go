@@ -110,7 +110,8 @@ func TestStaleSettingsReadDoesNotUndoAPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/tasks/groupssettings/", settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: q, Now: sim.Now}).Handler())
+	mux.Handle("/tasks/groupssettings/", settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: q, Now: sim.Now,
+		Policy: remediation.PatchCheck{Rules: rc, Mode: "remediate", Store: store, Now: sim.Now}}).Handler())
 	mux.Handle("/tasks/remediation/", remediation.New(remediation.Config{Rules: rc, Store: store, Queue: q, Mode: "remediate", Now: sim.Now}).Handler())
 	run := func(task queue.Task) {
 		t.Helper()

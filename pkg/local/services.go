@@ -31,28 +31,29 @@ func (a *App) mountServices(rt *wiring.Runtime, mux *http.ServeMux) error {
 	cfg := a.cfg
 	clock := qlocal.ScaledClock(a.Now, cfg.TimeScale)
 
-	settings, err := wiring.NewGroupsSettings(rt)
-	if err != nil {
-		return err
-	}
-	a.mount(mux, *settings)
-
+	// Without remediation there are no rules, and the groupssettings worker sends no patch.
+	var rc wiring.RulesConfig
 	if !cfg.NoRemediation {
 		path, err := findFile(cfg.Rules)
 		if err != nil {
 			return fmt.Errorf("--rules: %w", err)
 		}
-		rc, err := rules.LoadFile(path)
-		if err != nil {
+		if rc.Rules, err = rules.LoadFile(path); err != nil {
 			return fmt.Errorf("--rules: %w", err)
 		}
-		rem, err := wiring.NewRemediation(rt, wiring.RemediationConfig{Rules: rc, Mode: cfg.Remediation})
+		rc.Mode = cfg.Remediation
+		rem, err := wiring.NewRemediation(rt, rc)
 		if err != nil {
 			return err
 		}
 		a.mount(mux, rem.Service)
 		a.loop(func(ctx context.Context) { a.remediationLoop(ctx, rem.Sweeps, clock) })
 	}
+	settings, err := wiring.NewGroupsSettings(rt, rc)
+	if err != nil {
+		return err
+	}
+	a.mount(mux, *settings)
 
 	if !cfg.NoPush {
 		a.mount(mux, *wiring.NewPush(rt, wiring.PushConfig{Debounce: cfg.Debounce}))

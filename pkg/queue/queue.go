@@ -65,6 +65,7 @@ const (
 	HeaderTaskName       = "X-AppEngine-TaskName"
 	HeaderRetryCount     = "X-AppEngine-TaskRetryCount"
 	HeaderExecutionCount = "X-AppEngine-TaskExecutionCount"
+	HeaderCron           = "X-Appengine-Cron"
 )
 
 // OnlyTasks lets through only requests that are task runs and answers any other caller

@@ -70,7 +70,8 @@ func BenchmarkDailySweep(b *testing.B) {
 			b.Fatal(err)
 		}
 		fq := &queuetest.Queue{}
-		worker := settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: fq, Now: srv.Sim.Now})
+		worker := settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: fq, Now: srv.Sim.Now,
+			Policy: remediation.PatchCheck{Rules: rc, Mode: rules.ModeRemediate, Store: store, Now: srv.Sim.Now}})
 		svc := remediation.New(remediation.Config{Rules: rc, Store: store, Queue: fq, Mode: rules.ModeRemediate, Now: srv.Sim.Now})
 		mux := http.NewServeMux()
 		mux.Handle("/tasks/groupssettings/", worker.Handler())

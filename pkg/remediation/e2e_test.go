@@ -162,7 +162,8 @@ func newTenant(t *testing.T, runCap int) *tenant {
 	t.Cleanup(hook.Close)
 	rc.NotifyURL = hook.URL
 
-	worker := settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: disp, Now: sim.Now})
+	worker := settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: disp, Now: sim.Now,
+		Policy: remediation.PatchCheck{Rules: rc, Mode: rules.ModeRemediate, Store: store, Now: sim.Now}})
 	tn.setMode(rules.ModeDetect, worker)
 	if err := disp.Start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*tn.handler.Load()).ServeHTTP(w, r) })); err != nil {
 		t.Fatal(err)
@@ -468,7 +469,8 @@ func TestGeneratedTenant(t *testing.T) {
 	rc.Exemptions = []rules.Exemption{mustExempt(t, exempted)}
 
 	tn := &tenant{sim: sim, store: store, disp: disp, rules: rc, posts: &slack{}}
-	worker := settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: disp, Now: sim.Now})
+	worker := settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: disp, Now: sim.Now,
+		Policy: remediation.PatchCheck{Rules: rc, Mode: rules.ModeRemediate, Store: store, Now: sim.Now}})
 	tn.worker = worker
 	tn.setMode(rules.ModeDetect, worker)
 	if err := disp.Start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*tn.handler.Load()).ServeHTTP(w, r) })); err != nil {

@@ -32,14 +32,14 @@ func (s *Service) Handler() http.Handler {
 		r.Post(PathSweepSlice, taskHandler(s, s.sweepSlice))
 		r.Post(notify.Path, taskHandler(s, s.sender.Deliver))
 	})
-	r.Get(PathCronSweep, s.cronSweep)
+	r.With(queue.OnlyCron(s.cfg.TrustAppEngineHeaders, true)).Get(PathCronSweep, s.cronSweep)
 	return r
 }
 
-// taskHandler serves a task path with queue.Handle; these handlers reschedule nothing,
-// so they take no queue.Run.
+// taskHandler serves a task path with queue.Handle; these handlers need no queue.Run:
+// what they return says what happens next.
 func taskHandler[T any](s *Service, fn func(ctx context.Context, body T) error) http.HandlerFunc {
-	return queue.Handle(s.log, func(ctx context.Context, _ queue.Run, body T) error {
+	return queue.Handle(queue.Runner{Queue: s.cfg.Queue, Log: s.log}, func(ctx context.Context, _ queue.Run, body T) error {
 		return fn(ctx, body)
 	})
 }
@@ -47,11 +47,6 @@ func taskHandler[T any](s *Service, fn func(ctx context.Context, body T) error) 
 // cronSweep starts a sweep. App Engine cron calls it with GET; ?cap=N overrides the run's
 // patch cap.
 func (s *Service) cronSweep(rw http.ResponseWriter, r *http.Request) {
-	_, isTask := queue.InfoFrom(r.Context())
-	if !isTask && (!s.cfg.TrustAppEngineHeaders || r.Header.Get("X-Appengine-Cron") != "true") {
-		googleerror.Write(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron")
-		return
-	}
 	override := 0
 	if v := r.URL.Query().Get("cap"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/settingsworker"
 	"github.com/greephq/greep/pkg/tasks"
 )
@@ -115,12 +116,7 @@ func (s *Service) sweepSlice(ctx context.Context, b sliceBody) error {
 		return err
 	} else if spent {
 		s.log.Info("sweep lane's daily budget spent; the sweep waits for the quota reset", zap.String("run", b.RunID), zap.Time("resetAt", resetAt))
-		t, err := tasks.New(tasks.QueueRemediation, PathSweepSlice, tasks.Name(b.RunID, "slice", b.PageToken, resetAt.UTC().Format(time.RFC3339)), b,
-			resetAt)
-		if err != nil {
-			return err
-		}
-		return s.cfg.Queue.Enqueue(ctx, t)
+		return queue.RetryAfter(resetAt, "budget", nil)
 	}
 	groups, next, err := s.cfg.Store.Groups(ctx, greep.Page{Token: b.PageToken, Limit: s.cfg.SliceSize})
 	if err != nil {

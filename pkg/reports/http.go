@@ -1,52 +1,83 @@
 package reports
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
-	"go.uber.org/zap"
+	"github.com/go-chi/chi/v5"
+	"google.golang.org/api/googleapi"
 
+	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/quota"
+	"github.com/greephq/greep/pkg/syncplan"
+	"github.com/greephq/greep/pkg/tasks"
 )
 
 // HeaderCron is set by App Engine on cron requests (and stripped from outside ones).
-const HeaderCron = "X-Appengine-Cron"
+const HeaderCron = queue.HeaderCron
 
-// onlyCron lets through only App Engine cron requests, and only where App Engine vouches
-// for the header. greep local calls Worker.Run instead of the cron path.
-func onlyCron(trustAppEngineHeaders bool) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if trustAppEngineHeaders && r.Header.Get(HeaderCron) == "true" {
-				next.ServeHTTP(rw, r)
-				return
-			}
-			writeGoogleError(rw, http.StatusForbidden, "forbidden", "cron endpoints accept only App Engine cron requests")
-		})
+// Handler serves the worker's task and cron paths. trustAppEngineHeaders is true only on
+// App Engine, which strips the task and cron headers from outside requests.
+func (w *Worker) Handler(trustAppEngineHeaders bool) http.Handler {
+	runner := queue.Runner{Queue: w.queue, Log: w.log}
+	r := chi.NewRouter()
+	r.Group(func(r chi.Router) {
+		r.Use(queue.OnlyTasks(trustAppEngineHeaders), callbudget.PerTask)
+		r.Post(tasks.PathReportsRenew, queue.Handle(runner, w.renewTask))
+		r.Post(PathStop, queue.Handle(runner, w.stopChannelTask))
+	})
+	r.With(queue.OnlyCron(trustAppEngineHeaders, false)).Get(PathCron, w.serveCron)
+	return r
+}
+
+func (w *Worker) renewTask(ctx context.Context, _ queue.Run, b tasks.RenewChannel) error {
+	_, err := w.Renew(ctx, b.Application)
+	return w.settle(err)
+}
+
+func (w *Worker) stopChannelTask(ctx context.Context, _ queue.Run, b StopChannel) error {
+	if b.ID == "" {
+		return greep.Errorf(greep.EINVALID, "stop task without a channel id")
+	}
+	return w.settle(w.Stop(ctx, b.ID))
+}
+
+// settle says what happens after a failed Reports call: after the quota reset when the
+// daily budget or Google's daily limit is spent, with the queue's backoff when Google
+// asks to slow down, never again when Google refuses the request itself. Other failures
+// (the store's) are retried.
+func (w *Worker) settle(err error) error {
+	var ge *googleapi.Error
+	if err == nil || (!errors.As(err, &ge) && !errors.Is(err, quota.ErrExhausted)) {
+		return err
+	}
+	v := quota.Classifier(w.days).Classify(err, w.now())
+	switch v.Action {
+	case syncplan.Reschedule:
+		return queue.RetryAfter(v.ResetAt, v.Reason, err)
+	case syncplan.Gone, syncplan.Fail:
+		return queue.Terminal(err)
+	default:
+		// One task's failure is never a 503, which Cloud Tasks reads as "slow the whole
+		// queue down".
+		status := v.Status
+		if status == http.StatusServiceUnavailable {
+			status = http.StatusInternalServerError
+		}
+		return &queue.RetryError{Status: status, Reason: v.Reason, Err: err}
 	}
 }
 
-// writeError answers a failed task in Google's error shape. Any non-2xx makes the queue
-// retry the task with backoff.
-func (w *Worker) writeError(rw http.ResponseWriter, r *http.Request, err error) {
-	status, reason := http.StatusInternalServerError, "backendError"
-	switch greep.ErrorCode(err) {
-	case greep.EINVALID:
-		status, reason = http.StatusBadRequest, "invalid"
-	case greep.ETOOLARGE:
-		status, reason = http.StatusRequestEntityTooLarge, "requestTooLarge"
+func (w *Worker) serveCron(rw http.ResponseWriter, r *http.Request) {
+	if err := w.Tick(r.Context()); err != nil {
+		googleerror.Write(rw, http.StatusInternalServerError, "backendError", err.Error())
+		return
 	}
-	w.log.Error("reports: task failed", zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
-	// Task callers are the queue, not people; the cause helps whoever reads the queue's
-	// logs, and holds no secret (channel tokens never appear in errors).
-	writeGoogleError(rw, status, reason, err.Error())
-}
-
-func writeGoogleError(rw http.ResponseWriter, status int, reason, msg string) {
-	item := map[string]string{"reason": reason, "message": msg}
 	rw.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(map[string]any{"error": map[string]any{
-		"code": status, "message": msg, "errors": []any{item},
-	}})
+	_ = json.NewEncoder(rw).Encode(map[string]any{"ok": true})
 }

@@ -12,7 +12,6 @@ package reports
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,14 +19,13 @@ import (
 	"slices"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 	reportsapi "google.golang.org/api/admin/reports/v1"
 	"google.golang.org/api/googleapi"
 
-	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/tasks"
 )
 
@@ -52,7 +50,10 @@ type Config struct {
 	// Now is the clock; it must be the one the webhook checks expirations by (the
 	// simulated clock in greep local). Default time.Now.
 	Now func() time.Time
-	Log *zap.Logger
+	// Quota is the daily budget guard, the only source of quota days and reset times.
+	// Default: queues.yaml's default zone (quota.DefaultCalendar).
+	Quota quota.Days
+	Log   *zap.Logger
 }
 
 // Worker keeps the watch channels.
@@ -63,6 +64,7 @@ type Worker struct {
 	address string
 	policy  Policy
 	now     func() time.Time
+	days    quota.Days
 	log     *zap.Logger
 }
 
@@ -83,20 +85,10 @@ func New(store greep.StateStore, rep *reportsapi.Service, q queue.Enqueuer, cfg 
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
-	return &Worker{store: store, reports: rep, queue: q, address: cfg.Address, policy: p, now: cfg.Now, log: cfg.Log}, nil
-}
-
-// Handler serves the worker's task and cron paths. trustAppEngineHeaders is true only on
-// App Engine, which strips the task and cron headers from outside requests.
-func (w *Worker) Handler(trustAppEngineHeaders bool) http.Handler {
-	r := chi.NewRouter()
-	r.Group(func(r chi.Router) {
-		r.Use(queue.OnlyTasks(trustAppEngineHeaders), callbudget.PerTask)
-		r.Post(tasks.PathReportsRenew, w.serveRenew)
-		r.Post(PathStop, w.serveStop)
-	})
-	r.With(onlyCron(trustAppEngineHeaders)).Get(PathCron, w.serveCron)
-	return r
+	if cfg.Quota == nil {
+		cfg.Quota = quota.DefaultCalendar()
+	}
+	return &Worker{store: store, reports: rep, queue: q, address: cfg.Address, policy: p, now: cfg.Now, days: cfg.Quota, log: cfg.Log}, nil
 }
 
 // Run calls Tick now and then every period of the worker's clock until ctx ends: greep
@@ -312,64 +304,4 @@ func (w *Worker) Stop(ctx context.Context, id string) error {
 	}
 	w.log.Info("reports: watch channel stopped", zap.String("application", ch.Application), zap.String("channel", ch.ID))
 	return nil
-}
-
-func (w *Worker) serveRenew(rw http.ResponseWriter, r *http.Request) {
-	var body tasks.RenewChannel
-	if err := decode(r, &body); err != nil {
-		w.writeError(rw, r, err)
-		return
-	}
-	ch, err := w.Renew(r.Context(), body.Application)
-	if err != nil {
-		w.writeError(rw, r, err)
-		return
-	}
-	writeJSON(rw, map[string]any{"created": ch.ID != "", "id": ch.ID, "expiration": ch.Expiration})
-}
-
-func (w *Worker) serveStop(rw http.ResponseWriter, r *http.Request) {
-	var body StopChannel
-	if err := decode(r, &body); err != nil {
-		w.writeError(rw, r, err)
-		return
-	}
-	if body.ID == "" {
-		w.writeError(rw, r, greep.Errorf(greep.EINVALID, "stop task without a channel id"))
-		return
-	}
-	if err := w.Stop(r.Context(), body.ID); err != nil {
-		w.writeError(rw, r, err)
-		return
-	}
-	writeJSON(rw, map[string]any{"id": body.ID})
-}
-
-func (w *Worker) serveCron(rw http.ResponseWriter, r *http.Request) {
-	if err := w.Tick(r.Context()); err != nil {
-		w.writeError(rw, r, err)
-		return
-	}
-	writeJSON(rw, map[string]any{"ok": true})
-}
-
-// maxTaskBody bounds a task body; ours are tiny.
-const maxTaskBody = 64 << 10
-
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxTaskBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return greep.Errorf(greep.ETOOLARGE, "task body over %d bytes", maxTaskBody)
-		}
-		return greep.Errorf(greep.EINVALID, "malformed task body: %v", err)
-	}
-	return nil
-}
-
-func writeJSON(rw http.ResponseWriter, v any) {
-	rw.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	_ = json.NewEncoder(rw).Encode(v)
 }

@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/push"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queue/queuetest"
+	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/reports"
 	"github.com/greephq/greep/pkg/tasks"
 	"github.com/greephq/greep/pkg/workspace"
@@ -63,7 +65,7 @@ func (e *env) runTasks(t *testing.T) {
 	t.Helper()
 	for _, path := range []string{tasks.PathReportsRenew, reports.PathStop} {
 		for _, task := range e.queue.Take(queuetest.Path(path), queuetest.DueBy(e.sim.Now())) {
-			if w := queuetest.Deliver(e.tasks, task); w.Code != http.StatusOK {
+			if w := queuetest.Deliver(e.tasks, task); w.Code/100 != 2 {
 				t.Fatalf("task %s %s: status %d (%s)", task.Path, task.Body, w.Code, w.Body)
 			}
 		}
@@ -365,5 +367,56 @@ func TestWatchFailure(t *testing.T) {
 	}
 	if n := len(e.channels(t)); n != 2 {
 		t.Errorf("%d channels stored, want the failed one and the live one", n)
+	}
+}
+
+// TestRenewSettlesGoogleErrors: a renew task whose watch call Google refuses tells the
+// queue what happens next: after the quota reset for a spent daily limit (a copy
+// scheduled then, the run answered 2xx), with the queue's backoff for a rate limit, and
+// never again for a refusal no retry can fix.
+func TestRenewSettlesGoogleErrors(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		status int
+		reason string
+		want   int
+		later  bool
+	}{
+		{"daily limit", http.StatusForbidden, "dailyLimitExceeded", http.StatusNoContent, true},
+		{"rate limit", http.StatusTooManyRequests, "rateLimitExceeded", http.StatusTooManyRequests, false},
+		{"refused", http.StatusForbidden, "forbidden", http.StatusNoContent, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			google := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				googleerror.Write(w, c.status, c.reason, "refused by the test")
+			}))
+			defer google.Close()
+			store, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			clients, err := workspace.New(context.Background(), workspace.Config{Endpoint: google.URL, AdminSubject: "admin@example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := &queuetest.Queue{}
+			now := func() time.Time { return start }
+			w, err := reports.New(store, clients.Reports, q, reports.Config{Address: "https://greep.example.com/push/notify", Now: now, Quota: quota.Calendar{Zone: time.UTC}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			task := queue.Task{Queue: tasks.QueueReports, Name: "renew-admin", Path: tasks.PathReportsRenew, Body: []byte(`{"application":"admin"}`)}
+			if rec := queuetest.Deliver(w.Handler(false), task); rec.Code != c.want {
+				t.Fatalf("status %d, want %d (%s)", rec.Code, c.want, rec.Body)
+			}
+			copies := q.Accepted(queuetest.Path(tasks.PathReportsRenew))
+			switch {
+			case c.later && (len(copies) != 1 || !copies[0].ScheduleTime.Equal(start.Add(24*time.Hour))):
+				t.Errorf("copies %+v: want one at the quota reset %v", copies, start.Add(24*time.Hour))
+			case !c.later && len(copies) != 0:
+				t.Errorf("copies %+v: want none", copies)
+			}
+		})
 	}
 }

@@ -20,8 +20,8 @@ import (
 func (w *Worker) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(queue.OnlyTasks(w.cfg.TrustAppEngineHeaders), callbudget.PerTask)
-	r.Post(tasks.PathSettingsGet, queue.Handle(w.log, w.get))
-	r.Post(tasks.PathSettingsPatch, queue.Handle(w.log, w.patch))
+	r.Post(tasks.PathSettingsGet, queue.Handle(w.runner, w.get))
+	r.Post(tasks.PathSettingsPatch, queue.Handle(w.runner, w.patch))
 	return r
 }
 

@@ -35,11 +35,22 @@ type Store interface {
 	UpdateFinding(ctx context.Context, id string, fn func(f *greep.Finding) error) (greep.Finding, error)
 }
 
+// Policy decides, when a patch is about to be sent, whether the rules, the mode and the
+// exemptions in force ask for that very change: the task path alone is not trusted.
+type Policy interface {
+	// Allow returns why the patch may not be sent, "" when it may; an error when it
+	// could not tell.
+	Allow(ctx context.Context, group string, patch map[string]string) (refused string, err error)
+}
+
 // Config wires a Worker.
 type Config struct {
 	Store    Store
 	Settings *groupssettings.Service
 	Queue    queue.Enqueuer
+	// Policy re-checks every patch just before it is sent (remediation.PatchCheck);
+	// without one no patch is sent.
+	Policy Policy
 	// Now is the process's one clock (the runtime's): stored settings and findings are
 	// stamped with it, tasks scheduled by it. Default time.Now.
 	Now func() time.Time
@@ -56,6 +67,7 @@ type Config struct {
 type Worker struct {
 	cfg      Config
 	log      *zap.Logger
+	runner   queue.Runner
 	classify syncplan.Classifier
 }
 
@@ -73,6 +85,7 @@ func New(cfg Config) *Worker {
 	return &Worker{
 		cfg:      cfg,
 		log:      cfg.Logger,
+		runner:   queue.Runner{Queue: cfg.Queue, Log: cfg.Logger},
 		classify: quota.Classifier(cfg.Quota),
 	}
 }
@@ -90,7 +103,7 @@ func (w *Worker) get(ctx context.Context, run queue.Run, b tasks.SettingsGet) er
 	now := w.cfg.Now()
 	g, err := w.cfg.Settings.Groups.Get(email).Context(ctx).Do()
 	if err != nil {
-		settled, err := w.callFailed(ctx, run, err)
+		settled, err := w.callFailed(err)
 		if settled {
 			w.log.Warn("settings read failed; not retried", zap.String("group", email), zap.Error(err))
 			return nil
@@ -126,6 +139,13 @@ func (w *Worker) patch(ctx context.Context, run queue.Run, b tasks.SettingsPatch
 	if email == "" || len(b.Patch) == 0 {
 		return greep.Errorf(greep.EINVALID, "settings patch: a group and at least one field are needed")
 	}
+	if refused, err := w.allow(ctx, email, b.Patch); err != nil {
+		return err
+	} else if refused != "" {
+		w.log.Warn("settings patch refused: the rules in force do not ask for it", zap.String("group", email), zap.Any("patch", b.Patch),
+			zap.String("run", b.RunID), zap.String("reason", refused))
+		return queue.Terminal(fmt.Errorf("settings patch %s refused: %s", email, refused))
+	}
 	body, err := ToGroups(b.Patch)
 	if err != nil {
 		// Never sent: a patch Greep itself could not express is a bug to see, not retry.
@@ -133,7 +153,7 @@ func (w *Worker) patch(ctx context.Context, run queue.Run, b tasks.SettingsPatch
 	}
 	g, err := w.cfg.Settings.Groups.Patch(email, body).Context(ctx).Do()
 	if err != nil {
-		settled, err := w.callFailed(ctx, run, err)
+		settled, err := w.callFailed(err)
 		if !settled {
 			return err // retried, or rescheduled after the quota reset: findings stay queued
 		}
@@ -186,6 +206,13 @@ func (w *Worker) patch(ctx context.Context, run queue.Run, b tasks.SettingsPatch
 
 var errSkip = errors.New("skip")
 
+func (w *Worker) allow(ctx context.Context, group string, patch map[string]string) (string, error) {
+	if w.cfg.Policy == nil {
+		return "the groupssettings worker has no patch policy", nil
+	}
+	return w.cfg.Policy.Allow(ctx, group, patch)
+}
+
 // markFailed records a patch that cannot succeed on the findings it was for.
 func (w *Worker) markFailed(ctx context.Context, b tasks.SettingsPatch, detail string) error {
 	w.log.Error("settings patch failed", zap.String("group", b.Group), zap.Any("patch", b.Patch), zap.String("detail", detail))
@@ -214,27 +241,15 @@ func (w *Worker) markFailed(ctx context.Context, b tasks.SettingsPatch, detail s
 }
 
 // callFailed decides what a failed call means for the task. settled is true when retrying
-// cannot help (the group is gone, or Google refuses the request); otherwise err is nil
-// when the task was rescheduled after the quota reset, or a *queue.RetryError.
-func (w *Worker) callFailed(ctx context.Context, run queue.Run, callErr error) (settled bool, err error) {
-	now := w.cfg.Now()
-	v := w.classify.Classify(callErr, now)
+// cannot help (the group is gone, or Google refuses the request); otherwise err is for the
+// queue layer to carry out: a run after the quota reset, or a *queue.RetryError.
+func (w *Worker) callFailed(callErr error) (settled bool, err error) {
+	v := w.classify.Classify(callErr, w.cfg.Now())
 	switch v.Action {
 	case syncplan.Gone, syncplan.Fail:
 		return true, callErr
 	case syncplan.Reschedule:
-		// A copy runs once the quota is back; this run ends 2xx so the queue stops
-		// retrying into a spent quota.
-		name := ""
-		if run.Name != "" {
-			name = tasks.Name("after-reset", run.Name, v.ResetAt.UTC().Format(time.RFC3339))
-		}
-		t := queue.Task{Queue: run.QueueOr(tasks.QueueSettings), Name: name, Path: run.Path, Body: run.Body, ScheduleTime: v.ResetAt}
-		if err := w.cfg.Queue.Enqueue(ctx, t); err != nil {
-			return false, fmt.Errorf("rescheduling after the quota reset: %w", err)
-		}
-		w.log.Info("quota spent; task rescheduled", zap.String("path", run.Path), zap.Time("at", v.ResetAt), zap.String("reason", v.Reason))
-		return false, nil
+		return false, queue.RetryAfter(v.ResetAt, v.Reason, callErr)
 	default:
 		return false, &queue.RetryError{Status: retryStatus(v.Status), Reason: v.Reason, Err: callErr}
 	}

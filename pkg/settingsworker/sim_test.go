@@ -24,10 +24,11 @@ import (
 )
 
 type env struct {
-	sim   *workspacesim.Sim
-	store *bolt.Store
-	queue *queuetest.Queue
-	h     http.Handler
+	sim    *workspacesim.Sim
+	store  *bolt.Store
+	queue  *queuetest.Queue
+	h      http.Handler
+	policy policy
 }
 
 func newEnv(t *testing.T, perDay int64) *env {
@@ -65,8 +66,15 @@ func newEnv(t *testing.T, perDay int64) *env {
 		t.Fatal(err)
 	}
 	e := &env{sim: srv.Sim, store: store, queue: &queuetest.Queue{}}
-	e.h = settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: e.queue, Now: srv.Sim.Now}).Handler()
+	e.h = settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: e.queue, Now: srv.Sim.Now, Policy: &e.policy}).Handler()
 	return e
+}
+
+// policy stands in for remediation.PatchCheck: it allows every patch unless told why not.
+type policy struct{ refuse string }
+
+func (p *policy) Allow(context.Context, string, map[string]string) (string, error) {
+	return p.refuse, nil
 }
 
 func (e *env) run(t *testing.T, q, path string, body any) int {
@@ -214,5 +222,24 @@ func TestRefusedPatchFailsTheFindings(t *testing.T) {
 	}
 	if got := e.sim.Stats().Calls["groupssettings.groups.patch"]; got != 1 {
 		t.Fatalf("%d patch calls", got)
+	}
+}
+
+// TestPatchThePolicyRefusesIsNotSent: a patch the rules in force do not ask for (a forged
+// or stale task) is answered 2xx so no queue retries it, and neither sent nor recorded.
+func TestPatchThePolicyRefusesIsNotSent(t *testing.T) {
+	e := newEnv(t, 0)
+	putFinding(t, e, "f1", "whoCanViewGroup")
+	e.policy.refuse = "the rules do not ask for whoCanViewGroup=ANYONE_CAN_VIEW"
+	code := e.run(t, tasks.QueueSettings, tasks.PathSettingsPatch, tasks.SettingsPatch{Group: "g@example.com",
+		Patch: map[string]string{"whoCanViewGroup": "ANYONE_CAN_VIEW"}, Findings: []string{"f1"}})
+	if code != http.StatusNoContent {
+		t.Fatalf("refused patch answered %d; retrying cannot change the rules", code)
+	}
+	if got := e.sim.Stats().Calls["groupssettings.groups.patch"]; got != 0 {
+		t.Fatalf("%d patch calls", got)
+	}
+	if f, _ := e.store.Finding(context.Background(), "f1"); f.State != greep.FindingOpen {
+		t.Errorf("finding %+v: a refused task must not touch it", f)
 	}
 }

@@ -10,8 +10,9 @@ import (
 // sliceSize is how many groups one settings-sweep task evaluates.
 const sliceSize = 200
 
-// RemediationConfig is the remediation service's own configuration.
-type RemediationConfig struct {
+// RulesConfig is the remediation rules in force: the remediation service decides
+// patches by them, the groupssettings service re-checks each patch by them.
+type RulesConfig struct {
 	Rules *rules.Config // the loaded rules file
 	Mode  string        // detect or remediate, overriding the rules file's; "" keeps it
 }
@@ -24,7 +25,7 @@ type Remediation struct {
 }
 
 // NewRemediation builds the remediation service.
-func NewRemediation(rt *Runtime, c RemediationConfig) (*Remediation, error) {
+func NewRemediation(rt *Runtime, c RulesConfig) (*Remediation, error) {
 	if c.Rules == nil {
 		return nil, errors.New("remediation: no rules")
 	}

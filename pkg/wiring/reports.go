@@ -32,6 +32,7 @@ func NewReports(rt *Runtime, c ReportsConfig) (*Reports, error) {
 		Address: c.Address,
 		Policy:  reports.Policy{Lifetime: c.Lifetime},
 		Now:     rt.Now,
+		Quota:   rt.Quota,
 		Log:     rt.Log.Named("reports"),
 	})
 	if err != nil {

@@ -9,11 +9,15 @@ import (
 // TestProductionWiringIsLocals fails when this main builds the service otherwise than
 // greep local does: other routes, or routes guarded or answering otherwise.
 func TestProductionWiringIsLocals(t *testing.T) {
-	cfg, err := parseConfig([]string{"--admin-subject", "a@x.com", "--project", "p", "--location", "l"})
+	cfg, err := parseConfig([]string{"--admin-subject", "a@x.com", "--project", "p", "--location", "l", "--rules", wiringtest.RulesFile()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := build(wiringtest.Runtime(t), cfg)
+	rc, err := cfg.RulesFile.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := build(wiringtest.Runtime(t), cfg, rc)
 	if err != nil {
 		t.Fatal(err)
 	}

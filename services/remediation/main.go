@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 
 	"go.uber.org/zap"
 
@@ -20,23 +19,21 @@ import (
 // variable (the flag wins); App Engine sets PORT and app.yaml sets the rest.
 type Config struct {
 	service.Config
-	Rules string // the rules file
-	Mode  string // overrides the rules file's mode when set
+	service.RulesFile
 }
 
 func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("remediation", flag.ContinueOnError)
-	c.Flags(fs)
-	fs.StringVar(&c.Rules, "rules", service.Env("GREEP_RULES", "deploy/remediation.yaml"), "rules file (env GREEP_RULES)")
-	fs.StringVar(&c.Mode, "remediation", service.Env("GREEP_REMEDIATION", ""), "detect or remediate, overriding the rules file (env GREEP_REMEDIATION)")
+	c.Config.Flags(fs)
+	c.RulesFile.Flags(fs)
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
-	if c.Mode != "" && c.Mode != rules.ModeDetect && c.Mode != rules.ModeRemediate {
-		return c, fmt.Errorf("--remediation %q: want detect or remediate", c.Mode)
+	if err := c.RulesFile.Validate(); err != nil {
+		return c, err
 	}
-	return c, c.Validate()
+	return c, c.Config.Validate()
 }
 
 func main() { service.Main("remediation", realMain) }
@@ -48,7 +45,7 @@ func realMain(ctx context.Context, args []string) error {
 	}
 	// Invalid rules stop the service here, with the line named, before it connects
 	// anywhere or any task runs.
-	rc, err := rules.LoadFile(cfg.Rules)
+	rc, err := cfg.RulesFile.Load()
 	if err != nil {
 		return err
 	}
@@ -60,7 +57,7 @@ func realMain(ctx context.Context, args []string) error {
 
 // build is the service on its runtime, by the constructor greep local calls too.
 func build(rt *wiring.Runtime, cfg Config, rc *rules.Config) (*wiring.Service, error) {
-	r, err := wiring.NewRemediation(rt, wiring.RemediationConfig{Rules: rc, Mode: cfg.Mode})
+	r, err := wiring.NewRemediation(rt, wiring.RulesConfig{Rules: rc, Mode: cfg.Mode})
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,13 @@ func root() string {
 // keeps what it is given and a small simulator: what a production main builds from.
 func Runtime(t *testing.T) *wiring.Runtime {
 	t.Helper()
+	rt, _ := RuntimeSim(t)
+	return rt
+}
+
+// RuntimeSim is Runtime and the simulator its Google clients call.
+func RuntimeSim(t *testing.T) (*wiring.Runtime, *workspacesim.Server) {
+	t.Helper()
 	sim, err := workspacesim.Start(workspacesim.Config{Users: 5, Groups: 3, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,7 @@ func Runtime(t *testing.T) *wiring.Runtime {
 	if err := rt.ConnectGoogle(context.Background(), workspace.Config{Endpoint: sim.URL, AdminSubject: sim.Sim.Admin()}); err != nil {
 		t.Fatal(err)
 	}
-	return rt
+	return rt, sim
 }
 
 // RulesFile is the shipped rules file.
