@@ -51,6 +51,9 @@ func binaries(t *testing.T) string {
 // and fails it under CI, as the other Datastore tests do.
 func needEmulator(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: greep cluster's scenarios build and run every service")
+	}
 	if _, err := exec.LookPath("gcloud"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("gcloud (the Datastore emulator) is missing under CI: greep cluster's scenarios need it")
@@ -108,6 +111,9 @@ func TestClusterKills(t *testing.T) {
 // A service that fails to start stops the whole cluster, with the end of its log: no
 // process it started is left.
 func TestServiceFailingToStartStopsTheCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds every service")
+	}
 	bins := binaries(t)
 	_, err := cluster.Start(context.Background(), cluster.Config{
 		Root: "../..", Addr: "127.0.0.1:0", APIToken: "t", SimUsers: 10, SimGroups: 5, Binaries: bins,

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/greephq/greep/pkg/cluster"
@@ -35,6 +37,9 @@ type ClusterConfig struct {
 	// DirectoryPerMinute is the Directory short-window quota the run gives queues.yaml,
 	// so that the full sync lasts long enough for kills to land inside it (0: 600).
 	DirectoryPerMinute int
+	// Concurrency caps every lane's concurrent dispatches (0: 4), for the Datastore
+	// emulator's sake (see clusterQueues).
+	Concurrency int
 }
 
 // ClusterRun is what a cluster scenario measured beyond a Report's figures.
@@ -54,6 +59,8 @@ type ClusterRun struct {
 	// every task was delivered twice.
 	DatastoreRestarts int  `json:"datastoreRestarts,omitempty"`
 	DeliveredTwice    bool `json:"deliveredTwice,omitempty"`
+	// ResyncTicks counts the resync cron runs the scenario made while a sweep was open.
+	ResyncTicks int `json:"resyncTicks,omitempty"`
 }
 
 // ClusterQueue is one queue's dispatch figures.
@@ -79,6 +86,8 @@ type clusterRun struct {
 	// scenarios only).
 	want  map[string]bool
 	rules *rules.Config
+	// lastTick is when the scenario last ran the resync cron job.
+	lastTick time.Time
 }
 
 // startClusterRun starts the simulator, lets prepare read it and name the services'
@@ -91,6 +100,9 @@ func startClusterRun(ctx context.Context, c ClusterConfig, name string, prepare 
 	if c.DirectoryPerMinute == 0 {
 		c.DirectoryPerMinute = 600
 	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
 	s, err := startSim(workspacesim.Config{Users: c.Users, Groups: c.Groups, Seed: c.Seed, TimeScale: 1})
 	if err != nil {
 		return nil, err
@@ -100,7 +112,7 @@ func startClusterRun(ctx context.Context, c ClusterConfig, name string, prepare 
 		s.Close()
 		return nil, err
 	}
-	queues, err := directoryLimit(c.QueuesFile, work, c.DirectoryPerMinute)
+	queues, err := clusterQueues(c.QueuesFile, work, c.DirectoryPerMinute, c.Concurrency)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -154,9 +166,12 @@ func (run *clusterRun) close(failed bool) {
 	os.RemoveAll(run.work)
 }
 
-// directoryLimit writes a copy of queues.yaml with the Directory short window at
-// perMinute, so that the full sync lasts long enough to be interrupted.
-func directoryLimit(path, dir string, perMinute int) (string, error) {
+// clusterQueues writes a copy of queues.yaml with the Directory short window at
+// perMinute, so that the full sync lasts long enough to be interrupted, and no lane
+// dispatching more than concurrency tasks at once: every service shares one Datastore
+// emulator, which answers a few transactions at a time where Datastore answers
+// thousands, and forty concurrent sweep tasks make its calls time out.
+func clusterQueues(path, dir string, perMinute, concurrency int) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -166,9 +181,16 @@ func directoryLimit(path, dir string, perMinute int) (string, error) {
 		return "", fmt.Errorf("%s no longer holds %q; update pkg/faults", path, from)
 	}
 	to := fmt.Sprintf("  directory:\n    shortWindow: {limit: %d, per: 1m}", perMinute)
+	b = bytes.Replace(b, []byte(from), []byte(to), 1)
+	b = concurrencyRE.ReplaceAllFunc(b, func(m []byte) []byte {
+		n, _ := strconv.Atoi(string(concurrencyRE.FindSubmatch(m)[2]))
+		return []byte(fmt.Sprintf("%s%d", concurrencyRE.FindSubmatch(m)[1], min(n, concurrency)))
+	})
 	out := filepath.Join(dir, "queues.yaml")
-	return out, os.WriteFile(out, bytes.Replace(b, []byte(from), []byte(to), 1), 0o644)
+	return out, os.WriteFile(out, b, 0o644)
 }
+
+var concurrencyRE = regexp.MustCompile(`(?m)^(\s+concurrency: )(\d+)`)
 
 // status reads /v1/status through the front.
 func (run *clusterRun) status(ctx context.Context) (clusterStatus, error) {

@@ -88,7 +88,7 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 	}
 	run.run.DatastoreRestarts++
 	c.Logf("Datastore emulator restarted during %s (%.1fs in)", phase, time.Since(wall).Seconds())
-	if err := run.waitSynced(ctx); err != nil {
+	if err := run.waitSyncedTicking(ctx); err != nil {
 		return nil, err
 	}
 	run.run.SyncSeconds = seconds(time.Since(wall))
@@ -128,6 +128,7 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 			return false, err.Error()
 		}
 		if st.Sync.State != "idle" {
+			run.tick(ctx)
 			return false, "sync " + st.Sync.State
 		}
 		left, err := unsafeNow(s.Sim, run.rules)
@@ -157,4 +158,38 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 	c.Logf("%d groups, %d unsafe: %d patched; re-sent %d after a kill, %d within a run; %d kills (%d mid-sync, %d mid-remediation), %d Datastore restarts; %.1fs wall",
 		r.Groups, len(run.want), pr.patched, pr.resentAfterKill, pr.resent, len(r.Kills.Kills), r.Kills.MidSync, r.Kills.MidRemediation, run.run.DatastoreRestarts, r.WallSeconds)
 	return r, nil
+}
+
+// resyncTick is how often the scenario plays the directory's resync cron job while a sweep
+// has not finished: in production it runs hourly, and the tick that finds a sweep unmoved
+// since the one before recounts it (a sweep an instance left between a marker and its
+// count); the scenario's minutes stand for those hours.
+const resyncTick = 15 * time.Second
+
+// tick runs the resync cron job when resyncTick passed since the last one.
+func (run *clusterRun) tick(ctx context.Context) {
+	if time.Since(run.lastTick) < resyncTick {
+		return
+	}
+	run.lastTick = time.Now()
+	run.run.ResyncTicks++
+	if err := run.cl.Cron(ctx, "/cron/directory/resync"); err != nil {
+		run.c.Logf("resync tick: %v", err)
+	}
+}
+
+// waitSyncedTicking waits for the first full sync to end, playing the resync cron.
+func (run *clusterRun) waitSyncedTicking(ctx context.Context) error {
+	run.lastTick = time.Now()
+	return poll(ctx, run.within, "the full sync after the kills", func() (bool, string) {
+		st, err := run.status(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		if st.Sync.LastFullSyncAt == nil || st.Sync.State != "idle" {
+			run.tick(ctx)
+			return false, fmt.Sprintf("sync %q at %d/%d", st.Sync.State, st.Sync.GroupsDone, st.Sync.GroupsTotal)
+		}
+		return true, ""
+	})
 }
