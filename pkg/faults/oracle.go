@@ -42,8 +42,14 @@ func RulesFile(shipped, dir string) (string, *rules.Config, error) {
 // straight off the simulator's truth.
 func unsafeGroups(rc *rules.Config, truth workspacesim.Truth, now time.Time) (map[string]bool, error) {
 	out := map[string]bool{}
+	// Greep binds an exemption's email to the group that has it when first evaluated;
+	// the truth's groups keep their addresses during a scenario, so bind to those.
+	ids := map[string]string{}
 	for _, g := range truth.Groups {
-		in := rules.Input{Group: g.Email, Settings: g.Settings}
+		ids[strings.ToLower(g.Email)] = g.ID
+	}
+	for _, g := range truth.Groups {
+		in := rules.Input{Group: g.Email, GroupID: g.ID, ExemptionIDs: ids, Settings: g.Settings}
 		for _, m := range g.Members {
 			in.Members = append(in.Members, greep.Member{ID: m.ID, Email: m.Email, Role: m.Role, Type: m.Type, Status: m.Status})
 		}

@@ -80,7 +80,12 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 	if err != nil {
 		return fmt.Errorf("evaluate %s: %w", email, err)
 	}
-	res, err := s.cfg.Rules.Evaluate(rules.Input{Group: email, Settings: settings, Members: members, Users: users}, now)
+	exemptIDs, err := ExemptionIDs(ctx, s.cfg.Store, s.cfg.Rules)
+	if err != nil {
+		return fmt.Errorf("evaluate %s: %w", email, err)
+	}
+	res, err := s.cfg.Rules.Evaluate(rules.Input{Group: email, GroupID: g.ID, ExemptionIDs: exemptIDs,
+		Settings: settings, Members: members, Users: users}, now)
 	if err != nil {
 		// A rule set whose safe values cannot be combined for this group: retrying
 		// cannot help, so record it loudly and settle the task.
@@ -146,7 +151,7 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 			switch {
 			case res.Exemption != nil:
 				f.State = greep.FindingExempt
-				f.Detail = exemptDetail(res.Exemption)
+				f.Detail = exemptDetail(res.Exemption, email)
 			case !settingsRule:
 				f.State, f.Detail = greep.FindingOpen, v.Detail
 			case dec == record:
@@ -293,8 +298,13 @@ func patchText(p map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-func exemptDetail(e *rules.Exemption) string {
+// exemptDetail gives the exemption's reason and, when the group is no longer at the
+// address the rules file names, both addresses, so the file can be brought up to date.
+func exemptDetail(e *rules.Exemption, current string) string {
 	d := "exempt: " + e.Reason
+	if e.Group != current {
+		d += " (the rules file names it " + e.Group + ")"
+	}
 	if !e.Until().IsZero() {
 		d += " (until " + e.Until().UTC().Format(time.RFC3339) + ")"
 	}

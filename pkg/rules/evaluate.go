@@ -21,7 +21,11 @@ const (
 
 // Input is what Evaluate looks at for one group.
 type Input struct {
-	Group string // email
+	Group   string // email
+	GroupID string
+	// ExemptionIDs binds the exemptions that name a group by email to the group id the
+	// email belonged to when first seen (see ExemptionOf).
+	ExemptionIDs map[string]string
 	// Settings are the group's stored settings; nil when they were never read, which
 	// skips the settings rules (and the external-member check of non-secure groups).
 	Settings map[string]string
@@ -60,22 +64,39 @@ type Result struct {
 	Why   map[string]string
 }
 
+// ExemptionOf is the exemption in force at now for the group whose id is groupID, or nil.
+// It is the one place an exemption is matched to a group: by id, never by the group's
+// current email, so renaming a group does not drop its exemption. An exemption that names
+// its group by email matches through ids, which maps the file's emails to the group ids
+// they were bound to (remediation.ExemptionIDs keeps that map in the store); until its
+// email is bound it matches no group.
+func (c *Config) ExemptionOf(groupID string, ids map[string]string, now time.Time) *Exemption {
+	if groupID == "" {
+		return nil
+	}
+	for i := range c.Exemptions {
+		e := c.Exemptions[i]
+		id := e.Group
+		if !e.ByID() {
+			id = ids[e.Group]
+		}
+		if id == groupID && e.Active(now) {
+			return &e
+		}
+	}
+	return nil
+}
+
 // Evaluate checks one group against the rules at time now.
 func (c *Config) Evaluate(in Input, now time.Time) (Result, error) {
 	var res Result
-	group := strings.ToLower(in.Group)
 	for _, m := range in.Members {
 		if contains(c.Secure.Sentinels, strings.ToLower(m.Email)) {
 			res.Secure = true
 			break
 		}
 	}
-	for i := range c.Exemptions {
-		if e := c.Exemptions[i]; e.Group == group && e.Active(now) {
-			res.Exemption = &e
-			break
-		}
-	}
+	res.Exemption = c.ExemptionOf(in.GroupID, in.ExemptionIDs, now)
 
 	if in.Settings != nil {
 		applicable := c.Rules
@@ -118,7 +139,7 @@ func (c *Config) Evaluate(in Input, now time.Time) (Result, error) {
 		}
 	}
 
-	res.Violations = append(res.Violations, c.membership(in, group, res.Secure)...)
+	res.Violations = append(res.Violations, c.membership(in, strings.ToLower(in.Group), res.Secure)...)
 	sort.Slice(res.Violations, func(i, j int) bool { return res.Violations[i].Rule < res.Violations[j].Rule })
 	return res, nil
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"testing"
@@ -47,6 +48,21 @@ func FuzzParse(f *testing.F) {
 		}
 		if _, err := c.Evaluate(in, time.Unix(0, 0)); err != nil {
 			t.Fatalf("accepted rules fail to evaluate: %v", err)
+		}
+		// Every accepted exemption matches its group, by id, while it is active.
+		ids := map[string]string{}
+		for i, e := range c.Exemptions {
+			ids[e.Group] = fmt.Sprint("bound id ", i) // a space: no id the file may name
+		}
+		for i, e := range c.Exemptions {
+			id := ids[e.Group]
+			if e.ByID() {
+				id = e.Group
+			}
+			now := time.Unix(0, 0)
+			if got := c.ExemptionOf(id, ids, now); e.Active(now) && (got == nil || got.Group != e.Group) {
+				t.Fatalf("exemption %d (%s) does not match its group: %+v", i, e.Group, got)
+			}
 		}
 	})
 }

@@ -88,6 +88,9 @@ type Rule struct {
 
 // Exemption leaves one group alone, for a reason, until an optional expiry.
 type Exemption struct {
+	// Group names the group by its email, as it was when the exemption was written, or by
+	// its id (no '@'). An email is bound to the group's id the first time the cache
+	// knows it (ExemptionOf), so the exemption follows the group through renames.
 	Group  string `yaml:"group"`
 	Reason string `yaml:"reason"`
 	// Expires is a date (2026-12-31, end of that day UTC) or an RFC 3339 time; empty
@@ -97,6 +100,9 @@ type Exemption struct {
 
 	until time.Time
 }
+
+// ByID reports whether the file names the group by id rather than by email.
+func (e Exemption) ByID() bool { return !strings.Contains(e.Group, "@") }
 
 // Until is when the exemption ends (zero: never).
 func (e Exemption) Until() time.Time { return e.until }
@@ -296,9 +302,12 @@ func (c *Config) validate() error {
 	seen := map[string]int{}
 	for i := range c.Exemptions {
 		e := &c.Exemptions[i]
-		e.Group = strings.ToLower(strings.TrimSpace(e.Group))
-		if !strings.Contains(e.Group, "@") {
-			return fmt.Errorf("line %d: exemption group %q is not a group email", e.Line, e.Group)
+		e.Group = strings.TrimSpace(e.Group)
+		if !e.ByID() {
+			e.Group = strings.ToLower(e.Group)
+		}
+		if e.Group == "" || strings.ContainsAny(e.Group, " \t\r\n/") {
+			return fmt.Errorf("line %d: exemption group %q is neither a group email nor a group id", e.Line, e.Group)
 		}
 		if strings.TrimSpace(e.Reason) == "" {
 			return fmt.Errorf("line %d: exemption of %s needs a reason", e.Line, e.Group)

@@ -56,6 +56,7 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"duplicate field", "rules:\n  - field: whoCanJoin\n    unsafe: [ANYONE_CAN_JOIN]\n    safe: INVITED_CAN_JOIN\n  - field: whoCanJoin\n    unsafe: [ALL_IN_DOMAIN_CAN_JOIN]\n    safe: INVITED_CAN_JOIN\n", "line 5"},
 		{"secure without sentinel", "secure:\n  rules:\n    - field: whoCanJoin\n      unsafe: [ANYONE_CAN_JOIN]\n      safe: INVITED_CAN_JOIN\n", "sentinel"},
 		{"exemption without reason", "exemptions:\n  - group: a@x.com\n  - group: b@x.com\n", "line 2"},
+		{"exemption without group", "exemptions:\n  - reason: r\n", "line 2: exemption group \"\" is neither"},
 		{"exemption bad expiry", "exemptions:\n  - group: a@x.com\n    reason: r\n    expires: soon\n", "line 2"},
 		{"secure safe unsafe in general", "rules:\n  - field: whoCanViewGroup\n    unsafe: [ANYONE_CAN_VIEW]\n    safe: ALL_MEMBERS_CAN_VIEW\nsecure:\n  sentinels: [s@x.com]\n  rules:\n    - field: whoCanViewGroup\n      unsafe: [ALL_IN_DOMAIN_CAN_VIEW]\n      safe: ANYONE_CAN_VIEW\n", "line 8"},
 		{"safe needs text", "rules:\n  - field: replyTo\n    unsafe: [REPLY_TO_SENDER]\n    safe: REPLY_TO_CUSTOM\n", "line 2: replyTo=REPLY_TO_CUSTOM needs a customReplyTo"},
@@ -87,7 +88,8 @@ exemptions:
     reason: open community
     expires: 2026-03-31
 `)
-	in := Input{Group: "a@x.com", Settings: map[string]string{"whoCanJoin": "ANYONE_CAN_JOIN"}}
+	in := Input{Group: "a@x.com", GroupID: "id-a", ExemptionIDs: map[string]string{"a@x.com": "id-a"},
+		Settings: map[string]string{"whoCanJoin": "ANYONE_CAN_JOIN"}}
 	res, _ := c.Evaluate(in, time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC))
 	if res.Exemption == nil || res.Patch != nil || len(res.Violations) != 1 {
 		t.Fatalf("on the last day: %+v", res)
@@ -95,6 +97,49 @@ exemptions:
 	res, _ = c.Evaluate(in, time.Date(2026, 4, 1, 0, 0, 1, 0, time.UTC))
 	if res.Exemption != nil || res.Patch["whoCanJoin"] != "INVITED_CAN_JOIN" {
 		t.Fatalf("after expiry: %+v", res)
+	}
+}
+
+// Exemptions match the group's id: an exemption written with an email follows the group
+// it was bound to through a rename, and does not pass to a new group that takes the old
+// email. Matching by email, as before, dropped the exemption of a renamed group.
+func TestExemptionFollowsTheGroupID(t *testing.T) {
+	c := mustParse(t, `
+exemptions:
+  - group: Sales@x.com
+    reason: shared with partners
+  - group: 03x8tuzt1x7h4bm
+    reason: named by id
+`)
+	now := time.Now()
+	ids := map[string]string{"sales@x.com": "id-sales"}
+	for _, tc := range []struct {
+		name, id string
+		want     string
+	}{
+		{"bound by email", "id-sales", "sales@x.com"},
+		{"by id", "03x8tuzt1x7h4bm", "03x8tuzt1x7h4bm"},
+		{"new group with the old email", "id-other", ""},
+		{"no id", "", ""},
+	} {
+		e := c.ExemptionOf(tc.id, ids, now)
+		if got := ""; e != nil {
+			got = e.Group
+			if got != tc.want {
+				t.Errorf("%s: exemption of %s, want %q", tc.name, got, tc.want)
+			}
+		} else if tc.want != "" {
+			t.Errorf("%s: not exempt, want the exemption of %s", tc.name, tc.want)
+		}
+	}
+	// The renamed group, evaluated under its new email, is still exempt.
+	res, err := c.Evaluate(Input{Group: "sales-emea@x.com", GroupID: "id-sales", ExemptionIDs: ids}, now)
+	if err != nil || res.Exemption == nil {
+		t.Fatalf("renamed group: exemption %v, %v", res.Exemption, err)
+	}
+	// Unbound, the email matches nothing: binding is remediation's job, through the cache.
+	if e := c.ExemptionOf("id-sales", nil, now); e != nil {
+		t.Errorf("unbound email matched %+v", e)
 	}
 }
 
