@@ -299,7 +299,7 @@ func TestBadInput(t *testing.T) {
 	}
 
 	// A failing store is a 500 backendError that does not leak the cause.
-	st.fail = errors.New("disk on fire at /var/secret")
+	st.Intercept(func(string) error { return errors.New("disk on fire at /var/secret") })
 	a := get(t, s.router, "/v1/groups/big@example.com/members")
 	a.googleError(t, 500, "backendError")
 	if strings.Contains(string(a.body), "secret") {
@@ -346,13 +346,13 @@ func TestETag(t *testing.T) {
 func TestHistoryAndFindings(t *testing.T) {
 	st := fixture()
 	for i := range 5 {
-		st.events = append(st.events, greep.Event{ID: fmt.Sprint("e", i), Time: t0.Add(time.Duration(i) * time.Minute), Actor: "admin@example.com",
+		st.addEvents(t, greep.Event{ID: fmt.Sprint("e", i), Time: t0.Add(time.Duration(i) * time.Minute), Actor: "admin@example.com",
 			Event: "ADD_GROUP_MEMBER", Group: []string{"big@example.com", "gone@example.com"}[i%2], Member: "user0001@example.com"})
 	}
-	st.findings = []greep.Finding{
-		{ID: "f1", Group: "big@example.com", Rule: "no-public-archive", Field: "whoCanViewGroup", State: "open", Before: "ANYONE_CAN_VIEW", After: "ALL_MEMBERS_CAN_VIEW", FirstSeen: t0, LastSeen: t0, PatchDay: "2026-11-20"},
-		{ID: "f2", Group: "eng@example.com", Rule: "no-public-archive", Field: "whoCanViewGroup", State: "fixed", FirstSeen: t0, LastSeen: t0},
-	}
+	st.putFindings(t,
+		greep.Finding{ID: "f1", Group: "big@example.com", Rule: "no-public-archive", Field: "whoCanViewGroup", State: "open", Before: "ANYONE_CAN_VIEW", After: "ALL_MEMBERS_CAN_VIEW", FirstSeen: t0, LastSeen: t0, PatchDay: "2026-11-20"},
+		greep.Finding{ID: "f2", Group: "eng@example.com", Rule: "no-public-archive", Field: "whoCanViewGroup", State: "fixed", FirstSeen: t0, LastSeen: t0},
+	)
 	s := newTestServer(t, st, nil)
 	var ev eventsAnswer
 	get(t, s.router, "/v1/groups/big@example.com/history").decode(t, &ev)
@@ -396,9 +396,9 @@ func TestHistoryAndFindings(t *testing.T) {
 func TestStatus(t *testing.T) {
 	st := fixture()
 	sync, _ := json.Marshal(greep.SyncState{State: "full-sync", GroupsTotal: 300, GroupsDone: 120, Groups: 303, Members: 900, LastFullSyncAt: t0})
-	st.state[greep.StateSync] = sync
+	st.putState(t, greep.StateSync, sync)
 	chans, _ := json.Marshal([]greep.Channel{{ID: "ch1", Application: "admin", Token: "SECRET-TOKEN", Expiration: t0.Add(6 * time.Hour), State: "live"}})
-	st.state[greep.StateChannels] = chans
+	st.putState(t, greep.StateChannels, chans)
 	s := newTestServer(t, st, nil)
 	s.status = fakeStatus{}
 	a := get(t, s.router, "/v1/status")

@@ -1,174 +1,54 @@
 package api
 
 import (
-	"cmp"
 	"context"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
+	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/greep"
 )
 
-// memStore is a small in-memory Store for the handler tests, with failure injection. The
-// embedded store (pkg/cache/bolt) is exercised by the integration tests.
-type memStore struct {
-	mu       sync.Mutex
-	groups   map[string]greep.Group // by id
-	members  map[string][]greep.Member
-	users    []greep.User // by primary email
-	events   []greep.Event
-	findings []greep.Finding
-	state    map[string][]byte
-	fail     error // returned by every read when set
-}
+// memStore is the handler tests' store: the shared in-memory store (which passes the
+// store contract), with helpers that fill it. Its Intercept makes calls fail.
+type memStore struct{ *memory.Store }
 
-func newMemStore() *memStore {
-	return &memStore{groups: map[string]greep.Group{}, members: map[string][]greep.Member{}, state: map[string][]byte{}}
-}
+func newMemStore() *memStore { return &memStore{memory.New()} }
 
+// put stores g with exactly the members ms; g's DirectMembersCount counts them. It
+// panics on an error: the fixtures are built before a test has its *testing.T.
 func (s *memStore) put(g greep.Group, ms []greep.Member) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	ctx := context.Background()
 	g.DirectMembersCount = int64(len(ms))
-	s.groups[g.ID] = g
-	s.members[g.ID] = slices.Clone(ms)
+	if err := s.PutGroups(ctx, []greep.Group{g}); err != nil {
+		panic(err)
+	}
+	if err := s.ReplaceMembers(ctx, g.ID, ms, g.MembersETag, g.MembersSyncedAt); err != nil {
+		panic(err)
+	}
 }
 
-func (s *memStore) Group(_ context.Context, key string) (greep.Group, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return greep.Group{}, s.fail
+func (s *memStore) addEvents(t *testing.T, es ...greep.Event) {
+	t.Helper()
+	if _, err := s.AddEvents(context.Background(), es); err != nil {
+		t.Fatal(err)
 	}
-	for _, g := range s.groups {
-		if g.ID == key || strings.EqualFold(g.Email, key) || slices.ContainsFunc(g.Aliases, func(a string) bool { return strings.EqualFold(a, key) }) {
-			return g, nil
+}
+
+func (s *memStore) putFindings(t *testing.T, fs ...greep.Finding) {
+	t.Helper()
+	for _, f := range fs {
+		if _, err := s.UpdateFinding(context.Background(), f.ID, func(cur *greep.Finding) error { *cur = f; return nil }); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return greep.Group{}, greep.Errorf(greep.ENOTFOUND, "group %s", key)
 }
 
-func (s *memStore) User(_ context.Context, key string) (greep.User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return greep.User{}, s.fail
+func (s *memStore) putState(t *testing.T, name string, doc []byte) {
+	t.Helper()
+	if err := s.UpdateState(context.Background(), name, func([]byte) ([]byte, error) { return doc, nil }); err != nil {
+		t.Fatal(err)
 	}
-	for _, u := range s.users {
-		if u.ID == key || strings.EqualFold(u.PrimaryEmail, key) || slices.ContainsFunc(u.AllAliases(), func(a string) bool { return strings.EqualFold(a, key) }) {
-			return u, nil
-		}
-	}
-	return greep.User{}, greep.Errorf(greep.ENOTFOUND, "user %s", key)
-}
-
-func (s *memStore) Groups(_ context.Context, p greep.Page) ([]greep.Group, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return nil, "", s.fail
-	}
-	var all []greep.Group
-	for _, g := range s.groups {
-		all = append(all, g)
-	}
-	slices.SortFunc(all, func(a, b greep.Group) int { return cmp.Compare(a.Email, b.Email) })
-	return page(all, p)
-}
-
-func page[T any](all []T, p greep.Page) ([]T, string, error) {
-	start := 0
-	if p.Token != "" {
-		n, err := strconv.Atoi(p.Token)
-		if err != nil {
-			return nil, "", greep.Errorf(greep.EINVALID, "bad token")
-		}
-		start = n
-	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	end := min(start+limit, len(all))
-	next := ""
-	if end < len(all) {
-		next = strconv.Itoa(end)
-	}
-	return all[min(start, len(all)):end], next, nil
-}
-
-func (s *memStore) Members(_ context.Context, id string) ([]greep.Member, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return nil, s.fail
-	}
-	if _, ok := s.groups[id]; !ok {
-		return nil, greep.Errorf(greep.ENOTFOUND, "group %s", id)
-	}
-	return slices.Clone(s.members[id]), nil
-}
-
-func (s *memStore) MemberOf(_ context.Context, key string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return nil, s.fail
-	}
-	var out []string
-	for id, ms := range s.members {
-		if slices.ContainsFunc(ms, func(m greep.Member) bool { return m.ID == key || strings.EqualFold(m.Email, key) }) {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
-}
-
-func (s *memStore) Events(_ context.Context, q greep.EventQuery) ([]greep.Event, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return nil, "", s.fail
-	}
-	var sel []greep.Event
-	for _, e := range s.events {
-		if (q.Group == "" || e.Group == q.Group) && !e.Time.Before(q.Since) {
-			sel = append(sel, e)
-		}
-	}
-	return page(sel, q.Page)
-}
-
-func (s *memStore) Findings(_ context.Context, q greep.FindingQuery) ([]greep.Finding, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return nil, "", s.fail
-	}
-	var sel []greep.Finding
-	for _, f := range s.findings {
-		if (q.Group == "" || f.Group == q.Group) && (q.State == "" || f.State == q.State) {
-			sel = append(sel, f)
-		}
-	}
-	return page(sel, q.Page)
-}
-
-func (s *memStore) State(_ context.Context, name string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return nil, s.fail
-	}
-	b, ok := s.state[name]
-	if !ok {
-		return nil, greep.Errorf(greep.ENOTFOUND, "state %s", name)
-	}
-	return b, nil
 }
 
 var t0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)

@@ -3,103 +3,87 @@ package push
 import (
 	"context"
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/cache"
+	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/greep"
 )
 
-// memStore is a small in-memory Store with injectable failures, for tests that need no
-// real cache (the bolt-backed tests are in bolt_test.go).
+// memStore is the shared in-memory store (cache/memory, which passes the store
+// contract), keeping note of the state documents that exist so a test can show a
+// refused notification wrote none. Intercept makes its calls fail.
 type memStore struct {
-	mu        sync.Mutex
-	state     map[string][]byte
-	events    map[string]greep.Event
-	failAdd   error
-	failState error // on UpdateState
+	*memory.Store
+	mu    sync.Mutex
+	names map[string]bool
 }
 
-func newMemStore() *memStore {
-	return &memStore{state: map[string][]byte{}, events: map[string]greep.Event{}}
-}
+func newMemStore() *memStore { return &memStore{Store: memory.New(), names: map[string]bool{}} }
 
-func (s *memStore) State(ctx context.Context, name string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.state[name]
-	if !ok {
-		return nil, greep.Errorf(greep.ENOTFOUND, "no state %q", name)
-	}
-	return b, nil
-}
-
+// UpdateState implements push.Store, noting whether the document exists afterwards.
 func (s *memStore) UpdateState(ctx context.Context, name string, fn func([]byte) ([]byte, error)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failState != nil {
-		return s.failState
-	}
-	b, err := fn(s.state[name])
-	if err != nil {
+	if err := s.Store.UpdateState(ctx, name, fn); err != nil {
 		return err
 	}
-	s.state[name] = b
+	_, err := s.Store.State(ctx, name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		s.names[name] = true
+	} else {
+		delete(s.names, name)
+	}
 	return nil
-}
-
-func (s *memStore) AddCount(ctx context.Context, name string, delta int64) (int64, error) {
-	panic("not used by the webhook")
-}
-
-func (s *memStore) Count(ctx context.Context, name string) (int64, error) {
-	panic("not used by the webhook")
-}
-
-func (s *memStore) AddEvents(ctx context.Context, events []greep.Event) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failAdd != nil {
-		return 0, s.failAdd
-	}
-	n := 0
-	for _, e := range events {
-		if _, ok := s.events[e.ID]; !ok {
-			s.events[e.ID] = e
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (s *memStore) eventCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.events)
 }
 
 // stateNames lists the state documents, to show a refused notification wrote none.
 func (s *memStore) stateNames() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var names []string
-	for n := range s.state {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(s.names))
 }
 
-func (s *memStore) putChannels(t *testing.T, chs ...greep.Channel) {
+// eventCount counts the events in the history.
+func (s *memStore) eventCount() int {
+	n := 0
+	q := greep.EventQuery{Page: greep.Page{Limit: cache.MaxPageSize}}
+	for {
+		es, next, err := s.Events(context.Background(), q)
+		if err != nil {
+			panic(err) // the store here fails only when a test makes it
+		}
+		n += len(es)
+		if next == "" {
+			return n
+		}
+		q.Token = next
+	}
+}
+
+// failAdd makes recording events fail with err.
+func (s *memStore) failAdd(err error) {
+	s.Intercept(func(op string) error {
+		if op == "AddEvents" {
+			return err
+		}
+		return nil
+	})
+}
+
+func (s *memStore) putChannels(t testing.TB, chs ...greep.Channel) {
 	t.Helper()
 	b, err := json.Marshal(chs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	s.state[greep.StateChannels] = b
-	s.mu.Unlock()
+	if err := s.UpdateState(context.Background(), greep.StateChannels, func([]byte) ([]byte, error) { return b, nil }); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // clock is a settable test clock.

@@ -28,7 +28,7 @@ func TestObserverHearsEveryOutcome(t *testing.T) {
 	forged := notification(liveChannel, "ADD_GROUP_MEMBER", body)
 	forged.Header.Set(HeaderChannelToken, "guessed")
 	f.serve(forged)
-	f.store.failAdd = errors.New("disk full")
+	f.store.failAdd(errors.New("disk full"))
 	f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", activityBody(2, "ADD_GROUP_MEMBER", "eng@example.com", "bob@example.com")))
 
 	want := []string{

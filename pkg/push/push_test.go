@@ -354,7 +354,7 @@ func TestLateRedeliveryRepairsLostTask(t *testing.T) {
 
 func TestStoreFailureAnswers5xx(t *testing.T) {
 	f := newFixture(t)
-	f.store.failAdd = errors.New("disk full")
+	f.store.failAdd(errors.New("disk full"))
 	w := f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", activityBody(3, "ADD_GROUP_MEMBER", "eng@example.com", "a@example.com")))
 	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "disk full") {
 		t.Errorf("status %d body %s: want 500 without internals", w.Code, w.Body)
@@ -416,17 +416,16 @@ func (f failingReader) Read([]byte) (int, error) {
 // BenchmarkNotify measures the webhook's own cost per event notification (in-memory
 // store and queue), new events spread over 50 groups as in a burst.
 func BenchmarkNotify(b *testing.B) {
-	f := &fixture{store: newMemStore(), queue: &queuetest.Queue{}, clock: &clock{t: t0.Add(time.Minute)}}
-	chs, _ := json.Marshal([]greep.Channel{liveChannel})
-	f.store.state[greep.StateChannels] = chs
-	f.h = New(f.store, f.queue, Config{Now: f.clock.Now})
+	f := &fixture{queue: &queuetest.Queue{}, clock: &clock{t: t0.Add(time.Minute)}}
 	bodies := make([]string, 1000)
 	for i := range bodies {
 		bodies[i] = activityBody(i, "ADD_GROUP_MEMBER", fmt.Sprintf("g%02d@example.com", i%50), fmt.Sprintf("u%d@example.com", i))
 	}
 	for i := 0; b.Loop(); i++ {
-		if i%len(bodies) == 0 {
-			f.store.events = map[string]greep.Event{} // keep every event new
+		if i%len(bodies) == 0 { // a new store keeps every event new
+			f.store = newMemStore()
+			f.store.putChannels(b, liveChannel)
+			f.h = New(f.store, f.queue, Config{Now: f.clock.Now})
 		}
 		if w := f.serve(notification(liveChannel, "ADD_GROUP_MEMBER", bodies[i%len(bodies)])); w.Code != http.StatusOK {
 			b.Fatalf("status %d", w.Code)

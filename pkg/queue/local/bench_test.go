@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queue/local"
 	"github.com/greephq/greep/pkg/queueconfig"
@@ -48,7 +49,7 @@ queues:
 			close(done)
 		}
 	})
-	d, err := local.Open(context.Background(), newMemStore(), cfg, local.Options{})
+	d, err := local.Open(context.Background(), memory.New(), cfg, local.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
@@ -167,7 +168,7 @@ func TestOnlyDispatchedTasksPassOnlyTasks(t *testing.T) {
 		budget = callbudget.HasBudget(r.Context())
 		rec.ServeHTTP(w, r)
 	}))
-	d := open(t, newMemStore(), clk, h)
+	d := open(t, memory.New(), clk, h)
 	enqueue(t, d, queue.Task{Queue: "work", Path: "/tasks/remediation/evaluate", Body: []byte(`{"group":"a"}`)})
 	waitFor(t, "the task to run", func() bool { return len(rec.snapshot()) == 1 })
 	if c := rec.snapshot()[0]; c.body != `{"group":"a"}` || c.info.Queue != "work" {
@@ -205,7 +206,7 @@ func TestConcurrencyCap(t *testing.T) {
 		now.Add(-1)
 		done.Add(1)
 	})
-	d := open(t, newMemStore(), clk, h)
+	d := open(t, memory.New(), clk, h)
 	for i := range 6 {
 		enqueue(t, d, queue.Task{Queue: "work", Path: fmt.Sprintf("/tasks/remediation/%d", i)})
 	}
@@ -250,7 +251,7 @@ func gaps(calls []call) []time.Duration {
 func TestRetryBackoffSequence(t *testing.T) {
 	clk := local.NewFakeClock(t0)
 	rec := &recorder{clock: clk, answer: func(_ string, _ int, w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) }}
-	d := open(t, newMemStore(), clk, rec)
+	d := open(t, memory.New(), clk, rec)
 	enqueue(t, d, queue.Task{Queue: "work", Name: "flaky", Path: "/tasks/remediation/x"})
 
 	// Cloud Tasks' policy: 10s, doubled 3 times, then +80s, capped at 300s; 6 attempts.
@@ -293,7 +294,7 @@ func TestOverloadAnswerSlowsRetry(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}}
-	d := open(t, newMemStore(), clk, rec)
+	d := open(t, memory.New(), clk, rec)
 	for _, p := range []string{"plain", "429", "503"} {
 		enqueue(t, d, queue.Task{Queue: "work", Path: "/tasks/remediation/" + p})
 	}
@@ -316,7 +317,7 @@ func TestOverloadAnswerSlowsRetry(t *testing.T) {
 func TestScheduleTime(t *testing.T) {
 	clk := local.NewFakeClock(t0)
 	rec := &recorder{clock: clk}
-	d := open(t, newMemStore(), clk, rec)
+	d := open(t, memory.New(), clk, rec)
 	at := t0.Add(5 * time.Minute)
 	enqueue(t, d, queue.Task{Queue: "work", Path: "/tasks/remediation/later", ScheduleTime: at})
 	enqueue(t, d, queue.Task{Queue: "work", Path: "/tasks/remediation/past", ScheduleTime: t0.Add(-time.Hour)})
@@ -339,7 +340,7 @@ func TestScheduleTime(t *testing.T) {
 func TestNamedTaskDeduplicationWindow(t *testing.T) {
 	clk := local.NewFakeClock(t0)
 	rec := &recorder{clock: clk}
-	d := open(t, newMemStore(), clk, rec)
+	d := open(t, memory.New(), clk, rec)
 	task := queue.Task{Queue: "work", Name: "refresh-g1", Path: "/tasks/remediation/x", ScheduleTime: t0.Add(time.Minute)}
 	enqueue(t, d, task)
 	enqueue(t, d, task) // queued: refused quietly
@@ -386,7 +387,7 @@ func TestDurableAcrossRestart(t *testing.T) {
 		})
 	})
 	t.Run("memory", func(t *testing.T) {
-		mem := newMemStore()
+		mem := memory.New()
 		testDurableAcrossRestart(t, func() greep.RecordStore { return mem })
 	})
 }
@@ -484,7 +485,7 @@ func TestNoTaskRunsTwiceAtOnce(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	})
-	d := open(t, newMemStore(), clk, h)
+	d := open(t, memory.New(), clk, h)
 	for i := range 10 {
 		enqueue(t, d, queue.Task{Queue: "work", Name: fmt.Sprint("t", i), Path: fmt.Sprintf("/tasks/remediation/%d", i)})
 		enqueue(t, d, queue.Task{Queue: "work", Name: fmt.Sprint("t", i), Path: fmt.Sprintf("/tasks/remediation/%d", i)})
@@ -504,7 +505,7 @@ func TestStopWaitsForTasksInFlight(t *testing.T) {
 		<-release
 		finished.Store(true)
 	})
-	store := newMemStore()
+	store := memory.New()
 	d := open(t, store, clk, h)
 	enqueue(t, d, queue.Task{Queue: "work", Path: "/tasks/remediation/slow"})
 	<-started
@@ -530,7 +531,7 @@ func TestStopWaitsForTasksInFlight(t *testing.T) {
 	if !r.finished {
 		t.Error("Stop returned with a task in flight")
 	}
-	if n := store.count("queue-task"); n != 0 {
+	if n := countRecords(t, store, "queue-task"); n != 0 {
 		t.Errorf("%d tasks stored after Stop; the finished task must be gone", n)
 	}
 	if err := d.Enqueue(context.Background(), queue.Task{Queue: "work", Path: "/tasks/remediation/x"}); err == nil {
@@ -546,7 +547,7 @@ func TestStopGivesUpAtDeadline(t *testing.T) {
 		<-r.Context().Done() // a handler that only ends when cancelled
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	store := newMemStore()
+	store := memory.New()
 	d := open(t, store, clk, h)
 	enqueue(t, d, queue.Task{Queue: "work", Path: "/tasks/remediation/stuck"})
 	<-started
@@ -555,13 +556,13 @@ func TestStopGivesUpAtDeadline(t *testing.T) {
 	if err := d.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Stop = %v, want the deadline", err)
 	}
-	if n := store.count("queue-task"); n != 1 {
+	if n := countRecords(t, store, "queue-task"); n != 1 {
 		t.Errorf("%d tasks stored; the interrupted task must stay for the next start", n)
 	}
 }
 
 func TestEnqueueRefusesBadTasks(t *testing.T) {
-	d := open(t, newMemStore(), local.NewFakeClock(t0), nil)
+	d := open(t, memory.New(), local.NewFakeClock(t0), nil)
 	for name, task := range map[string]queue.Task{
 		"unknown queue": {Queue: "nope", Path: "/tasks/remediation/x"},
 		"other service": {Queue: "work", Path: "/tasks/directory/refresh"},
@@ -578,18 +579,23 @@ func TestEnqueueRefusesBadTasks(t *testing.T) {
 }
 
 func TestStoreFailureIsReported(t *testing.T) {
-	store := newMemStore()
+	store := memory.New()
 	d := open(t, store, local.NewFakeClock(t0), nil)
-	store.failPuts.Store(true)
+	store.Intercept(func(op string) error {
+		if op == "PutRecord" || op == "CreateRecord" {
+			return errors.New("store unavailable")
+		}
+		return nil
+	})
 	if err := d.Enqueue(context.Background(), queue.Task{Queue: "work", Name: "x", Path: "/tasks/remediation/x"}); err == nil {
 		t.Fatal("Enqueue succeeded without storing the task")
 	}
-	store.failPuts.Store(false)
+	store.Intercept(nil)
 	// The failed attempt did not take the name.
 	if err := d.Enqueue(context.Background(), queue.Task{Queue: "work", Name: "x", Path: "/tasks/remediation/x"}); err != nil {
 		t.Fatal(err)
 	}
-	if store.count("queue-task") != 1 {
+	if countRecords(t, store, "queue-task") != 1 {
 		t.Error("task not stored on the second try")
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/api/googleapi"
 
+	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queue/local"
@@ -93,7 +94,7 @@ func newRig(t testing.TB, cfgYAML string, simCfg workspacesim.Config, scale floa
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.d, err = local.Open(ctx, newMemStore(), cfg, local.Options{Clock: local.ScaledClock(srv.Sim.Now, scale)})
+	r.d, err = local.Open(ctx, memory.New(), cfg, local.Options{Clock: local.ScaledClock(srv.Sim.Now, scale)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queue/local"
 )
@@ -11,7 +12,7 @@ import (
 // The oldest waiting task's age is what tells a stuck queue from a busy one.
 func TestStatsNameTheOldestWaitingTask(t *testing.T) {
 	clk := local.NewFakeClock(t0)
-	d := open(t, newMemStore(), clk, nil)
+	d := open(t, memory.New(), clk, nil)
 	if s := d.Stats()["work"]; !s.Oldest.IsZero() {
 		t.Fatalf("an empty queue reports its oldest task enqueued at %s", s.Oldest)
 	}

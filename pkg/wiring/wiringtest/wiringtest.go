@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/wiring"
 	"github.com/greephq/greep/pkg/workspace"
@@ -57,7 +57,7 @@ func RuntimeSim(t *testing.T) (*wiring.Runtime, *workspacesim.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := wiring.New(store, &held{}, qc, sim.Sim.Now, nil)
+	rt := wiring.New(store, &queuetest.Queue{}, qc, sim.Sim.Now, nil)
 	if err := rt.ConnectGoogle(context.Background(), workspace.Config{Endpoint: sim.URL, AdminSubject: sim.Sim.Admin()}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,18 +66,6 @@ func RuntimeSim(t *testing.T) (*wiring.Runtime, *workspacesim.Server) {
 
 // RulesFile is the shipped rules file.
 func RulesFile() string { return filepath.Join(root(), "deploy", "remediation.yaml") }
-
-type held struct {
-	mu    sync.Mutex
-	tasks []queue.Task
-}
-
-func (h *held) Enqueue(_ context.Context, t queue.Task) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.tasks = append(h.tasks, t)
-	return nil
-}
 
 // Local starts greep local with every service, on a small embedded simulator, with no
 // sync: its Services are the wiring to compare with.
