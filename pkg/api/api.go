@@ -93,6 +93,7 @@ type server struct {
 	gate   *gate // expansions' concurrency
 	logins *loginLimiter
 	memo   *ttlCache[rendered]    // users' groups, rendered
+	walks  *ttlCache[walked]      // expansions by group and scope, with the root's version
 	groups *ttlCache[greep.Group] // groups by the key they were asked by
 	router chi.Router
 
@@ -142,6 +143,7 @@ func newServer(cfg Config) (*server, error) {
 	}
 	s.memo = newTTLCache[rendered](ttl, s.now, 50_000)
 	s.groups = newTTLCache[greep.Group](ttl, s.now, 200_000)
+	s.walks = newTTLCache[walked](ttl, s.now, 10_000)
 	s.router = s.routes()
 	return s, nil
 }

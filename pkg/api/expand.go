@@ -68,8 +68,8 @@ func (s *server) walkNesting(ctx context.Context, root greep.Group, p *auth.Prin
 		}
 		v.snap = snap
 		out = append(out, v)
-		for _, m := range snap.members {
-			if m.Type != greep.TypeGroup || m.ID == "" || seen[m.ID] {
+		for _, m := range snap.groups {
+			if m.ID == "" || seen[m.ID] {
 				continue
 			}
 			seen[m.ID] = true
@@ -94,8 +94,23 @@ func (s *server) walkNesting(ctx context.Context, root greep.Group, p *auth.Prin
 // cache lookup per group); the merge, sort and render are not, so their result is kept
 // under the composite version of every group read (the same groups at the same versions
 // expand the same way) and computed at most once per version, under the gate.
+//
+// The walk itself, a lookup per nested group, is skipped for AnswerTTL while g's own
+// snapshot is unchanged: as for group metadata, a nested group's change may take that
+// long to show, a change to g's own members shows at once.
 func (s *server) expand(ctx context.Context, g greep.Group, kind nesting) (expansion, error) {
 	p := principalFrom(ctx)
+	key := kind.cacheKey(g.ID)
+	// Clients limited to some groups read other expansions of the same group; a key of
+	// their own keeps them from evicting each other's (the version alone would keep the
+	// answers right).
+	if p != nil && !p.AllGroups() {
+		key += "/" + p.Client
+	}
+	rootVersion := snapshotVersion(g)
+	if w, ok := s.walks.get(key); ok && w.rootVersion == rootVersion {
+		return w.x, nil
+	}
 	read, err := s.walkNesting(ctx, g, p)
 	if err != nil {
 		return expansion{}, err
@@ -113,15 +128,10 @@ func (s *server) expand(ctx context.Context, g greep.Group, kind nesting) (expan
 		}
 	}
 	version := string(h.Sum(nil))
-	// Clients limited to some groups read other expansions of the same group; a key of
-	// their own keeps them from evicting each other's (the version alone would keep the
-	// answers right).
-	key := kind.cacheKey(g.ID)
-	if p != nil && !p.AllGroups() {
-		key += "/" + p.Client
-	}
 	if cached := s.snaps.peek(key); cached != nil && cached.version == version {
-		return expansion{cached, oldest}, nil
+		x := expansion{cached, oldest}
+		s.walks.put(key, walked{rootVersion, x})
+		return x, nil
 	}
 	snap, err := s.gate.do(ctx, key+"\x00"+version, func() (*snapshot, error) {
 		ms, err := merge(kind, read)
@@ -135,7 +145,15 @@ func (s *server) expand(ctx context.Context, g greep.Group, kind nesting) (expan
 	if err != nil {
 		return expansion{}, err
 	}
-	return expansion{snap, oldest}, nil
+	x := expansion{snap, oldest}
+	s.walks.put(key, walked{rootVersion, x})
+	return x, nil
+}
+
+// walked is an expansion found current for the root snapshot version it was made from.
+type walked struct {
+	rootVersion string
+	x           expansion
 }
 
 // merge combines the member lists walkNesting read, without I/O.

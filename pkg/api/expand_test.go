@@ -152,3 +152,43 @@ func TestScopeStopsAtNestedGroups(t *testing.T) {
 		t.Errorf("unscoped user0001's groups: %v", ug.Groups)
 	}
 }
+
+// With the answer TTL on, an expansion is not walked again within it unless the group's
+// own members change: a nested group's change shows once the TTL has passed.
+func TestExpansionWalkFollowsTheTTL(t *testing.T) {
+	st := fixture()
+	now := t0
+	s, err := newServer(Config{Store: st, Auth: principals{token: allScopes()}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var p struct{ Members []greep.Member }
+		get(t, s.router, "/v1/groups/big@example.com/members?transitive=true&maxResults=1000").decode(t, &p)
+		return len(p.Members)
+	}
+	if n := count(); n != 453 {
+		t.Fatalf("%d members, want 453", n)
+	}
+	ctx := context.Background()
+	ops, _ := st.Group(ctx, "g-ops")
+	ms, _ := st.Members(ctx, "g-ops")
+	ops.MembersSyncedAt = ops.MembersSyncedAt.Add(time.Minute)
+	st.put(ops, append(ms, user(777)))
+	if n := count(); n != 453 {
+		t.Errorf("within the TTL: %d members, want the walked 453", n)
+	}
+	now = now.Add(DefaultAnswerTTL)
+	if n := count(); n != 454 {
+		t.Errorf("after the TTL: %d members, want 454", n)
+	}
+	// The group's own change shows at once (once its metadata is read again).
+	big, _ := st.Group(ctx, "g-big")
+	bms, _ := st.Members(ctx, "g-big")
+	big.MembersSyncedAt = big.MembersSyncedAt.Add(time.Minute)
+	st.put(big, append(bms, user(778)))
+	s.groups = newTTLCache[greep.Group](DefaultAnswerTTL, s.now, 10)
+	if n := count(); n != 455 {
+		t.Errorf("after the group's own change: %d members, want 455", n)
+	}
+}

@@ -24,6 +24,9 @@ type snapshot struct {
 	// hash identifies the members' contents: equal lists give equal hashes, which is what
 	// page ETags are made of.
 	hash uint64
+	// groups are the members that are groups, which walks through nesting follow without
+	// scanning every user.
+	groups []greep.Member
 
 	v1  fragments // {"id","email","role","type","status"}
 	dir fragments // Directory API Member resources
@@ -68,13 +71,17 @@ func newSnapshot(version string, members []greep.Member) *snapshot {
 	ms := slices.Clone(members)
 	slices.SortStableFunc(ms, compareMembers)
 	h := fnv.New64a()
+	var groups []greep.Member
 	for _, m := range ms {
 		for _, s := range [...]string{m.ID, m.Email, m.Role, m.Type, m.Status} {
 			h.Write([]byte(s))
 			h.Write([]byte{0})
 		}
+		if m.Type == greep.TypeGroup {
+			groups = append(groups, m)
+		}
 	}
-	return &snapshot{version: version, members: ms, hash: h.Sum64()}
+	return &snapshot{version: version, members: ms, hash: h.Sum64(), groups: groups}
 }
 
 func compareMembers(a, b greep.Member) int {
