@@ -45,6 +45,10 @@ type QueueStat struct {
 	Backlog       int64   `json:"backlog"`
 	Dispatched    int64   `json:"dispatched"`
 	Retries       int64   `json:"retries"`
+	// ExecutedLastMinute is how many tasks ran in the last minute: Cloud Tasks' figure
+	// in production, where Dispatched and Retries (the local dispatcher's counts since
+	// start) are not known.
+	ExecutedLastMinute int64 `json:"executedLastMinute,omitempty"`
 	// Oldest is when the oldest task waiting in the queue was enqueued (zero when none
 	// waits): a backlog that does not drain shows as an age that grows.
 	Oldest time.Time `json:"oldest,omitzero"`

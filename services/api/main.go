@@ -19,6 +19,7 @@ import (
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue/cloudtasks"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/service"
 	"github.com/greephq/greep/pkg/wiring"
@@ -35,6 +36,10 @@ type Config struct {
 	Audience string // overrides clients.yaml's audience
 	APIToken string // a static token instead of ID tokens (local use only)
 	Queues   string // queues.yaml: the quota days and limits /v1/status shows
+	// Location is the Cloud Tasks location whose queues /v1/status shows (their stats);
+	// "" shows none. TasksEndpoint is a Cloud Tasks emulator's address ("" is Google's).
+	Location      string
+	TasksEndpoint string
 }
 
 func parseConfig(args []string) (Config, error) {
@@ -48,6 +53,8 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Audience, "audience", service.Env("GREEP_AUDIENCE", ""), "ID token audience, overriding the clients file's (env GREEP_AUDIENCE)")
 	fs.StringVar(&c.APIToken, "api-token", service.Env("GREEP_API_TOKEN", ""), "accept this static bearer token instead of ID tokens: local use only (env GREEP_API_TOKEN)")
 	fs.StringVar(&c.Queues, "queues", service.Env("GREEP_QUEUES", "queues.yaml"), "queues file, for the quota on /v1/status (env GREEP_QUEUES)")
+	fs.StringVar(&c.Location, "location", service.Env("GREEP_TASKS_LOCATION", ""), "Cloud Tasks location whose queue stats /v1/status shows (env GREEP_TASKS_LOCATION)")
+	fs.StringVar(&c.TasksEndpoint, "tasks-endpoint", service.Env("GREEP_TASKS_ENDPOINT", ""), "a Cloud Tasks emulator's gRPC address on loopback; empty for Google (env GREEP_TASKS_ENDPOINT)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
@@ -79,8 +86,19 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	defer store.Close()
-	// The read API enqueues nothing.
-	svc, err := build(ctx, wiring.New(store, nil, qcfg, time.Now, log), cfg)
+	// The read API enqueues nothing; it shows the queues' stats and the guard's counts.
+	rt := wiring.New(store, nil, qcfg, time.Now, log)
+	if cfg.Location != "" {
+		qs, err := cloudtasks.NewQueueStats(ctx, cfg.TasksEndpoint, cloudtasks.Location{Project: cfg.Project, Location: cfg.Location}, qcfg)
+		if err != nil {
+			return err
+		}
+		defer qs.Close()
+		rt.QueueStats = qs.Stats
+	} else {
+		log.Warn("no --location (GREEP_TASKS_LOCATION): /v1/status shows no queues")
+	}
+	svc, err := build(ctx, rt, cfg)
 	if err != nil {
 		return err
 	}

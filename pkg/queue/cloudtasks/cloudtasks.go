@@ -132,18 +132,23 @@ func (e *Enqueuer) request(t queue.Task) (*cloudtaskspb.CreateTaskRequest, error
 // or, when endpoint is set, one that talks plain gRPC without credentials to that
 // address (a test server on loopback; never a real endpoint).
 func NewClient(ctx context.Context, endpoint string) (*ctapi.Client, error) {
-	var opts []option.ClientOption
-	if endpoint != "" {
-		opts = append(opts,
-			option.WithEndpoint(endpoint),
-			option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	}
-	c, err := ctapi.NewClient(ctx, opts...)
+	c, err := ctapi.NewClient(ctx, clientOptions(endpoint)...)
 	if err != nil {
 		return nil, fmt.Errorf("cloudtasks: client: %w", err)
 	}
 	return c, nil
+}
+
+// clientOptions are a client's options for endpoint ("" is Google's).
+func clientOptions(endpoint string) []option.ClientOption {
+	if endpoint == "" {
+		return nil
+	}
+	return []option.ClientOption{
+		option.WithEndpoint(endpoint),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
 }
 
 var _ queue.Enqueuer = (*Enqueuer)(nil)

@@ -9,6 +9,7 @@ import (
 
 	ctapi "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	beta "cloud.google.com/go/cloudtasks/apiv2beta3/cloudtaskspb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -225,4 +226,46 @@ func mustRead(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestQueueStats: the queues' figures come from Cloud Tasks' stats (GetQueue with a read
+// mask naming them), and a queue not created yet is left out.
+func TestQueueStats(t *testing.T) {
+	ctx := context.Background()
+	ct := cloudtaskstest.Start(t)
+	loc := cloudtasks.Location{Project: "greep-test", Location: "us-central1"}
+	cfg := config(t)
+	admin, err := cloudtasks.NewClient(ctx, ct.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := cloudtasks.Apply(ctx, admin, loc, cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	name := cfg.LaneNames()[0]
+	ct.SetStats(loc.QueuePath(name), &beta.QueueStats{TasksCount: 3, ExecutedLastMinuteCount: 60, EffectiveExecutionRate: 1.5})
+	qs, err := cloudtasks.NewQueueStats(ctx, ct.Addr, loc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	got, err := qs.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := got[name]; s.Backlog != 3 || s.ExecutedLastMinute != 60 || s.RatePerSecond != 1.5 || !s.Oldest.IsZero() {
+		t.Errorf("%s: %+v", name, s)
+	}
+	if len(got) != len(cfg.LaneNames()) {
+		t.Errorf("stats of %d queues, want %d", len(got), len(cfg.LaneNames()))
+	}
+	other, err := cloudtasks.NewQueueStats(ctx, ct.Addr, cloudtasks.Location{Project: "greep-test", Location: "europe-west1"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if got, err := other.Stats(ctx); err != nil || len(got) != 0 {
+		t.Errorf("a location without queues: %v, %v; want none", got, err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	beta "cloud.google.com/go/cloudtasks/apiv2beta3/cloudtaskspb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,6 +31,7 @@ type Server struct {
 	mu     sync.Mutex
 	queues map[string]*cloudtaskspb.Queue
 	tasks  map[string]*cloudtaskspb.Task
+	stats  map[string]*beta.QueueStats // SetStats (stats.go)
 }
 
 // Start serves a Server on a loopback port until the test ends.
@@ -43,6 +45,7 @@ func Start(t testing.TB) *Server {
 	s.Addr = lis.Addr().String()
 	gs := grpc.NewServer()
 	cloudtaskspb.RegisterCloudTasksServer(gs, s)
+	registerStats(gs, s)
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(gs.Stop)
 	return s
