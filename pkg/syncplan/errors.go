@@ -136,23 +136,3 @@ func orDefault(s, d string) string {
 	}
 	return s
 }
-
-// Pacific is where Google's daily quotas reset (midnight Pacific time).
-var Pacific = mustLoad("America/Los_Angeles")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		// Without tzdata (the binary embeds it through time/tzdata in main), fall back to
-		// Pacific standard time: off by an hour in summer, which only delays a reschedule.
-		return time.FixedZone("PST", -8*3600)
-	}
-	return loc
-}
-
-// NextReset returns the next midnight in loc after now: the end of the quota day.
-func NextReset(now time.Time, loc *time.Location) time.Time {
-	t := now.In(loc)
-	y, m, d := t.Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
-}
