@@ -14,9 +14,9 @@ import (
 )
 
 // PatchStore is what PatchCheck reads: the group, its members (a sentinel makes it
-// secure) and its stored settings.
+// secure), its stored settings and the exemptions' bindings to group ids.
 type PatchStore interface {
-	Group(ctx context.Context, key string) (greep.Group, error)
+	ExemptionStore
 	Members(ctx context.Context, groupID string) ([]greep.Member, error)
 	Settings(ctx context.Context, groupEmail string) (greep.GroupSettings, error)
 }
@@ -68,7 +68,13 @@ func (c PatchCheck) Allow(ctx context.Context, group string, patch map[string]st
 	if c.Now != nil {
 		now = c.Now
 	}
-	res, err := c.Rules.Evaluate(rules.Input{Group: group, Settings: gs.Settings, Members: members}, now())
+	// The evaluation's own exemption lookup (by group id, through the bindings), so the
+	// check and the evaluation that queued the patch can never disagree on it.
+	ids, err := ExemptionIDs(ctx, c.Store, c.Rules)
+	if err != nil {
+		return "", fmt.Errorf("checking the patch of %s: %w", group, err)
+	}
+	res, err := c.Rules.Evaluate(rules.Input{Group: group, GroupID: g.ID, ExemptionIDs: ids, Settings: gs.Settings, Members: members}, now())
 	if err != nil {
 		return "", fmt.Errorf("checking the patch of %s: %w", group, err)
 	}
