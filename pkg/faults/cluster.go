@@ -308,7 +308,7 @@ func ClusterSync(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 		return nil, err
 	}
 	run.run.SyncSeconds = seconds(time.Since(wall))
-	c.Logf("full sync done %.1fs after the start", run.run.SyncSeconds)
+	run.c.Logf("full sync done %.1fs after the start", run.run.SyncSeconds)
 	if err := run.quiet(ctx, "the queues after the sync", nil); err != nil {
 		return nil, err
 	}

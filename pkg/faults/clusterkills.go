@@ -56,7 +56,7 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 		s.Writes.SetEpoch(epoch)
 		k := Kill{DelayMillis: time.Since(start).Milliseconds(), Phase: service + " killed during " + phase}
 		r.Kills.Kills = append(r.Kills.Kills, k)
-		c.Logf("%s (%.1fs in)", k.Phase, time.Since(wall).Seconds())
+		run.c.Logf("%s (%.1fs in)", k.Phase, time.Since(wall).Seconds())
 		return run.cl.Restart(ctx, service)
 	}
 	syncPhase := func() string {
@@ -94,7 +94,7 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 		return nil, err
 	}
 	run.run.DatastoreRestarts++
-	c.Logf("Datastore emulator restarted after the sync (%.1fs in)", time.Since(wall).Seconds())
+	run.c.Logf("Datastore emulator restarted after the sync (%.1fs in)", time.Since(wall).Seconds())
 
 	// The settings sweep, as its cron job starts it.
 	sweep := time.Now()
@@ -158,7 +158,7 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 	r.WallSeconds = seconds(time.Since(wall))
 	r.Cluster = run.run
 	r.Problems = run.probs.list()
-	c.Logf("%d groups, %d unsafe: %d patched; re-sent %d after a kill, %d within a run; %d kills (%d mid-sync, %d mid-remediation), %d Datastore restarts; %.1fs wall",
+	run.c.Logf("%d groups, %d unsafe: %d patched; re-sent %d after a kill, %d within a run; %d kills (%d mid-sync, %d mid-remediation), %d Datastore restarts; %.1fs wall",
 		r.Groups, len(run.want), pr.patched, pr.resentAfterKill, pr.resent, len(r.Kills.Kills), r.Kills.MidSync, r.Kills.MidRemediation, run.run.DatastoreRestarts, r.WallSeconds)
 	return r, nil
 }
