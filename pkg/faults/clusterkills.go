@@ -71,8 +71,16 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 		return fmt.Sprintf("the full sync at %d/%d groups", st.Sync.GroupsDone, st.Sync.GroupsTotal)
 	}
 
-	// Mid-sync: the directory service, once members are being read.
-	if err := after("the full sync reading members", "directory.members.list", 0); err != nil {
+	// Mid-sync: the directory service, once members are being read. Should the cron
+	// run at start have failed (the emulator slow to answer), the next tick starts the sync.
+	run.lastTick = time.Now()
+	if err := poll(ctx, run.within, "the full sync reading members", func() (bool, string) {
+		if calls("directory.members.list") > 0 {
+			return true, ""
+		}
+		run.tick(ctx)
+		return false, "no members.list call yet"
+	}); err != nil {
 		return nil, err
 	}
 	if err := restart("directory", syncPhase(), wall); err != nil {
@@ -183,7 +191,9 @@ func (run *clusterRun) tick(ctx context.Context) {
 
 // waitSyncedTicking waits for the first full sync to end, playing the resync cron.
 func (run *clusterRun) waitSyncedTicking(ctx context.Context) error {
-	run.lastTick = time.Now()
+	if run.lastTick.IsZero() {
+		run.lastTick = time.Now()
+	}
 	return poll(ctx, run.within, "the full sync after the kills", func() (bool, string) {
 		st, err := run.status(ctx)
 		if err != nil {
