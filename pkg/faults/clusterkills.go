@@ -157,7 +157,7 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 	if r.Kills.MidSync == 0 || r.Kills.MidRemediation == 0 {
 		run.probs.add("kills: %d mid-sync, %d mid-remediation; want both", r.Kills.MidSync, r.Kills.MidRemediation)
 	}
-	pr := patchReport(run.want, s.Writes.Writes(), killed, &run.probs)
+	pr := patchReport(run.want, s.Writes.Writes(), killed, run.c.DeliverTwice, &run.probs)
 	r.Remediation.Patched, r.Remediation.ResentAfterKill, r.Remediation.ResentWithinRun = pr.patched, pr.resentAfterKill, pr.resent
 	r.Remediation.PatchCalls = calls("groupssettings.groups.patch")
 	if err := run.finish(ctx); err != nil {
