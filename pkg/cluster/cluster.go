@@ -425,12 +425,16 @@ func (c *Cluster) Restart(ctx context.Context, service string) error {
 }
 
 // RestartDatastore stops the Datastore emulator the cluster started and starts it again
-// on the same address and data.
+// on the same address and data. The emulator writes its data to disk every few seconds
+// when it changed, not on each commit, and not on /shutdown: commits since its last write
+// are lost by a restart. So it first waits, up to 15 s, for a write after the call (there
+// is none to wait for when nothing changed).
 func (c *Cluster) RestartDatastore(ctx context.Context) error {
 	if c.ds == nil {
 		return errors.New("cluster: the Datastore emulator was given (DATASTORE_EMULATOR_HOST), not started: it cannot be restarted")
 	}
-	if err := c.ds.shutdown(30 * time.Second); err != nil {
+	c.ds.waitPersisted(ctx, time.Now(), 15*time.Second)
+	if err := c.ds.shutdown(2 * time.Minute); err != nil {
 		c.logf("stopping the Datastore emulator: %v", err)
 	}
 	return c.ds.run(ctx, max(c.cfg.ReadyWithin, 2*time.Minute))

@@ -106,3 +106,16 @@ func alive(pid int) bool {
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(f) > 0 && f[0] != "Z"
 }
+
+// waitPersisted waits until the emulator wrote its data file after since, or within
+// passed.
+func (d *datastoreEmulator) waitPersisted(ctx context.Context, since time.Time, within time.Duration) {
+	file := filepath.Join(d.dir, "datastore", "WEB-INF", "appengine-generated", "local_db.bin")
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if fi, err := os.Stat(file); err == nil && fi.ModTime().After(since) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

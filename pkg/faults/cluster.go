@@ -205,20 +205,6 @@ type clusterStatus struct {
 	Quota map[string]json.RawMessage `json:"quota"`
 }
 
-// waitSynced waits for the first full sync to end.
-func (run *clusterRun) waitSynced(ctx context.Context) error {
-	return poll(ctx, run.within, "the full sync", func() (bool, string) {
-		st, err := run.status(ctx)
-		if err != nil {
-			return false, err.Error()
-		}
-		if st.Sync.LastFullSyncAt == nil || st.Sync.State != "idle" {
-			return false, fmt.Sprintf("sync %q at %d/%d", st.Sync.State, st.Sync.GroupsDone, st.Sync.GroupsTotal)
-		}
-		return true, ""
-	})
-}
-
 // quiet waits until the cache equals the truth and every queue of the Cloud Tasks
 // emulator stayed empty over several polls.
 func (run *clusterRun) quiet(ctx context.Context, what string, extra func() (bool, string)) error {
@@ -304,11 +290,11 @@ func ClusterSync(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 		return nil, err
 	}
 	defer func() { run.close(err != nil || (run.r != nil && len(run.r.Problems) > 0)) }()
-	if err := run.waitSynced(ctx); err != nil {
+	if err := run.waitSyncedTicking(ctx); err != nil {
 		return nil, err
 	}
 	run.run.SyncSeconds = seconds(time.Since(wall))
-	c.Logf("full sync done %.1fs after the start", run.run.SyncSeconds)
+	run.c.Logf("full sync done %.1fs after the start", run.run.SyncSeconds)
 	if err := run.quiet(ctx, "the queues after the sync", nil); err != nil {
 		return nil, err
 	}

@@ -176,7 +176,7 @@ func InjectedErrors(ctx context.Context, c Config) (*Report, error) {
 	if !r.CacheEqualsTruth {
 		probs.add("cache differs from the truth: %s", describe(r.Differences))
 	}
-	p := patchReport(want, s.Writes.Writes(), nil, &probs)
+	p := patchReport(want, s.Writes.Writes(), nil, false, &probs)
 	r.Remediation.Patched, r.Remediation.ResentWithinRun = p.patched, p.resent
 	if r.Remediation.Fixed, err = checkFixed(ctx, app.Store, want, &probs); err != nil {
 		return nil, err

@@ -236,7 +236,7 @@ func Kills(ctx context.Context, c Config) (_ *Report, err error) {
 		return nil, err
 	}
 	r.tenant(truth)
-	pr := patchReport(want, s.Writes.Writes(), killed, &probs)
+	pr := patchReport(want, s.Writes.Writes(), killed, false, &probs)
 	r.Remediation.Patched, r.Remediation.ResentAfterKill, r.Remediation.ResentWithinRun = pr.patched, pr.resentAfterKill, pr.resent
 
 	store, err := bolt.Open(filepath.Join(dataDir, "greep.db"))

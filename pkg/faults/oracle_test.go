@@ -75,7 +75,7 @@ func TestPatchReport(t *testing.T) {
 				want[g] = true
 			}
 			var probs problems
-			p := patchReport(want, tc.writes, tc.killed, &probs)
+			p := patchReport(want, tc.writes, tc.killed, false, &probs)
 			if p.patched != tc.patched || p.resentAfterKill != tc.afterKil || p.resent != tc.resent {
 				t.Errorf("patched %d, re-sent after a kill %d, within a run %d; want %d, %d, %d", p.patched, p.resentAfterKill, p.resent, tc.patched, tc.afterKil, tc.resent)
 			}
@@ -108,5 +108,23 @@ func TestWait(t *testing.T) {
 	c.Wait = time.Second
 	if got := c.wait(time.Hour); got != time.Second {
 		t.Errorf("Config.Wait: %v, want 1s", got)
+	}
+}
+
+// With every task delivered twice, a patch re-sent within a run that changed nothing is
+// counted, not a problem; a second change still is.
+func TestPatchReportToleratesDuplicateDelivery(t *testing.T) {
+	want := map[string]bool{"a@x": true, "b@x": true}
+	writes := map[string][]Write{
+		"a@x": {{Epoch: 0, Status: 200, Changed: true}, {Epoch: 0, Status: 200}},
+		"b@x": {{Epoch: 0, Status: 200, Changed: true}, {Epoch: 0, Status: 200, Changed: true}},
+	}
+	var probs problems
+	p := patchReport(want, writes, nil, true, &probs)
+	if p.patched != 2 || p.resent != 2 {
+		t.Errorf("patched %d, re-sent %d; want 2 and 2", p.patched, p.resent)
+	}
+	if len(probs) != 1 || !strings.Contains(probs[0], "b@x: its settings changed 2 times") {
+		t.Errorf("problems %q, want only b@x's second change", probs)
 	}
 }
