@@ -35,6 +35,8 @@ const (
 type Store interface {
 	greep.GroupStore
 	PutUsers(ctx context.Context, users []greep.User) error
+	User(ctx context.Context, key string) (greep.User, error)
+	DeleteUser(ctx context.Context, id string) error
 	greep.StateStore
 	greep.RecordStore
 }
