@@ -36,6 +36,7 @@ type Store interface {
 	greep.GroupStore
 	PutUsers(ctx context.Context, users []greep.User) error
 	User(ctx context.Context, key string) (greep.User, error)
+	Users(ctx context.Context, q greep.UserQuery) ([]greep.User, string, error)
 	DeleteUser(ctx context.Context, id string) error
 	greep.StateStore
 	greep.RecordStore

@@ -28,10 +28,9 @@ func fromUser(u *admin.User, now time.Time) greep.User {
 	}
 }
 
-// userRefresh re-reads one user (users.get) after a user event. A user whose status
-// changed (or who is new to the cache) has every group it is in judged again, so the
-// hygiene findings follow a suspension at once; a user Google no longer knows is dropped,
-// and its groups, which Google empties of it, are refreshed.
+// userRefresh re-reads one user (users.get) after a user event (storeUser: the hygiene
+// findings follow a suspension at once); a user Google no longer knows is dropped, and its
+// groups, which Google empties of it, are refreshed.
 func (w *Worker) userRefresh(ctx context.Context, run queue.Run, t tasks.UserRefresh) error {
 	if t.User == "" {
 		return greep.Errorf(greep.EINVALID, "invalid task: a user refresh needs a user")
@@ -45,7 +44,12 @@ func (w *Worker) userRefresh(ctx context.Context, run queue.Run, t tasks.UserRef
 		}
 		return w.userGone(ctx, t.User)
 	}
-	u := fromUser(res, w.cfg.Now())
+	return w.storeUser(ctx, fromUser(res, w.cfg.Now()))
+}
+
+// storeUser stores u; if its status changed (or it is new to the cache), every group it
+// is in is judged again.
+func (w *Worker) storeUser(ctx context.Context, u greep.User) error {
 	prev, err := w.cfg.Store.User(ctx, u.ID)
 	known := err == nil
 	if err != nil && !errors.Is(err, greep.ErrNotFound) {
