@@ -75,6 +75,9 @@ type Config struct {
 	// ExpansionWait is how long an expansion may wait for its turn before the request is
 	// answered 503 with Retry-After (default 5 s).
 	ExpansionWait time.Duration
+	// HistoryRetention is how far back GET /v1/history exports may reach
+	// (DefaultHistoryRetention when zero).
+	HistoryRetention time.Duration
 }
 
 // DefaultAnswerTTL is Config.AnswerTTL's default.
@@ -98,7 +101,8 @@ type server struct {
 	groups *ttlCache[greep.Group] // groups by the key they were asked by
 	router chi.Router
 
-	metrics http.Handler // GET /metrics; nil: 404
+	metrics   http.Handler // GET /metrics; nil: 404
+	retention time.Duration
 }
 
 // New returns the read API's handler, to be mounted at "/".
@@ -131,6 +135,10 @@ func newServer(cfg Config) (*server, error) {
 		rand.Read(key)
 	}
 	s.tokens = newPageTokens(key)
+	s.retention = cfg.HistoryRetention
+	if s.retention <= 0 {
+		s.retention = DefaultHistoryRetention
+	}
 	budget := cfg.CacheMembers
 	if budget <= 0 {
 		budget = DefaultCacheMembers

@@ -329,6 +329,15 @@ func (s *server) v1GroupHistory(w http.ResponseWriter, r *http.Request) {
 
 // GET /v1/history
 func (s *server) v1History(w http.ResponseWriter, r *http.Request) {
+	h, export, err := s.parseHistoryRange(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if export {
+		s.exportHistory(w, r, h)
+		return
+	}
 	var q greep.EventQuery
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
