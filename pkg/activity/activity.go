@@ -139,9 +139,11 @@ func Parse(body []byte) ([]greep.Event, error) {
 			Event:       e.Name,
 			Group:       email(params["GROUP_EMAIL"]),
 			Member:      email(firstNonEmpty(params["USER_EMAIL"], params["MEMBER_EMAIL"])),
-			Setting:     params["SETTING_NAME"],
-			OldValue:    params["OLD_VALUE"],
-			NewValue:    params["NEW_VALUE"],
+			// The groups application names the setting acl_permission and gives its values
+			// as old_value_repeated and new_value_repeated.
+			Setting:  firstNonEmpty(params["SETTING_NAME"], params["ACL_PERMISSION"]),
+			OldValue: firstNonEmpty(params["OLD_VALUE"], params["OLD_VALUE_REPEATED"]),
+			NewValue: firstNonEmpty(params["NEW_VALUE"], params["NEW_VALUE_REPEATED"], params["USER_NICKNAME"]),
 		})
 	}
 	return events, nil

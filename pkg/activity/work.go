@@ -13,6 +13,15 @@ type Work struct {
 	Refresh []Refresh
 	// Settings lists the groups whose settings to re-read (for remediation), each once.
 	Settings []SettingsRead
+	// Users lists the users to re-read, each once: user events change what hygiene
+	// judges (suspended, archived) or the keys a user is found by.
+	Users []UserRead
+}
+
+// UserRead is one user to re-read.
+type UserRead struct {
+	User   string // primary email (the new one after a rename)
+	Reason string
 }
 
 // Refresh is one group to re-read and what the re-read should show.
@@ -40,6 +49,7 @@ const (
 	memberRole
 	groupChanged
 	settingChanged
+	userChanged
 )
 
 // effects maps event names (upper-cased: the admin application spells them
@@ -59,6 +69,17 @@ var effects = map[string]effect{
 	"CHANGE_GROUP_DESCRIPTION": groupChanged,
 	"GROUP_MEMBER_BULK_UPLOAD": groupChanged,
 	"CHANGE_GROUP_SETTING":     settingChanged,
+	// admin application, type USER_SETTINGS (the user in USER_EMAIL)
+	"CREATE_USER":     userChanged,
+	"DELETE_USER":     userChanged,
+	"UNDELETE_USER":   userChanged,
+	"SUSPEND_USER":    userChanged,
+	"UNSUSPEND_USER":  userChanged,
+	"ARCHIVE_USER":    userChanged,
+	"UNARCHIVE_USER":  userChanged,
+	"RENAME_USER":     userChanged,
+	"ADD_NICKNAME":    userChanged,
+	"REMOVE_NICKNAME": userChanged,
 	// groups application (changes made in the Groups UI)
 	"ADD_USER":              memberAdded,
 	"JOIN":                  memberAdded,
@@ -68,6 +89,7 @@ var effects = map[string]effect{
 	"LEAVE":                 memberRemoved,
 	"CHANGE_USER_ROLE":      memberRole,
 	"CHANGE_ACL_PERMISSION": settingChanged,
+	"CHANGE_BASIC_SETTING":  groupChanged,
 }
 
 // Plan returns the work events imply. Events without a group, or whose name Greep does not
@@ -77,8 +99,21 @@ func Plan(events []greep.Event) Work {
 	refresh := map[string]int{}           // group -> index in w.Refresh
 	expect := map[string]map[string]int{} // group -> member -> index in its Expect
 	settings := map[string]bool{}
+	users := map[string]bool{}
 	for _, e := range events {
 		eff := effects[strings.ToUpper(e.Event)]
+		if eff == userChanged {
+			user := e.Member
+			if strings.EqualFold(e.Event, "RENAME_USER") && strings.Contains(e.NewValue, "@") {
+				// Google no longer finds the user by the old address.
+				user = strings.ToLower(strings.TrimSpace(e.NewValue))
+			}
+			if user != "" && !users[user] {
+				users[user] = true
+				w.Users = append(w.Users, UserRead{User: user, Reason: e.Event})
+			}
+			continue
+		}
 		group := e.Group
 		if eff == groupChanged && strings.EqualFold(e.Event, "CHANGE_GROUP_EMAIL") && strings.Contains(e.NewValue, "@") {
 			// After a rename the old address no longer finds the group at Google, and a

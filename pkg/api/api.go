@@ -29,6 +29,7 @@ type Store interface {
 	Members(ctx context.Context, groupID string) ([]greep.Member, error)
 	MemberOf(ctx context.Context, memberKey string) ([]string, error)
 	User(ctx context.Context, key string) (greep.User, error)
+	Users(ctx context.Context, q greep.UserQuery) ([]greep.User, string, error)
 	Events(ctx context.Context, q greep.EventQuery) ([]greep.Event, string, error)
 	Findings(ctx context.Context, q greep.FindingQuery) ([]greep.Finding, string, error)
 	State(ctx context.Context, name string) ([]byte, error)
@@ -74,6 +75,9 @@ type Config struct {
 	// ExpansionWait is how long an expansion may wait for its turn before the request is
 	// answered 503 with Retry-After (default 5 s).
 	ExpansionWait time.Duration
+	// HistoryRetention is how far back GET /v1/history exports may reach
+	// (DefaultHistoryRetention when zero).
+	HistoryRetention time.Duration
 }
 
 // DefaultAnswerTTL is Config.AnswerTTL's default.
@@ -97,7 +101,8 @@ type server struct {
 	groups *ttlCache[greep.Group] // groups by the key they were asked by
 	router chi.Router
 
-	metrics http.Handler // GET /metrics; nil: 404
+	metrics   http.Handler // GET /metrics; nil: 404
+	retention time.Duration
 }
 
 // New returns the read API's handler, to be mounted at "/".
@@ -130,6 +135,10 @@ func newServer(cfg Config) (*server, error) {
 		rand.Read(key)
 	}
 	s.tokens = newPageTokens(key)
+	s.retention = cfg.HistoryRetention
+	if s.retention <= 0 {
+		s.retention = DefaultHistoryRetention
+	}
 	budget := cfg.CacheMembers
 	if budget <= 0 {
 		budget = DefaultCacheMembers
@@ -171,6 +180,8 @@ func (s *server) routes() chi.Router {
 		groups.Get("/v1/groups/{groupKey}", s.v1Group)
 		groups.Get("/v1/groups/{groupKey}/members", s.v1Members)
 		groups.Get("/v1/users/{userKey}/groups", s.v1UserGroups)
+		groups.Get("/v1/users", s.v1Users)
+		groups.Get("/v1/users/{userKey}", s.v1User)
 		history := r.With(need(auth.ScopeHistory))
 		history.Get("/v1/groups/{groupKey}/history", s.v1GroupHistory)
 		history.Get("/v1/history", s.v1History)

@@ -100,7 +100,12 @@ func (s *server) dirGroups(w http.ResponseWriter, r *http.Request) {
 	var next string
 	if userKey != "" {
 		// A member's groups, direct only as on Google, paged by email in memory.
-		all, err := s.memberGroups(r, userKey, false)
+		ref, err := s.resolveMember(r.Context(), userKey)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		all, err := s.memberGroups(r, ref, false)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -189,8 +194,6 @@ func (s *server) dirGroup(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, r, append(b, '\n'), etag, g.SyncedAt)
 }
 
-var validRoles = []string{"OWNER", "MANAGER", "MEMBER"}
-
 // GET /admin/directory/v1/groups/{groupKey}/members
 func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 	g, err := s.group(r)
@@ -199,18 +202,10 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var roles []string
-	if v := q.Get("roles"); v != "" {
-		for _, role := range strings.Split(v, ",") {
-			role = strings.ToUpper(strings.TrimSpace(role))
-			if !slices.Contains(validRoles, role) {
-				s.writeError(w, r, errInvalid("Invalid value for roles: %q (OWNER, MANAGER, MEMBER, comma-separated)", v))
-				return
-			}
-			roles = append(roles, role)
-		}
-		slices.Sort(roles)
-		roles = slices.Compact(roles)
+	roles, err := parseRoles(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	derived, err := boolParam(q, "includeDerivedMembership")
 	if err != nil {

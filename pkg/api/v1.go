@@ -20,13 +20,18 @@ const (
 	v1MaxPage     = 1000
 )
 
-func appendV1GroupSummary(b []byte, g greep.Group) []byte {
+// appendV1GroupSummary appends a group's entry in a list; role, when not empty, is the
+// asking user's own role in it (/v1/users/{key}/groups).
+func appendV1GroupSummary(b []byte, g greep.Group, role string) []byte {
 	b = append(b, '{')
 	b = appendField(b, true, "id", g.ID)
 	b = appendField(b, false, "email", g.Email)
 	b = appendField(b, false, "name", g.Name)
 	b = append(b, `,"directMembersCount":`...)
 	b = appendInt(b, g.DirectMembersCount)
+	if role != "" {
+		b = appendField(b, false, "role", role)
+	}
 	b = append(b, `,"syncedAt":`...)
 	b = appendTime(b, g.SyncedAt)
 	return append(b, '}')
@@ -76,7 +81,7 @@ func (s *server) v1Groups(w http.ResponseWriter, r *http.Request) {
 			b = append(b, ',')
 		}
 		n++
-		b = appendV1GroupSummary(b, g)
+		b = appendV1GroupSummary(b, g, "")
 		if oldest.IsZero() || g.SyncedAt.Before(oldest) {
 			oldest = g.SyncedAt
 		}
@@ -145,7 +150,13 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	query := "v1/members\x00" + g.ID
+	roles, err := parseRoles(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rolesKey := strings.Join(roles, ",")
+	query := "v1/members\x00" + g.ID + "\x00" + rolesKey
 	if transitive {
 		query += "\x00t"
 	}
@@ -164,17 +175,16 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	etag := pageETag(snap.hash, "v1", cursor, strconv.Itoa(limit))
+	etag := pageETag(snap.hash, "v1", cursor, rolesKey, strconv.Itoa(limit))
 	if notModified(w, r, etag, syncedAt) {
 		return
 	}
-	i := snap.after(cursor)
-	j := min(i+limit, len(snap.members))
+	picked, more := pageMembers(snap, snap.after(cursor), limit, roles)
 	next := ""
-	if j < len(snap.members) {
-		next = s.tokens.encode(query, memberCursor(snap.members[j-1]))
+	if more {
+		next = s.tokens.encode(query, memberCursor(snap.members[picked[len(picked)-1]]))
 	}
-	frags := snap.v1Page(i, j)
+	frags := snap.v1Picked(picked)
 	size := 128 + len(next) // the envelope: members, nextPageToken and syncedAt
 	for _, f := range frags {
 		size += len(f) + 1
@@ -215,7 +225,12 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 		writeBody(w, r, a.body, "", a.syncedAt)
 		return
 	}
-	groups, err := s.memberGroups(r, key, transitive)
+	ref, err := s.resolveMember(r.Context(), key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	groups, err := s.memberGroups(r, ref, transitive)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -226,7 +241,12 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendV1GroupSummary(b, g)
+		role, err := s.roleIn(r.Context(), g, ref)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		b = appendV1GroupSummary(b, g, role)
 		if oldest.IsZero() || g.MembersSyncedAt.Before(oldest) {
 			oldest = g.MembersSyncedAt
 		}
@@ -239,13 +259,9 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, r, b, "", oldest)
 }
 
-// memberGroups returns the groups memberKey belongs to that the principal may see, by
+// memberGroups returns the groups ref belongs to that the principal may see, by
 // email.
-func (s *server) memberGroups(r *http.Request, memberKey string, transitive bool) ([]greep.Group, error) {
-	ref, err := s.resolveMember(r.Context(), memberKey)
-	if err != nil {
-		return nil, err
-	}
+func (s *server) memberGroups(r *http.Request, ref memberRef, transitive bool) ([]greep.Group, error) {
 	ids, err := s.groupsOf(r.Context(), ref.indexKey(), transitive)
 	if err != nil {
 		return nil, err
@@ -313,6 +329,15 @@ func (s *server) v1GroupHistory(w http.ResponseWriter, r *http.Request) {
 
 // GET /v1/history
 func (s *server) v1History(w http.ResponseWriter, r *http.Request) {
+	h, export, err := s.parseHistoryRange(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if export {
+		s.exportHistory(w, r, h)
+		return
+	}
 	var q greep.EventQuery
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)

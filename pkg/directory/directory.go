@@ -35,6 +35,9 @@ const (
 type Store interface {
 	greep.GroupStore
 	PutUsers(ctx context.Context, users []greep.User) error
+	User(ctx context.Context, key string) (greep.User, error)
+	Users(ctx context.Context, q greep.UserQuery) ([]greep.User, string, error)
+	DeleteUser(ctx context.Context, id string) error
 	greep.StateStore
 	greep.RecordStore
 }

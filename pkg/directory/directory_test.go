@@ -39,7 +39,8 @@ type runner struct {
 	ran     []queue.Task
 	// twice delivers every task a second time after it succeeded, as an at-least-once
 	// queue may.
-	twice bool
+	twice       bool
+	evaluations []queue.Task
 }
 
 // run delivers due tasks until none is left; a task answered non-2xx is retried up to
@@ -77,7 +78,17 @@ func (r *runner) run() {
 	}
 }
 
-func (r *runner) deliver(t queue.Task) int { return queuetest.Deliver(r.h, t).Code }
+// deliver runs t through the worker; a remediation evaluation (queued for the groups of a
+// user whose status changed) is kept in evaluations instead, for the test to look at.
+func (r *runner) deliver(t queue.Task) int {
+	if t.Queue == tasks.QueueRemediation {
+		r.mu.Lock()
+		r.evaluations = append(r.evaluations, t)
+		r.mu.Unlock()
+		return http.StatusOK
+	}
+	return queuetest.Deliver(r.h, t).Code
+}
 
 // release makes every held task ready, as if its schedule time had come.
 func (r *runner) release() {

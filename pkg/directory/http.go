@@ -27,6 +27,8 @@ func (w *Worker) Handler() http.Handler {
 		r.Post(PathUsersPage, queue.Handle(w.runner, w.usersPage))
 		r.Post(PathFinish, queue.Handle(w.runner, w.finish))
 		r.Post(tasks.PathDirectoryRefresh, queue.Handle(w.runner, w.refresh))
+		r.Post(tasks.PathDirectoryUser, queue.Handle(w.runner, w.userRefresh))
+		r.Post(PathUsersSweepPage, queue.Handle(w.runner, w.usersSweepPage))
 	})
 	r.With(queue.OnlyCron(w.cfg.TrustAppEngineHeaders, false)).Get(PathCronResync, w.cronResync)
 	return r

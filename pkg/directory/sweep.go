@@ -45,11 +45,19 @@ func (w *Worker) StartFullSync(ctx context.Context) (int64, error) {
 	if err := w.enqueue(ctx, w.cfg.SweepQueue, PathUsersPage, syncplan.UsersPageName(s.Generation, ""), UsersPage{Generation: s.Generation}, time.Time{}); err != nil {
 		return 0, err
 	}
+	// The full sync reads every user: the next users sweep is due a day later.
+	if err := w.usersReadAt(ctx, w.cfg.Now()); err != nil {
+		return 0, err
+	}
 	return s.Generation, nil
 }
 
 // StartResync begins a resync unless a sweep is running; it reports whether it started one.
+// It also starts the daily users sweep when that is due.
 func (w *Worker) StartResync(ctx context.Context) (bool, error) {
+	if _, err := w.StartUsersSweepIfDue(ctx); err != nil {
+		return false, err
+	}
 	_, err := w.begin(ctx, syncplan.ModeResync, false)
 	if errors.Is(err, errBusy) {
 		return false, nil

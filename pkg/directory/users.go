@@ -1,11 +1,17 @@
 package directory
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	"go.uber.org/zap"
 	admin "google.golang.org/api/admin/directory/v1"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/queue"
+	"github.com/greephq/greep/pkg/tasks"
 )
 
 // fromUser is a users.list entry as the cache keeps it: the keys Google accepts for the
@@ -20,4 +26,99 @@ func fromUser(u *admin.User, now time.Time) greep.User {
 		Archived:           u.Archived,
 		SyncedAt:           now,
 	}
+}
+
+// userRefresh re-reads one user (users.get) after a user event (storeUser: the hygiene
+// findings follow a suspension at once); a user Google no longer knows is dropped, and its
+// groups, which Google empties of it, are refreshed.
+func (w *Worker) userRefresh(ctx context.Context, run queue.Run, t tasks.UserRefresh) error {
+	if t.User == "" {
+		return greep.Errorf(greep.EINVALID, "invalid task: a user refresh needs a user")
+	}
+	res, err := w.cfg.Directory.Users.Get(t.User).Context(ctx).Do()
+	w.countCall(ctx, 0)
+	if err != nil {
+		out, err := w.callFailed(ctx, t.User, err)
+		if err != nil || out != gone {
+			return err
+		}
+		return w.userGone(ctx, t.User)
+	}
+	return w.storeUser(ctx, fromUser(res, w.cfg.Now()))
+}
+
+// storeUser stores u; if its status changed (or it is new to the cache), every group it
+// is in is judged again.
+func (w *Worker) storeUser(ctx context.Context, u greep.User) error {
+	prev, err := w.cfg.Store.User(ctx, u.ID)
+	known := err == nil
+	if err != nil && !errors.Is(err, greep.ErrNotFound) {
+		return fmt.Errorf("reading user %s: %w", u.PrimaryEmail, err)
+	}
+	if err := w.cfg.Store.PutUsers(ctx, []greep.User{u}); err != nil {
+		return fmt.Errorf("storing user %s: %w", u.PrimaryEmail, err)
+	}
+	if known && prev.Status() == u.Status() {
+		return nil
+	}
+	groups, err := w.groupsOfUser(ctx, u)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		// Named after the user's new state: a re-run evaluates once, a later change again.
+		name := tasks.Name(g, "evaluate-user", u.ID, u.Status(), u.SyncedAt.UTC().Format(time.RFC3339Nano))
+		if err := w.enqueue(ctx, tasks.QueueRemediation, tasks.PathRemediationEvaluate, name, tasks.Evaluate{Group: g}, time.Time{}); err != nil {
+			return err
+		}
+	}
+	w.log.Info("user status changed", zap.String("user", u.PrimaryEmail), zap.String("status", u.Status()), zap.Int("groups", len(groups)))
+	return nil
+}
+
+// userGone drops a deleted user and refreshes the groups that held it.
+func (w *Worker) userGone(ctx context.Context, key string) error {
+	u, err := w.cfg.Store.User(ctx, key)
+	if errors.Is(err, greep.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("finding deleted user %s: %w", key, err)
+	}
+	groups, err := w.groupsOfUser(ctx, u)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		name := tasks.Name(g, "user-deleted", u.ID)
+		if err := w.enqueue(ctx, w.cfg.PushQueue, tasks.PathDirectoryRefresh, name, tasks.Refresh{Group: g, Reason: "user deleted: " + u.PrimaryEmail}, time.Time{}); err != nil {
+			return err
+		}
+	}
+	if err := w.cfg.Store.DeleteUser(ctx, u.ID); err != nil {
+		return fmt.Errorf("removing deleted user %s: %w", u.PrimaryEmail, err)
+	}
+	w.log.Info("user deleted", zap.String("user", u.PrimaryEmail), zap.Int("groups", len(groups)))
+	return nil
+}
+
+// groupsOfUser returns the emails of the groups holding u directly, from the reverse
+// index.
+func (w *Worker) groupsOfUser(ctx context.Context, u greep.User) ([]string, error) {
+	ids, err := w.cfg.Store.MemberOf(ctx, u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", u.PrimaryEmail, err)
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		g, err := w.cfg.Store.Group(ctx, id)
+		if errors.Is(err, greep.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("group %s of %s: %w", id, u.PrimaryEmail, err)
+		}
+		out = append(out, g.Email)
+	}
+	return out, nil
 }

@@ -46,6 +46,7 @@ type window struct {
 const (
 	kindRefresh  = "refresh"
 	kindSettings = "settings"
+	kindUser     = "user" // a user's re-read; the "group" of its job is the user's email
 )
 
 // job is one piece of debounced work on one group.
@@ -148,6 +149,9 @@ func (d *debouncer) task(j job, w window) (queue.Task, error) {
 	case kindSettings:
 		return tasks.New(tasks.QueueSettings, tasks.PathSettingsGet, name,
 			tasks.SettingsGet{Group: j.group, Reason: reason}, w.Due)
+	case kindUser:
+		return tasks.New(tasks.QueueDirectory, tasks.PathDirectoryUser, name,
+			tasks.UserRefresh{User: j.group, Reason: reason}, w.Due)
 	default:
 		return tasks.New(tasks.QueueDirectory, tasks.PathDirectoryRefresh, name,
 			tasks.Refresh{Group: j.group, Reason: reason, Expect: w.Expect, NotifiedAt: w.Start, ChangedAt: w.ChangedAt}, w.Due)

@@ -236,6 +236,11 @@ func (h *Handler) notify(r *http.Request) (int, error) {
 			return added, err
 		}
 	}
+	for _, u := range work.Users {
+		if err := h.debounce.schedule(r.Context(), job{kind: kindUser, group: u.User, reason: u.Reason}, open); err != nil {
+			return added, err
+		}
+	}
 	return added, nil
 }
 

@@ -29,6 +29,7 @@ const (
 // Handler paths, by service (dispatch.yaml routes /tasks/<service>/ to <service>).
 const (
 	PathDirectoryRefresh    = "/tasks/directory/refresh"    // body Refresh
+	PathDirectoryUser       = "/tasks/directory/user"       // body UserRefresh
 	PathSettingsGet         = "/tasks/groupssettings/get"   // body SettingsGet
 	PathSettingsPatch       = "/tasks/groupssettings/patch" // body SettingsPatch
 	PathRemediationEvaluate = "/tasks/remediation/evaluate" // body Evaluate
@@ -54,6 +55,13 @@ type Refresh struct {
 	// refresh that confirms the change measures freshness from them.
 	NotifiedAt time.Time `json:"notifiedAt,omitzero"`
 	ChangedAt  time.Time `json:"changedAt,omitzero"`
+}
+
+// UserRefresh asks the directory worker to re-read one user (a user event: suspended,
+// archived, renamed, deleted, an alias added or removed).
+type UserRefresh struct {
+	User   string `json:"user"`   // primary email (the new one after a rename), alias or id
+	Reason string `json:"reason"` // the event that asked for it
 }
 
 // SettingsGet asks the groupssettings worker to read one group's settings.

@@ -22,8 +22,13 @@ const (
 // Mutation is one change to the tenant, as /sim/v1/mutations takes it.
 type Mutation struct {
 	// Op is addMember, removeMember, updateMember (role), createGroup, deleteGroup or
-	// setSettings.
+	// setSettings; or, on a user, suspendUser, unsuspendUser, archiveUser, unarchiveUser,
+	// addUserAlias or removeUserAlias (users.go).
 	Op string `json:"op"`
+	// User is the user of a user op (primary email, alias or id).
+	User string `json:"user,omitempty"`
+	// Alias is the address addUserAlias adds or removeUserAlias removes.
+	Alias string `json:"alias,omitempty"`
 	// Group is the group's email (or alias or id, except for createGroup).
 	Group string `json:"group"`
 	// Member is the member's email (or alias or id); an unknown outside address becomes a
@@ -45,6 +50,15 @@ type Mutation struct {
 
 // check validates a mutation on its own, before anything is applied.
 func (m Mutation) check() error {
+	if userOps[m.Op] {
+		if strings.TrimSpace(m.User) == "" {
+			return fmt.Errorf("%s needs a user", m.Op)
+		}
+		if (m.Op == opAddUserAlias || m.Op == opRemoveUserAlias) && strings.TrimSpace(m.Alias) == "" {
+			return fmt.Errorf("%s needs an alias", m.Op)
+		}
+		return nil
+	}
 	switch m.Op {
 	case opAddMember, opRemoveMember, opUpdateMember:
 		if strings.TrimSpace(m.Member) == "" {
@@ -54,7 +68,7 @@ func (m Mutation) check() error {
 	case "":
 		return errors.New("op is missing")
 	default:
-		return fmt.Errorf("unknown op %q (want addMember, removeMember, updateMember, createGroup, deleteGroup or setSettings)", m.Op)
+		return fmt.Errorf("unknown op %q (want addMember, removeMember, updateMember, createGroup, deleteGroup, setSettings, suspendUser, unsuspendUser, archiveUser, unarchiveUser, addUserAlias or removeUserAlias)", m.Op)
 	}
 	if strings.TrimSpace(m.Group) == "" {
 		return fmt.Errorf("%s needs a group", m.Op)
@@ -111,6 +125,9 @@ func (s *Sim) applyOne(m Mutation, now time.Time) *apiError {
 	}
 	if m.Op == opCreateGroup {
 		return s.createGroup(m, actor, app, now)
+	}
+	if userOps[m.Op] {
+		return s.applyUserOp(m, actor, now)
 	}
 	g, err := s.group(s.actual, m.Group, "group")
 	if err != nil {
@@ -283,6 +300,9 @@ func (s *Sim) commit(c change, actor, app string, events []event, now time.Time)
 		s.pending = append(s.pending, timed{at: now, c: c})
 	}
 	for _, e := range events {
+		if app == "groups" {
+			e = groupsAppEvent(e)
+		}
 		s.logActivity(now, app, actor, e)
 	}
 }

@@ -21,6 +21,7 @@ type param struct{ name, value string }
 
 type event struct {
 	name   string
+	typ    string // the event's type: GROUP_SETTINGS when empty
 	params []param
 }
 
@@ -117,7 +118,10 @@ func (s *Sim) activityJSON(a activity) *activityJSON {
 		Actor:       activityActor{CallerType: "USER", Email: a.actor},
 		OwnerDomain: s.cfg.Domain,
 		IPAddress:   "203.0.113.10",
-		Events:      []activityEvent{{Type: "GROUP_SETTINGS", Name: a.e.name, Parameters: make([]activityParam, len(a.e.params))}},
+		Events:      []activityEvent{{Type: a.e.typ, Name: a.e.name, Parameters: make([]activityParam, len(a.e.params))}},
+	}
+	if out.Events[0].Type == "" {
+		out.Events[0].Type = "GROUP_SETTINGS"
 	}
 	if p := s.t.byKey[a.actor]; p != nil && p.user != nil {
 		out.Actor.ProfileID = p.id
