@@ -27,6 +27,7 @@ import (
 	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/metrics"
 	qlocal "github.com/greephq/greep/pkg/queue/local"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/quota"
@@ -58,6 +59,8 @@ type App struct {
 	// Services are the App Engine services as mounted, by name ("default" is the read
 	// API), each built by its pkg/wiring constructor as in production.
 	Services map[string]wiring.Service
+	// Metrics is the process's registry, served on /metrics.
+	Metrics *metrics.Metrics
 	// Now is the clock the whole process follows: the simulator's (time-scaled) or the
 	// wall clock against Google.
 	Now func() time.Time
@@ -95,6 +98,9 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if a.Store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
+	// Instrumented before the dispatcher takes it, so its failed writes count too.
+	a.Metrics = metrics.New(a.Now)
+	a.Store = a.Metrics.InstrumentStore(a.Store)
 
 	// The dispatcher's clock is the simulator's: queues.yaml's rates are per simulated
 	// second, which a time-scaled simulator packs into less wall time.

@@ -54,7 +54,12 @@ func waitSynced(t *testing.T, app *local.App) syncplan.Progress {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Generation > 0 && !s.Running() {
+		// The sweep document closes before the status document says idle: wait for both.
+		var st greep.SyncState
+		if _, err := greep.LoadState(ctx, app.Store, greep.StateSync, &st); err != nil {
+			t.Fatal(err)
+		}
+		if s.Generation > 0 && !s.Running() && st.State == "idle" {
 			return p
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -14,12 +14,29 @@ import (
 // function is the caller's, not the store's. Methods greep.Store gains later pass through
 // uncounted until they are added here.
 func (m *Metrics) InstrumentStore(s greep.Store) greep.Store {
+	for _, op := range storeOps {
+		m.storeErrors.WithLabelValues(op)
+	}
 	return &countingStore{Store: s, m: m}
 }
+
+// storeOps are the operations counted, listed so a scrape shows each at zero.
+var storeOps = []string{"PutGroups", "DeleteGroup", "ReplaceMembers", "PutUsers", "PutSettings", "AddEvents",
+	"UpdateFinding", "UpdateState", "AddCount", "CreateRecord", "PutRecord", "DeleteRecord"}
 
 type countingStore struct {
 	greep.Store
 	m *Metrics
+}
+
+// Of returns the metrics s was instrumented with, so the parts built on an instrumented
+// store share its registry.
+func Of(s greep.Store) (*Metrics, bool) {
+	c, ok := s.(*countingStore)
+	if !ok {
+		return nil, false
+	}
+	return c.m, true
 }
 
 func (c *countingStore) check(ctx context.Context, op string, err error) error {

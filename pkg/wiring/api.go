@@ -18,7 +18,7 @@ func NewAPI(ctx context.Context, rt *Runtime, authn auth.Authenticator) (*Servic
 		return nil, err
 	}
 	h, err := api.New(api.Config{
-		Store: rt.Store, Status: status{rt}, Auth: authn, Logger: rt.Log.Named("api"),
+		Store: rt.Store, Status: status{rt}, Metrics: rt.Metrics.Handler(), Auth: authn, Logger: rt.Log.Named("api"),
 		Now: rt.Now, PageTokenKey: key,
 	})
 	if err != nil {

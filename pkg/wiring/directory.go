@@ -44,6 +44,7 @@ func NewDirectory(rt *Runtime, c DirectoryConfig) (*Directory, error) {
 		Quota:                 rt.Quota,
 		TrustAppEngineHeaders: rt.TrustTaskHeaders,
 		Logger:                rt.Log.Named("directory"),
+		Freshness:             rt.Metrics,
 	})
 	return &Directory{
 		Service: Service{Name: "directory", Routes: []string{"/tasks/directory/", "/cron/directory/"}, Handler: w.Handler()},

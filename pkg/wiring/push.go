@@ -16,6 +16,6 @@ func DefaultPush() PushConfig { return PushConfig{Debounce: push.DefaultDebounce
 
 // NewPush builds the push service: the webhook the Reports API's channels deliver to.
 func NewPush(rt *Runtime, c PushConfig) *Service {
-	h := push.New(rt.Store, rt.Queue, push.Config{Debounce: c.Debounce, Now: rt.Now, Log: rt.Log.Named("push")})
+	h := push.New(rt.Store, rt.Queue, push.Config{Debounce: c.Debounce, Now: rt.Now, Log: rt.Log.Named("push"), Observer: rt.Metrics})
 	return &Service{Name: "push", Routes: []string{"/push/"}, Handler: h}
 }

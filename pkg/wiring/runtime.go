@@ -17,6 +17,7 @@ import (
 
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/metrics"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/quota"
@@ -44,6 +45,9 @@ type Runtime struct {
 	TrustTaskHeaders bool
 	// QueueStats gives /v1/status each queue's figures; nil shows none.
 	QueueStats func(ctx context.Context) (map[string]greep.QueueStat, error)
+	// Metrics is the process's registry (served on /metrics): Store is instrumented with
+	// it, and the Google clients, the directory worker and the webhook report to it.
+	Metrics *metrics.Metrics
 }
 
 // New returns a runtime over store and q, with the guard of queues on the clock now
@@ -55,17 +59,27 @@ func New(store greep.Store, q queue.Enqueuer, queues *queueconfig.Config, now fu
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Runtime{
-		Store: store, Queue: q, Queues: queues, Now: now, Log: log,
-		Quota: quota.New(store, queues, quota.WithClock(now)),
+	// A store already instrumented (greep local's, shared with its dispatcher) brings its
+	// registry along.
+	m, ok := metrics.Of(store)
+	if !ok {
+		m = metrics.New(now)
+		store = m.InstrumentStore(store)
 	}
+	rt := &Runtime{
+		Store: store, Queue: q, Queues: queues, Now: now, Log: log,
+		Quota:   quota.New(store, queues, quota.WithClock(now)),
+		Metrics: m,
+	}
+	m.Collect(metrics.Sources{Status: status{rt}, Store: store, Queues: queues})
+	return rt
 }
 
 // ConnectGoogle builds the Workspace clients with every call through the one-call-per-task
 // budget and the daily quota guard, so no service spends more of Google's quota than
 // queues.yaml gives it.
 func (rt *Runtime) ConnectGoogle(ctx context.Context, c workspace.Config) error {
-	c.Wrap = callbudget.Wrap(rt.Quota)
+	c.Wrap = callbudget.Wrap(rt.Quota, callbudget.Observe(rt.Metrics))
 	clients, err := workspace.New(ctx, c)
 	if err != nil {
 		return err
