@@ -70,6 +70,14 @@ type Config struct {
 	// Freshness hears how long a pushed change took to show in the cache (pkg/metrics);
 	// optional.
 	Freshness FreshnessObserver
+	// ResyncChanges hears how many groups each resync page found new or changed: changes
+	// push should have announced (pkg/metrics, the push-silent alert); optional.
+	ResyncChanges ResyncObserver
+}
+
+// ResyncObserver is told the number of new or changed groups a resync page found.
+type ResyncObserver interface {
+	ObserveResyncChanges(n int)
 }
 
 // FreshnessObserver is told, when a refresh shows what its notification announced, how

@@ -132,6 +132,7 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 			cached[g.ID] = c
 		}
 		selected = w.cfg.Resync.Select(listed, cached, now)
+		w.observeResync(selected)
 	} else {
 		for _, g := range listed {
 			selected = append(selected, syncplan.Selection{Group: g, Reason: syncplan.ReasonNew})
@@ -278,6 +279,21 @@ func (w *Worker) finish(ctx context.Context, _ queue.Run, t Finish) error {
 		zap.Int64("groups", groups), zap.Int("removed", len(stale)), zap.Int64("calls", p.Calls))
 	w.clearMarkers(ctx, t.Generation)
 	return nil
+}
+
+func (w *Worker) observeResync(selected []syncplan.Selection) {
+	if w.cfg.ResyncChanges == nil {
+		return
+	}
+	n := 0
+	for _, s := range selected {
+		if s.Reason == syncplan.ReasonNew || s.Reason == syncplan.ReasonChanged {
+			n++
+		}
+	}
+	if n > 0 {
+		w.cfg.ResyncChanges.ObserveResyncChanges(n)
+	}
 }
 
 // clearMarkers drops the sweep's idempotency markers, and the run markers of refreshes

@@ -131,7 +131,7 @@ func TestMetricsScrapedDuringAScenario(t *testing.T) {
 		"greep_store_errors_total", "greep_sync_state", "greep_sync_groups_done", "greep_sync_groups_listed",
 		"greep_sync_calls", "greep_sync_last_full_timestamp_seconds", "greep_cache_groups", "greep_cache_members",
 		"greep_settings_sweep_running", "greep_settings_sweep_reads_enqueued", "greep_settings_sweep_started_timestamp_seconds",
-		"greep_findings", "greep_findings_truncated",
+		"greep_findings", "greep_findings_truncated", "greep_resync_changes_total",
 	}
 	for _, name := range families {
 		if fams[name] == nil {

@@ -25,17 +25,19 @@ type Metrics struct {
 	lastNotified  *prometheus.GaugeVec
 	freshness     *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
+	resyncChanges prometheus.Counter
 
 	mu        sync.Mutex
 	lastByCh  map[string]time.Time
 	lastStore StoreFailure
+	lastFound time.Time // the last resync page that found changes
 	hooks     []func(Event)
 }
 
 // Event is one thing the metrics heard, for in-process listeners (the dashboard's
 // history ring, the alerts) that need more than a counter.
 type Event struct {
-	Kind string // "call", "notification", "freshness", "storeError"
+	Kind string // "call", "notification", "freshness", "storeError", "resyncChanges"
 	At   time.Time
 	// API, Method, Outcome for calls; Channel, Outcome, Reason for notifications;
 	// Reason is the freshness kind or the store operation.
@@ -82,12 +84,16 @@ func New(now func() time.Time) *Metrics {
 		Name: "greep_store_errors_total",
 		Help: "Cache store operations that failed, by operation (not-found and conflict answers are not failures).",
 	}, []string{"op"})
+	m.resyncChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "greep_resync_changes_total",
+		Help: "Groups a resync found new or changed: changes no notification brought in first.",
+	})
 	// Every family exists from the start, so a scrape shows zeros instead of nothing.
 	for _, k := range []string{"notification_to_visible", "change_to_confirmed"} {
 		m.freshness.WithLabelValues(k)
 	}
 	m.notifications.WithLabelValues("accepted", "")
-	m.reg.MustRegister(m.calls, m.notifications, m.lastNotified, m.freshness, m.storeErrors)
+	m.reg.MustRegister(m.calls, m.notifications, m.lastNotified, m.freshness, m.storeErrors, m.resyncChanges)
 	return m
 }
 
@@ -150,6 +156,23 @@ func (m *Metrics) ObserveStoreError(op string, err error) {
 	m.lastStore = StoreFailure{At: now, Op: op, Error: err.Error()}
 	m.mu.Unlock()
 	m.emit(Event{Kind: "storeError", At: now, Reason: op})
+}
+
+// ObserveResyncChanges is directory.ResyncObserver.
+func (m *Metrics) ObserveResyncChanges(n int) {
+	m.resyncChanges.Add(float64(n))
+	now := m.now()
+	m.mu.Lock()
+	m.lastFound = now
+	m.mu.Unlock()
+	m.emit(Event{Kind: "resyncChanges", At: now, Seconds: float64(n)})
+}
+
+// LastResyncChange returns when a resync last found a change (zero if never).
+func (m *Metrics) LastResyncChange() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastFound
 }
 
 // LastNotifications returns when each channel last delivered an accepted notification

@@ -45,6 +45,7 @@ func NewDirectory(rt *Runtime, c DirectoryConfig) (*Directory, error) {
 		TrustAppEngineHeaders: rt.TrustTaskHeaders,
 		Logger:                rt.Log.Named("directory"),
 		Freshness:             rt.Metrics,
+		ResyncChanges:         rt.Metrics,
 	})
 	return &Directory{
 		Service: Service{Name: "directory", Routes: []string{"/tasks/directory/", "/cron/directory/"}, Handler: w.Handler()},

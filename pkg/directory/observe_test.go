@@ -58,3 +58,50 @@ func TestFreshnessIsObservedWhenTheChangeShows(t *testing.T) {
 		t.Errorf("notification to visible %s (want at least the 2 min re-poll wait), change to confirmed %s (want %s more)", vis[0], conf[0], notified.Sub(changed))
 	}
 }
+
+type resyncChanges struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (r *resyncChanges) ObserveResyncChanges(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n += n
+}
+
+// A resync reports the changes push should have announced: none on an unchanged tenant,
+// one after a change nobody pushed.
+func TestResyncReportsTheChangesItFinds(t *testing.T) {
+	ctx := context.Background()
+	obs := &resyncChanges{}
+	resync := syncplan.Resync{Every: time.Hour, MaxAge: 24 * time.Hour}
+	e := newEnv(t, workspacesim.Config{Users: 60, Groups: 40, Seed: 11}, resync, func(c *directory.Config) { c.ResyncChanges = obs })
+	if _, err := e.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	if obs.n != 0 {
+		t.Fatalf("a full sync reported %d resync changes", obs.n)
+	}
+	e.sim.Advance(resync.Every)
+	if _, err := e.worker.StartResync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	if obs.n != 0 {
+		t.Fatalf("a resync of an unchanged tenant reported %d changes (the rolling slice is not a change)", obs.n)
+	}
+	truth, _ := e.sim.Truth("")
+	if err := e.sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: truth.Groups[2].Email, Member: "late@outside.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(resync.Every)
+	if _, err := e.worker.StartResync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	if obs.n != 1 {
+		t.Errorf("a resync after one unannounced change reported %d", obs.n)
+	}
+}
