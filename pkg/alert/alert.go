@@ -37,7 +37,11 @@ type Alert struct {
 // count to by the quota reset.
 type Lane struct {
 	Name, API string
-	Cap       int64 // where the guard stops the lane
+	// Background lanes (sweeps) alert only while they have Work (calls) left to do: a
+	// sweep lane at its budget with nothing to run loses nothing.
+	Background bool
+	Work       int64
+	Cap        int64 // where the guard stops the lane
 	Used      int64 // the API's count today
 	Projected int64 // the API's count at the reset, with the lane's work still to do
 	ResetAt   time.Time
@@ -107,7 +111,7 @@ func Evaluate(cfg Config, in Inputs) []Alert {
 	}
 
 	for _, l := range in.Lanes {
-		if l.Cap > 0 && l.Projected > l.Cap {
+		if l.Cap > 0 && l.Projected > l.Cap && (!l.Background || l.Work > 0) {
 			add(KindLaneBudget, l.Name, "the %s lane is projected to bring the %s API to %s calls by the quota reset (%s), over its budget of %s (used so far: %s): its work stops at the budget until the reset",
 				l.Name, l.API, num(l.Projected), l.ResetAt.UTC().Format("15:04 MST"), num(l.Cap), num(l.Used))
 		}

@@ -111,7 +111,7 @@ func (f *fixture) occurrence(t *testing.T, kind string, raise, recover func(in *
 
 func TestLaneProjectedOverItsBudget(t *testing.T) {
 	f := newFixture(t)
-	lane := alert.Lane{Name: "groupssettings-sweep", API: "groupssettings", Cap: 60000, Used: 45000, ResetAt: t0.Add(8 * time.Hour)}
+	lane := alert.Lane{Name: "groupssettings-sweep", API: "groupssettings", Background: true, Work: 45000, Cap: 60000, Used: 45000, ResetAt: t0.Add(8 * time.Hour)}
 	f.occurrence(t, alert.KindLaneBudget,
 		func(in *alert.Inputs) { lane.Projected = 90000; in.Lanes = []alert.Lane{lane} },
 		func(in *alert.Inputs) { lane.Projected = 59000; in.Lanes = []alert.Lane{lane} })
