@@ -42,9 +42,9 @@ type Lane struct {
 	Background bool
 	Work       int64
 	Cap        int64 // where the guard stops the lane
-	Used      int64 // the API's count today
-	Projected int64 // the API's count at the reset, with the lane's work still to do
-	ResetAt   time.Time
+	Used       int64 // the API's count today
+	Projected  int64 // the API's count at the reset, with the lane's work still to do
+	ResetAt    time.Time
 }
 
 // Sweep is a running sweep and how long it should take.
@@ -70,6 +70,9 @@ type Inputs struct {
 	StoreFailure     string
 	FailedFindings   []greep.Finding
 	FailedTruncated  bool
+	// Unknown lists the kinds whose figures could not be read (a store that fails reads
+	// too): their alerts neither start nor end on this snapshot.
+	Unknown []string
 }
 
 // Config tunes the conditions.

@@ -228,3 +228,20 @@ func TestWebhookThatHangsOrFailsNeverBlocks(t *testing.T) {
 		t.Errorf("%d attempts, want 3", n)
 	}
 }
+
+// A snapshot whose findings could not be read neither ends nor starts a patch alert.
+func TestUnknownFiguresKeepTheirAlerts(t *testing.T) {
+	f := newFixture(t)
+	f.in.FailedFindings = []greep.Finding{{ID: "f1", Group: "g@example.com", Rule: "r", State: greep.FindingFailed}}
+	f.mgr.Update(f.in)
+	f.in.FailedFindings, f.in.Unknown = nil, []string{alert.KindPatchFailures}
+	f.mgr.Update(f.in)
+	if n := len(f.mgr.Firing()); n != 1 {
+		t.Errorf("%d alerts firing after an unreadable snapshot, want the one kept", n)
+	}
+	f.in.Unknown = nil
+	f.mgr.Update(f.in)
+	if ms := f.rec.waitMessages(t, 2); len(ms) != 2 || !strings.Contains(ms[1], "resolved") {
+		t.Errorf("messages %q", ms)
+	}
+}

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"slices"
 	"sync"
 )
 
@@ -31,6 +32,9 @@ func (m *Manager) Update(in Inputs) {
 	var ended []Alert
 	seen := map[string]bool{}
 	for _, a := range now {
+		if slices.Contains(in.Unknown, a.Kind) {
+			continue
+		}
 		seen[a.Key] = true
 		if cur, ok := m.firing[a.Key]; ok {
 			a.Since = cur.Since // the occurrence goes on; its text follows the figures
@@ -40,7 +44,7 @@ func (m *Manager) Update(in Inputs) {
 		m.firing[a.Key] = a
 	}
 	for k, a := range m.firing {
-		if !seen[k] {
+		if !seen[k] && !slices.Contains(in.Unknown, a.Kind) {
 			ended = append(ended, a)
 			delete(m.firing, k)
 		}

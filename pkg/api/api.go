@@ -103,6 +103,7 @@ type server struct {
 
 	metrics   http.Handler // GET /metrics; nil: 404
 	retention time.Duration
+	rates     rates // the dashboard's achieved queue rates
 }
 
 // New returns the read API's handler, to be mounted at "/".

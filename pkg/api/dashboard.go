@@ -16,6 +16,7 @@ import (
 
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/metrics"
 )
 
 //go:embed templates/*.html
@@ -37,6 +38,12 @@ type dashboardView struct {
 	MoreFinds bool
 	Events    []eventView
 	Errors    []string
+	// The operator's view (dashboard_ops.go).
+	Alerts        []alertView
+	SettingsSweep *settingsView
+	Refused       int64
+	FindingTotals []findingTotal
+	FindingState  string
 }
 
 type syncView struct {
@@ -47,11 +54,17 @@ type syncView struct {
 	Percent                                int
 	Rate, ETA                              string
 	Failures                               []greep.SyncFailure
+	// TotalKnown is false while the listing goes on: Total is then only the groups
+	// listed so far, and no percentage or ETA can be told. CachedSoFar marks Groups as
+	// the groups the running first sync has stored so far.
+	TotalKnown, CachedSoFar bool
+	Kind                    string
 }
 
 type queueView struct {
 	Name                         string
 	Rate                         string
+	Achieved                     string
 	Backlog, Dispatched, Retries int64
 	Drain                        string
 }
@@ -67,6 +80,7 @@ type quotaView struct {
 type channelView struct {
 	ID, Application, State, ExpiresIn string
 	Expiring                          bool
+	LastNotification                  string
 }
 
 type findingView struct{ Group, Rule, Field, Before, After, FirstSeen string }
@@ -90,18 +104,7 @@ func buildDashboard(now time.Time, st statusAnswer, findings []greep.Finding, mo
 	} else {
 		v.Sync.Stale = true
 	}
-	if s.GroupsTotal > 0 {
-		v.Sync.Running = s.State != "" && s.State != "idle" && s.GroupsDone < s.GroupsTotal
-		v.Sync.Percent = int(min(100, s.GroupsDone*100/s.GroupsTotal))
-		if s.StartedAt != nil && v.Sync.Running {
-			el := now.Sub(*s.StartedAt).Seconds()
-			if el > 0 && s.GroupsDone > 0 {
-				v.Sync.Rate = fmt.Sprintf("%.1f groups/s, %.1f calls/s", float64(s.GroupsDone)/el, float64(s.Calls)/el)
-				left := float64(s.GroupsTotal-s.GroupsDone) / (float64(s.GroupsDone) / el)
-				v.Sync.ETA = duration(time.Duration(left * float64(time.Second)))
-			}
-		}
-	}
+	syncProgress(now, s, &v.Sync)
 
 	for _, name := range sortedKeys(st.Queues) {
 		q := st.Queues[name]
@@ -117,9 +120,14 @@ func buildDashboard(now time.Time, st statusAnswer, findings []greep.Finding, mo
 		v.Queues = append(v.Queues, qv)
 	}
 
-	for _, name := range sortedKeys(st.Quota) {
-		v.Quota = append(v.Quota, quotaProjection(now, name, st.Quota[name]))
+	if len(st.Projection) > 0 {
+		v.Quota = guardProjection(now, st.Projection)
+	} else {
+		for _, name := range sortedKeys(st.Quota) {
+			v.Quota = append(v.Quota, quotaProjection(now, name, st.Quota[name]))
+		}
 	}
+	opsView(now, st, &v)
 
 	for _, c := range st.Channels {
 		cv := channelView{ID: c.ID, Application: c.Application, State: c.State, ExpiresIn: "expired"}
@@ -129,6 +137,7 @@ func buildDashboard(now time.Time, st statusAnswer, findings []greep.Finding, mo
 		} else {
 			cv.Expiring = true
 		}
+		cv.LastNotification = ago(now, c.LastNotification)
 		v.Channels = append(v.Channels, cv)
 	}
 
@@ -241,8 +250,12 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 
 	var findings []greep.Finding
 	more := false
+	state := r.URL.Query().Get("findings")
+	if !slices.Contains([]string{greep.FindingOpen, greep.FindingFailed, greep.FindingFixed, greep.FindingExempt}, state) {
+		state = greep.FindingOpen
+	}
 	if p.Can(auth.ScopeFindings) {
-		fs, next, err := s.store.Findings(ctx, greep.FindingQuery{State: greep.FindingOpen, Page: greep.Page{Limit: dashFindings}})
+		fs, next, err := s.store.Findings(ctx, greep.FindingQuery{State: state, Page: greep.Page{Limit: dashFindings}})
 		if err != nil {
 			st.Errors = append(st.Errors, "findings: "+greep.ErrorMessage(err))
 		}
@@ -252,6 +265,7 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		more = next != ""
+		newestFirst(findings)
 	}
 	var events []greep.Event
 	if p.Can(auth.ScopeHistory) {
@@ -262,8 +276,25 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 		events = slices.DeleteFunc(events, func(e greep.Event) bool { return !p.CanSeeGroup(e.Group) })
 	}
 
+	v := buildDashboard(now, st, findings, more, events)
+	v.FindingState = state
+	// Totals are counted over every group: only a client that sees them all gets them.
+	if p.Can(auth.ScopeFindings) && p.AllGroups() {
+		if counts, _, err := metrics.CountFindings(ctx, s.store); err != nil {
+			v.Errors = append(v.Errors, "finding totals: "+greep.ErrorMessage(err))
+		} else {
+			v.FindingTotals = findingTotals(counts)
+		}
+	}
+	achieved := s.rates.achieved(now, st.Queues)
+	for i := range v.Queues {
+		if r, ok := achieved[v.Queues[i].Name]; ok {
+			v.Queues[i].Achieved = fmt.Sprintf("%.2f/s", r)
+		}
+	}
+
 	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, "dashboard.html", buildDashboard(now, st, findings, more, events)); err != nil {
+	if err := templates.ExecuteTemplate(&buf, "dashboard.html", v); err != nil {
 		s.log.Error("rendering the dashboard", zap.Error(err))
 		writeGoogleError(w, http.StatusInternalServerError, "backendError", "internal error")
 		return

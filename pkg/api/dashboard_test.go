@@ -34,7 +34,7 @@ func TestQuotaProjection(t *testing.T) {
 func TestBuildDashboard(t *testing.T) {
 	started := t0.Add(-10 * time.Minute)
 	st := statusAnswer{
-		Sync:     syncStatus{State: "full-sync", StartedAt: &started, GroupsTotal: 45000, GroupsDone: 15000, Calls: 18000},
+		Sync:     syncStatus{State: "full-sync", StartedAt: &started, GroupsTotal: 45000, GroupsDone: 15000, ListingDone: true, Calls: 18000},
 		Queues:   map[string]greep.QueueStat{"directory-sweep": {RatePerSecond: 30, Backlog: 900}, "directory": {RatePerSecond: 10}},
 		Channels: []channelStatus{{ID: "a", Expiration: t0.Add(30 * time.Minute)}, {ID: "b", Expiration: t0.Add(5 * time.Hour)}},
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/greephq/greep/pkg/alert"
 	"github.com/greephq/greep/pkg/greep"
 )
 
@@ -16,6 +17,12 @@ type statusAnswer struct {
 	Quota    map[string]greep.QuotaUsage `json:"quota"`
 	Channels []channelStatus             `json:"channels"`
 	SyncedAt time.Time                   `json:"syncedAt"`
+	// The operator's view (opsstatus.go): the settings sweep, the alerts firing, the
+	// quota projection and push health.
+	SettingsSweep *settingsSweepStatus `json:"settingsSweep,omitempty"`
+	Alerts        []alert.Alert        `json:"alerts"`
+	Projection    []quotaProjectionDTO `json:"projection,omitempty"`
+	Push          *pushStatus          `json:"push,omitempty"`
 	// Errors lists the parts that could not be read; the rest is still answered, since a
 	// status page that fails whole when one source is down is no status page.
 	Errors []string `json:"errors,omitempty"`
@@ -30,6 +37,7 @@ type syncStatus struct {
 	Members        int64               `json:"members"`
 	GroupsTotal    int64               `json:"groupsTotal"`
 	GroupsDone     int64               `json:"groupsDone"`
+	ListingDone    bool                `json:"listingDone"`
 	Calls          int64               `json:"calls"`
 	Failures       []greep.SyncFailure `json:"failures,omitempty"`
 	Discrepancies  []greep.SyncFailure `json:"discrepancies,omitempty"`
@@ -44,6 +52,9 @@ type channelStatus struct {
 	Expiration  time.Time `json:"expiration"`
 	CreatedAt   time.Time `json:"createdAt"`
 	State       string    `json:"state"`
+	// LastNotification is when the channel last delivered a notification to this
+	// process (absent if none since it started).
+	LastNotification *time.Time `json:"lastNotification,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -64,7 +75,7 @@ func (s *server) collectStatus(ctx context.Context) statusAnswer {
 	}
 	out.Sync = syncStatus{State: st.State, LastFullSyncAt: timePtr(st.LastFullSyncAt), LastResyncAt: timePtr(st.LastResyncAt),
 		StartedAt: timePtr(st.StartedAt), Groups: st.Groups, Members: st.Members, GroupsTotal: st.GroupsTotal,
-		GroupsDone: st.GroupsDone, Calls: st.Calls, Failures: st.Failures, Discrepancies: st.Discrepancies}
+		GroupsDone: st.GroupsDone, ListingDone: st.ListingDone, Calls: st.Calls, Failures: st.Failures, Discrepancies: st.Discrepancies}
 	out.SyncedAt = st.LastFullSyncAt
 	if st.LastResyncAt.After(out.SyncedAt) {
 		out.SyncedAt = st.LastResyncAt
@@ -91,6 +102,7 @@ func (s *server) collectStatus(ctx context.Context) statusAnswer {
 			out.Quota = q
 		}
 	}
+	s.collectOps(ctx, &out)
 	return out
 }
 

@@ -211,7 +211,7 @@ func (w *Worker) publish(ctx context.Context, force bool) {
 	_, err = greep.UpdateStateJSON(ctx, w.cfg.Store, greep.StateSync, func(st *greep.SyncState) error {
 		st.Generation = s.Generation
 		st.StartedAt = s.StartedAt
-		st.GroupsTotal, st.GroupsDone = p.Total, p.Done
+		st.GroupsTotal, st.GroupsDone, st.ListingDone = p.Total, p.Done, p.ListingDone
 		st.Calls = p.Calls
 		st.State = "idle"
 		if s.Running() {

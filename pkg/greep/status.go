@@ -22,6 +22,9 @@ type SyncState struct {
 	// the cache.
 	GroupsTotal int64 `json:"groupsTotal"`
 	GroupsDone  int64 `json:"groupsDone"`
+	// ListingDone says GroupsTotal is the total: before the listing's last page it is
+	// only the groups listed so far.
+	ListingDone bool  `json:"listingDone"`
 	Groups      int64 `json:"groups"`
 	Members     int64 `json:"members"`
 	Calls       int64 `json:"calls"`

@@ -71,6 +71,10 @@ type Config struct {
 	// service.DefaultTimeouts).
 	Timeouts service.Timeouts
 	Logger   *zap.Logger
+
+	// PushSilence is how long no notification may arrive while the resync finds changes
+	// before the push-silent alert fires (0: an hour).
+	PushSilence time.Duration
 }
 
 // Defaults are the flags' defaults.

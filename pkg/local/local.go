@@ -182,6 +182,9 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if err := a.Dispatcher.Start(root); err != nil {
 		return nil, err
 	}
+	if err := a.startOps(rt); err != nil {
+		return nil, err
+	}
 	if cfg.ResyncEvery > 0 {
 		a.bg.Add(1)
 		go a.resyncLoop()

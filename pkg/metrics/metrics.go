@@ -31,6 +31,7 @@ type Metrics struct {
 	lastByCh  map[string]time.Time
 	lastStore StoreFailure
 	lastFound time.Time // the last resync page that found changes
+	refused   map[string]int64
 	hooks     []func(Event)
 }
 
@@ -133,6 +134,14 @@ func (m *Metrics) ObserveCall(api, method, outcome string) {
 func (m *Metrics) ObserveNotification(channel, outcome, reason string) {
 	m.notifications.WithLabelValues(outcome, reason).Inc()
 	now := m.now()
+	if outcome == "refused" {
+		m.mu.Lock()
+		if m.refused == nil {
+			m.refused = map[string]int64{}
+		}
+		m.refused[reason]++
+		m.mu.Unlock()
+	}
 	if outcome == "accepted" && channel != "" {
 		m.mu.Lock()
 		m.lastByCh[channel] = now
@@ -182,6 +191,17 @@ func (m *Metrics) LastNotifications() map[string]time.Time {
 	defer m.mu.Unlock()
 	out := make(map[string]time.Time, len(m.lastByCh))
 	for k, v := range m.lastByCh {
+		out[k] = v
+	}
+	return out
+}
+
+// RefusedNotifications counts the notifications refused since the start, by reason.
+func (m *Metrics) RefusedNotifications() map[string]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int64, len(m.refused))
+	for k, v := range m.refused {
 		out[k] = v
 	}
 	return out

@@ -48,6 +48,9 @@ type Runtime struct {
 	// Metrics is the process's registry (served on /metrics): Store is instrumented with
 	// it, and the Google clients, the directory worker and the webhook report to it.
 	Metrics *metrics.Metrics
+	// Ops is what greep local adds for operators (the alerts, the quota projection);
+	// nil in production's services, whose /v1/status then shows none.
+	Ops Ops
 }
 
 // New returns a runtime over store and q, with the guard of queues on the clock now
