@@ -22,7 +22,7 @@ func localConfig(args []string, stderr io.Writer) (local.Config, error) {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "`HOST:PORT` to serve every service, the read API and the dashboard on")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "`DIR` of the embedded store (and so of the queued tasks)")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "embedded (a file under --data) or datastore (DATASTORE_PROJECT_ID, DATASTORE_EMULATOR_HOST)")
-	fs.StringVar(&cfg.APIToken, "api-token", os.Getenv("GREEP_API_TOKEN"), "bearer `TOKEN` of the read API (random if empty; env GREEP_API_TOKEN)")
+	fs.StringVar(&cfg.APIToken, "api-token", os.Getenv("GREEP_API_TOKEN"), "bearer `TOKEN` of the read API (if empty: the one kept in --data, or a random one kept there; env GREEP_API_TOKEN)")
 	fs.StringVar(&cfg.Workspace, "workspace", cfg.Workspace, "empty for an embedded simulator, a greep sim `URL`, or google")
 	fs.StringVar(&cfg.AdminSubject, "admin-subject", cfg.AdminSubject, "admin `EMAIL` to act as (domain-wide delegation; required with --workspace google)")
 	fs.StringVar(&cfg.ServiceAccount, "service-account", cfg.ServiceAccount, "delegated service account `EMAIL` to impersonate without a key (with --workspace google)")

@@ -24,8 +24,8 @@ type Config struct {
 	// and DATASTORE_EMULATOR_HOST when set, as Google's tools read them).
 	Store            string
 	DatastoreProject string
-	// APIToken is the bearer token the read API accepts; a random one is drawn (and
-	// printed) when empty.
+	// APIToken is the bearer token the read API accepts; when empty, the one kept in
+	// DataDir/api-token is used, or a random one is drawn and kept there (and printed).
 	APIToken string
 
 	// Workspace is "" for an embedded simulator, a simulator's URL (greep sim), or

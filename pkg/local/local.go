@@ -137,8 +137,8 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	}
 	a.Directory = dir.Worker
 
-	if a.APIToken = cfg.APIToken; a.APIToken == "" {
-		a.APIToken = randomToken()
+	if a.APIToken, err = apiToken(cfg); err != nil {
+		return nil, err
 	}
 	authn, err := auth.NewStaticToken(a.APIToken)
 	if err != nil {
