@@ -14,9 +14,9 @@ import (
 )
 
 // localConfig reads greep local's flags (and the environment Google's tools use for
-// Datastore) into local.Config.
-func localConfig(args []string, stderr io.Writer) (local.Config, error) {
-	cfg := local.Defaults()
+// Datastore) into local.Config; printConfig is --print-config.
+func localConfig(args []string, stderr io.Writer) (cfg local.Config, printConfig bool, err error) {
+	cfg = local.Defaults()
 	fs := flag.NewFlagSet("greep local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "`HOST:PORT` to serve every service, the read API and the dashboard on")
@@ -37,11 +37,12 @@ func localConfig(args []string, stderr io.Writer) (local.Config, error) {
 	fs.StringVar(&cfg.Remediation, "remediation", cfg.Remediation, "detect (record and notify) or remediate (patch)")
 	fs.StringVar(&cfg.QueuesFile, "queues", cfg.QueuesFile, "queues.yaml `FILE` (looked for in the working directory and its parents)")
 	verbose := fs.Bool("v", false, "log at debug level")
+	fs.BoolVar(&printConfig, "print-config", false, "write the embedded default queues.yaml and rules to stdout and exit")
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		return cfg, false, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("greep local: unexpected arguments %q", fs.Args())
+		return cfg, false, fmt.Errorf("greep local: unexpected arguments %q", fs.Args())
 	}
 	cfg.DatastoreProject = os.Getenv("DATASTORE_PROJECT_ID")
 	level := zapcore.InfoLevel
@@ -49,11 +50,14 @@ func localConfig(args []string, stderr io.Writer) (local.Config, error) {
 		level = zapcore.DebugLevel
 	}
 	cfg.Logger = logging.New(true, level)
-	return cfg, cfg.Validate()
+	return cfg, printConfig, cfg.Validate()
 }
 
 func runLocal(ctx context.Context, args []string, out io.Writer) error {
-	cfg, err := localConfig(args, os.Stderr)
+	cfg, printConfig, err := localConfig(args, os.Stderr)
+	if printConfig {
+		return local.PrintConfig(out)
+	}
 	if err != nil {
 		return err
 	}

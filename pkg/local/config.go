@@ -91,9 +91,9 @@ func Defaults() Config {
 		Debounce:    wiring.DefaultPush().Debounce,
 		ResyncEvery: dir.ResyncEvery,
 		MaxAge:      dir.MaxAge,
-		Rules:       "deploy/remediation.yaml",
+		Rules:       defaultRulesFile,
 		Remediation: "",
-		QueuesFile:  "queues.yaml",
+		QueuesFile:  defaultQueuesFile,
 	}
 }
 

@@ -381,13 +381,19 @@ func findFile(path string) (string, error) {
 
 func loadQueues(path string) (*queueconfig.Config, error) {
 	if path == "" {
-		path = "queues.yaml"
+		path = defaultQueuesFile
 	}
 	found, err := findFile(path)
-	if err != nil {
+	var qc *queueconfig.Config
+	switch {
+	case err != nil && path == defaultQueuesFile:
+		found = defaultQueuesFile + " (embedded)"
+		qc, err = embeddedQueues()
+	case err != nil:
 		return nil, fmt.Errorf("--queues: %w", err)
+	default:
+		qc, err = queueconfig.Load(found)
 	}
-	qc, err := queueconfig.Load(found)
 	if err != nil {
 		return nil, fmt.Errorf("--queues: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/greephq/greep/pkg/notify"
 	qlocal "github.com/greephq/greep/pkg/queue/local"
 	"github.com/greephq/greep/pkg/remediation"
-	"github.com/greephq/greep/pkg/rules"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
 	"github.com/greephq/greep/pkg/wiring"
@@ -66,13 +65,9 @@ func (a *App) notifyURL() (string, error) {
 	if a.cfg.NoRemediation {
 		return "", nil
 	}
-	path, err := findFile(a.cfg.Rules)
+	rc, err := loadRules(a.cfg.Rules)
 	if err != nil {
-		return "", nil // mountServices reports the missing rules file
-	}
-	rc, err := rules.LoadFile(path)
-	if err != nil {
-		return "", nil
+		return "", nil // mountServices reports it
 	}
 	return rc.NotifyURL, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/greephq/greep/pkg/push"
 	qlocal "github.com/greephq/greep/pkg/queue/local"
 	"github.com/greephq/greep/pkg/remediation"
-	"github.com/greephq/greep/pkg/rules"
 	"github.com/greephq/greep/pkg/wiring"
 )
 
@@ -34,11 +33,8 @@ func (a *App) mountServices(rt *wiring.Runtime, mux *http.ServeMux) error {
 	// Without remediation there are no rules, and the groupssettings worker sends no patch.
 	var rc wiring.RulesConfig
 	if !cfg.NoRemediation {
-		path, err := findFile(cfg.Rules)
-		if err != nil {
-			return fmt.Errorf("--rules: %w", err)
-		}
-		if rc.Rules, err = rules.LoadFile(path); err != nil {
+		var err error
+		if rc.Rules, err = loadRules(cfg.Rules); err != nil {
 			return fmt.Errorf("--rules: %w", err)
 		}
 		rc.Mode = cfg.Remediation
