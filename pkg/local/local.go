@@ -23,8 +23,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/auth"
-	"github.com/greephq/greep/pkg/cache/bolt"
-	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/metrics"
@@ -404,17 +402,11 @@ func loadQueues(path string) (*queueconfig.Config, error) {
 }
 
 func openStore(ctx context.Context, cfg Config) (greep.Store, error) {
-	if cfg.Store == "datastore" {
-		s, err := datastore.Open(ctx, cfg.DatastoreProject, "")
-		if err != nil {
-			return nil, fmt.Errorf("--store datastore: %w", err)
-		}
-		return s, nil
+	sc := wiring.StoreConfig{Kind: cfg.Store, File: filepath.Join(cfg.DataDir, "greep.db"), Project: cfg.DatastoreProject}
+	s, err := wiring.OpenStore(ctx, sc)
+	if err != nil && cfg.Store == wiring.StoreDatastore {
+		return nil, fmt.Errorf("--store datastore: %w", err)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("--data: %w", err)
-	}
-	s, err := bolt.Open(filepath.Join(cfg.DataDir, "greep.db"))
 	if err != nil {
 		return nil, fmt.Errorf("--data: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/wiring"
@@ -114,7 +113,7 @@ func Open(ctx context.Context, c Config, log *zap.Logger) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := datastore.Open(ctx, c.Project, "")
+	store, err := wiring.OpenStore(ctx, wiring.StoreConfig{Kind: wiring.StoreDatastore, Project: c.Project})
 	if err != nil {
 		return nil, err
 	}

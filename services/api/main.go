@@ -16,9 +16,6 @@ import (
 	"google.golang.org/api/idtoken"
 
 	"github.com/greephq/greep/pkg/auth"
-	"github.com/greephq/greep/pkg/cache/bolt"
-	"github.com/greephq/greep/pkg/cache/datastore"
-	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/service"
@@ -81,7 +78,7 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := wiring.OpenStore(ctx, wiring.StoreConfig{Kind: cfg.Store, File: cfg.Data, Project: cfg.Project})
 	if err != nil {
 		return err
 	}
@@ -115,15 +112,6 @@ func build(ctx context.Context, rt *wiring.Runtime, cfg Config) (*wiring.Service
 		return nil, err
 	}
 	return wiring.NewAPI(ctx, rt, authn)
-}
-
-func openStore(ctx context.Context, cfg Config) (greep.Store, error) {
-	switch cfg.Store {
-	case "embedded":
-		return bolt.Open(cfg.Data)
-	default:
-		return datastore.Open(ctx, cfg.Project, "")
-	}
 }
 
 func authenticator(ctx context.Context, cfg Config) (auth.Authenticator, error) {
