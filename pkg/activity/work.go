@@ -28,6 +28,8 @@ type UserRead struct {
 type Refresh struct {
 	Group  string
 	Reason string // the first event that asked for it
+	// Actor and ActivityID are the first event's: the cause the change feed names.
+	Actor, ActivityID string
 	// Expect is what the events announced about members, one entry per member (the last
 	// event on a member wins), so the refresh can tell Google's lagging read from the truth.
 	Expect []tasks.Expectation
@@ -134,7 +136,7 @@ func Plan(events []greep.Event) Work {
 		if !ok {
 			i = len(w.Refresh)
 			refresh[group] = i
-			w.Refresh = append(w.Refresh, Refresh{Group: group, Reason: e.Event})
+			w.Refresh = append(w.Refresh, Refresh{Group: group, Reason: e.Event, Actor: e.Actor, ActivityID: e.ID})
 			expect[group] = map[string]int{}
 		}
 		x, ok := expectation(eff, e)

@@ -66,7 +66,10 @@ type Config struct {
 	// PublishEvery throttles how often progress is written to the status document
 	// (default 1 s of wall time); phase changes are always written.
 	PublishEvery time.Duration
-	Logger       *zap.Logger
+	// ChangeRetention is how long the change feed keeps its records (default
+	// DefaultChangeRetention; negative keeps them for ever). Finished sweeps prune it.
+	ChangeRetention time.Duration
+	Logger          *zap.Logger
 	// Freshness hears how long a pushed change took to show in the cache (pkg/metrics);
 	// optional.
 	Freshness FreshnessObserver
@@ -111,6 +114,9 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ChangeRetention == 0 {
+		cfg.ChangeRetention = DefaultChangeRetention
 	}
 	if cfg.Quota == nil {
 		cfg.Quota = quota.DefaultCalendar()

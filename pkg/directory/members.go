@@ -36,9 +36,13 @@ type MembersPage struct {
 // never see a half-read list.
 func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) error {
 	if t.Generation > 0 {
-		if ok, err := w.current(ctx, t.Generation); err != nil || !ok {
+		s, ok, err := w.currentSweep(ctx, t.Generation)
+		if err != nil || !ok {
 			return err
 		}
+		ctx = w.sweepCause(ctx, s.Mode)
+	} else if t.Refresh != nil {
+		ctx = w.pushCause(ctx, *t.Refresh)
 	}
 	if t.Page == 0 {
 		t.ReadAt = w.cfg.Now()

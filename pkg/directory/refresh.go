@@ -23,6 +23,7 @@ func (w *Worker) refresh(ctx context.Context, run queue.Run, t tasks.Refresh) er
 	if t.Group == "" {
 		return greep.Errorf(greep.EINVALID, "invalid task: a refresh needs a group")
 	}
+	ctx = w.pushCause(ctx, t)
 	res, err := w.cfg.Directory.Groups.Get(t.Group).Context(ctx).Do()
 	w.countCall(ctx, 0)
 	if err != nil {

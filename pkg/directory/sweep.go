@@ -92,11 +92,17 @@ func (w *Worker) begin(ctx context.Context, mode string, supersede bool) (Sweep,
 // current reports whether gen is the running sweep; tasks of a superseded or finished
 // sweep end quietly.
 func (w *Worker) current(ctx context.Context, gen int64) (bool, error) {
+	_, ok, err := w.currentSweep(ctx, gen)
+	return ok, err
+}
+
+// currentSweep is current with the sweep it read.
+func (w *Worker) currentSweep(ctx context.Context, gen int64) (Sweep, bool, error) {
 	s, err := w.Sweep(ctx)
 	if err != nil {
-		return false, err
+		return Sweep{}, false, err
 	}
-	return s.Generation == gen && s.Running(), nil
+	return s, s.Generation == gen && s.Running(), nil
 }
 
 // groupsPage reads one groups.list page of a sweep, stores the groups under the sweep's
@@ -105,6 +111,7 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 	if ok, err := w.current(ctx, t.Generation); err != nil || !ok {
 		return err
 	}
+	ctx = w.sweepCause(ctx, t.Mode)
 	res, err := w.cfg.Directory.Groups.List().Customer(w.cfg.Customer).MaxResults(syncplan.GroupsPageSize).
 		PageToken(t.PageToken).Context(ctx).Do()
 	w.countCall(ctx, t.Generation)
@@ -228,6 +235,7 @@ func (w *Worker) finish(ctx context.Context, _ queue.Run, t Finish) error {
 	if s.Generation != t.Generation || !s.Running() || !p.Finished() {
 		return nil
 	}
+	ctx = w.sweepCause(ctx, s.Mode)
 	var stale []string
 	var groups, members int64
 	tok := ""
@@ -278,6 +286,7 @@ func (w *Worker) finish(ctx context.Context, _ queue.Run, t Finish) error {
 	w.log.Info("sweep finished", zap.String("mode", s.Mode), zap.Int64("generation", t.Generation),
 		zap.Int64("groups", groups), zap.Int("removed", len(stale)), zap.Int64("calls", p.Calls))
 	w.clearMarkers(ctx, t.Generation)
+	w.pruneChanges(ctx)
 	return nil
 }
 

@@ -72,6 +72,8 @@ func Status(code string) (status int, reason string) {
 		return http.StatusConflict, "duplicate"
 	case greep.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge, "requestTooLarge"
+	case greep.EGONE:
+		return http.StatusGone, "gone"
 	default:
 		return http.StatusInternalServerError, "backendError"
 	}

@@ -14,6 +14,7 @@ const (
 	ENOTFOUND     = "not_found"    // 404 notFound
 	ECONFLICT     = "conflict"     // 409 duplicate
 	ETOOLARGE     = "too_large"    // 413 requestTooLarge
+	EGONE         = "gone"         // 410 gone: what was asked for is past retention
 	EINTERNAL     = "internal"     // 500 backendError
 )
 
@@ -36,6 +37,7 @@ var (
 	ErrNotFound = &Error{Code: ENOTFOUND}
 	ErrInvalid  = &Error{Code: EINVALID}
 	ErrConflict = &Error{Code: ECONFLICT}
+	ErrGone     = &Error{Code: EGONE}
 )
 
 // Errorf returns an *Error of the given code.

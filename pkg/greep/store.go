@@ -122,6 +122,7 @@ type Store interface {
 	FindingStore
 	StateStore
 	RecordStore
+	ChangeStore
 	Close() error
 }
 

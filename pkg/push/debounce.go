@@ -40,6 +40,9 @@ type window struct {
 	// ChangedAt is the time of the earliest event of the notification that opened the
 	// window, the start of the change-to-confirmed freshness.
 	ChangedAt time.Time `json:"changedAt,omitzero"`
+	// The event that opened the window: the cause the change feed names.
+	Actor      string `json:"actor,omitempty"`
+	ActivityID string `json:"activityId,omitempty"`
 }
 
 // Kinds of debounced work.
@@ -56,6 +59,8 @@ type job struct {
 	reason    string
 	expect    []tasks.Expectation
 	changedAt time.Time
+	// actor and activityID name the event behind the job, for the change feed.
+	actor, activityID string
 }
 
 // StateName is the name of the state document holding the debounce marker of a group's
@@ -107,7 +112,7 @@ func (d *debouncer) schedule(ctx context.Context, j job, open bool) error {
 		case !open:
 			return errUnchanged
 		}
-		*m = window{Start: now, Due: now.Add(d.window), Reason: j.reason, Expect: j.expect, ChangedAt: j.changedAt}
+		*m = window{Start: now, Due: now.Add(d.window), Reason: j.reason, Expect: j.expect, ChangedAt: j.changedAt, Actor: j.actor, ActivityID: j.activityID}
 		w, act = *m, true
 		return nil
 	})
@@ -154,6 +159,6 @@ func (d *debouncer) task(j job, w window) (queue.Task, error) {
 			tasks.UserRefresh{User: j.group, Reason: reason}, w.Due)
 	default:
 		return tasks.New(tasks.QueueDirectory, tasks.PathDirectoryRefresh, name,
-			tasks.Refresh{Group: j.group, Reason: reason, Expect: w.Expect, NotifiedAt: w.Start, ChangedAt: w.ChangedAt}, w.Due)
+			tasks.Refresh{Group: j.group, Reason: reason, Expect: w.Expect, NotifiedAt: w.Start, ChangedAt: w.ChangedAt, Actor: w.Actor, ActivityID: w.ActivityID}, w.Due)
 	}
 }

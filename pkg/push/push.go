@@ -226,7 +226,7 @@ func (h *Handler) notify(r *http.Request) (int, error) {
 	open := added > 0
 	work := activity.Plan(events)
 	for _, rf := range work.Refresh {
-		j := job{kind: kindRefresh, group: rf.Group, reason: rf.Reason, expect: rf.Expect, changedAt: earliest(events, rf.Group)}
+		j := job{kind: kindRefresh, group: rf.Group, reason: rf.Reason, expect: rf.Expect, changedAt: earliest(events, rf.Group), actor: rf.Actor, activityID: rf.ActivityID}
 		if err := h.debounce.schedule(r.Context(), j, open); err != nil {
 			return added, err
 		}

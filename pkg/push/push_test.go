@@ -193,7 +193,8 @@ func TestEventMakesOneDelayedRefresh(t *testing.T) {
 	// The freshness clock starts at the notification's arrival and the activity's time.
 	want := tasks.Refresh{Group: "eng@example.com", Reason: "push: ADD_GROUP_MEMBER",
 		Expect:     []tasks.Expectation{{Member: "alice@example.com", Present: true}},
-		NotifiedAt: f.clock.Now(), ChangedAt: t0.Add(time.Millisecond)}
+		NotifiedAt: f.clock.Now(), ChangedAt: t0.Add(time.Millisecond),
+		Actor: "admin@example.com", ActivityID: "admin:2026-11-22T10:00:00.001Z:1:0"}
 	if !reflect.DeepEqual(body, want) {
 		t.Errorf("body %+v, want %+v", body, want)
 	}

@@ -55,6 +55,10 @@ type Refresh struct {
 	// refresh that confirms the change measures freshness from them.
 	NotifiedAt time.Time `json:"notifiedAt,omitzero"`
 	ChangedAt  time.Time `json:"changedAt,omitzero"`
+	// Actor and ActivityID name the activity that asked for the refresh (the first of a
+	// debounced burst), copied into the change records the refresh writes.
+	Actor      string `json:"actor,omitempty"`
+	ActivityID string `json:"activityId,omitempty"`
 }
 
 // UserRefresh asks the directory worker to re-read one user (a user event: suspended,

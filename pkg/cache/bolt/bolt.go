@@ -23,6 +23,8 @@
 //	findings    id -> Finding JSON;  findingidx  "g\x00" group \x00 id, "s\x00" state \x00 id -> ""
 //	state       name -> document;  counters  name -> big-endian int64
 //	records     kind (nested bucket): id -> data
+//	changes     big-endian cursor -> Change JSON (the bucket's sequence is the head);
+//	changemeta  "pruned" -> big-endian cursor
 package bolt
 
 import (
@@ -62,15 +64,18 @@ var (
 	bState      = []byte("state")
 	bCounters   = []byte("counters")
 	bRecords    = []byte("records")
+	bChanges    = []byte("changes")
+	bChangeMeta = []byte("changemeta")
 
 	allBuckets = [][]byte{bGroups, bByEmail, bByAlias, bMembers, bMemberOf, bUsers, bUserEmail, bUserAlias,
-		bSettings, bEvents, bEventIDs, bEventGroup, bFindings, bFindingIdx, bState, bCounters, bRecords}
+		bSettings, bEvents, bEventIDs, bEventGroup, bFindings, bFindingIdx, bState, bCounters, bRecords, bChanges, bChangeMeta}
 )
 
 // Store is the embedded store. Its methods are safe for concurrent use.
 type Store struct {
-	db    *bbolt.DB
-	cache readCache
+	db      *bbolt.DB
+	cache   readCache
+	changed cache.Signal
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -258,33 +263,41 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 			return err
 		}
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	cause := greep.CauseOf(ctx)
+	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
 		gb, eb, ab := tx.Bucket(bGroups), tx.Bucket(bByEmail), tx.Bucket(bByAlias)
+		var changes []greep.Change
 		for _, g := range groups {
 			var old greep.Group
 			found, err := getJSON(gb, []byte(g.ID), "group", &old)
 			if err != nil {
-				return err
+				return nil, err
 			}
+			prev := &old
 			if found {
 				g.MembersSyncedAt, g.MembersETag = old.MembersSyncedAt, old.MembersETag
 				if err := unindexGroup(eb, ab, old); err != nil {
-					return err
+					return nil, err
 				}
+			} else {
+				prev = nil
+			}
+			if ch, ok := cache.GroupChange(prev, g, cause); ok {
+				changes = append(changes, ch)
 			}
 			if err := putJSON(gb, []byte(g.ID), "group "+g.ID, g); err != nil {
-				return err
+				return nil, err
 			}
 			if err := eb.Put(key(cache.FoldEmail(g.Email), g.ID), nil); err != nil {
-				return err
+				return nil, err
 			}
 			for _, a := range g.AllAliases() {
 				if err := ab.Put(key(cache.FoldEmail(a), g.ID), nil); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		}
-		return nil
+		return changes, nil
 	})
 }
 
@@ -363,23 +376,24 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 		return err
 	}
 	defer s.cache.invalidate(id)
-	return s.update(func(tx *bbolt.Tx) error {
+	cause := greep.CauseOf(ctx)
+	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
 		gb := tx.Bucket(bGroups)
 		var g greep.Group
 		found, err := getJSON(gb, []byte(id), "group", &g)
 		if err != nil || !found {
-			return err
+			return nil, err
 		}
 		if err := unindexGroup(tx.Bucket(bByEmail), tx.Bucket(bByAlias), g); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := swapSnapshot(tx, id, nil); err != nil {
-			return err
+			return nil, err
 		}
 		if err := tx.Bucket(bSettings).Delete([]byte(cache.FoldEmail(g.Email))); err != nil {
-			return err
+			return nil, err
 		}
-		return gb.Delete([]byte(id))
+		return []greep.Change{cache.GroupDeleted(g, cause)}, gb.Delete([]byte(id))
 	})
 }
 
@@ -393,35 +407,40 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 		return err
 	}
 	defer s.cache.invalidate(groupID) // after the commit: see readCache
-	return s.update(func(tx *bbolt.Tx) error {
+	cause := greep.CauseOf(ctx)
+	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
 		gb := tx.Bucket(bGroups)
 		var g greep.Group
 		found, err := getJSON(gb, []byte(groupID), "group", &g)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !found {
-			return greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
+			return nil, greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
 		}
-		if _, err := swapSnapshot(tx, groupID, ms); err != nil {
-			return err
+		old, err := swapSnapshot(tx, groupID, ms)
+		if err != nil {
+			return nil, err
 		}
 		g.MembersETag, g.MembersSyncedAt = etag, syncedAt
-		return putJSON(gb, []byte(groupID), "group "+groupID, g)
+		return cache.MemberChanges(g, old, ms, cause), putJSON(gb, []byte(groupID), "group "+groupID, g)
 	})
 }
 
 // swapSnapshot replaces the group's snapshot with ms (removing it when ms is nil) and
 // brings the reverse index up to date, touching only the entries that change — a
 // resync of a 20,000-member group that changed by one member writes two keys, not
-// 40,000.
-func swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) (uint64, error) {
+// 40,000. It returns the list it replaced.
+func swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) ([]greep.Member, error) {
 	mb, rb := tx.Bucket(bMembers), tx.Bucket(bMemberOf)
-	var oldKeys map[string]bool
+	var (
+		oldKeys map[string]bool
+		old     []greep.Member
+	)
 	if cur := mb.Get([]byte(groupID)); cur != nil {
-		_, old, err := cache.DecodeSnapshot(cur)
-		if err != nil {
-			return 0, greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
+		var err error
+		if _, old, err = cache.DecodeSnapshot(cur); err != nil {
+			return nil, greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
 		}
 		oldKeys = make(map[string]bool, 2*len(old))
 		for _, m := range old {
@@ -441,25 +460,25 @@ func swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) (uint64, erro
 	for _, k := range slices.Sorted(maps.Keys(oldKeys)) {
 		if !newKeys[k] {
 			if err := rb.Delete(key(k, groupID)); err != nil {
-				return 0, err
+				return nil, err
 			}
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(newKeys)) {
 		if !oldKeys[k] {
 			if err := rb.Put(key(k, groupID), nil); err != nil {
-				return 0, err
+				return nil, err
 			}
 		}
 	}
 	if ms == nil {
-		return 0, mb.Delete([]byte(groupID))
+		return old, mb.Delete([]byte(groupID))
 	}
 	version, err := mb.NextSequence()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return version, mb.Put([]byte(groupID), cache.EncodeSnapshot(version, ms))
+	return old, mb.Put([]byte(groupID), cache.EncodeSnapshot(version, ms))
 }
 
 // Members implements greep.GroupStore.

@@ -84,6 +84,7 @@ type Store struct {
 	client     *ds.Client
 	ns         string
 	ownsClient bool
+	changed    cache.Signal
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -267,9 +268,9 @@ func (e *groupEntity) group() (greep.Group, error) {
 
 func (s *Store) groupKey(id string) *ds.Key { return s.key(kindGroup, id, nil) }
 
-// PutGroups implements greep.GroupStore. Each transaction covers up to 25 groups (it
-// must read them to keep their snapshot pointers); a call with more is not atomic as a
-// whole.
+// PutGroups implements greep.GroupStore. Each transaction covers up to 24 groups (it
+// must read them to keep their snapshot pointers) and the change log; a call with more
+// is not atomic as a whole.
 func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 	data := make([][]byte, len(groups))
 	for i, g := range groups {
@@ -282,35 +283,44 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 			return err
 		}
 	}
-	return inBatches(ctx, len(groups), txEntityGroups, func(ctx context.Context, lo, hi int) error {
+	cause := greep.CauseOf(ctx)
+	return inBatches(ctx, len(groups), txEntityGroups-1, func(ctx context.Context, lo, hi int) error {
 		batch := groups[lo:hi]
 		keys := make([]*ds.Key, len(batch))
 		for i, g := range batch {
 			keys[i] = s.groupKey(g.ID)
 		}
-		return wrap(s.runTx(ctx, func(tx *ds.Transaction) error {
+		return wrap(s.runChangeTx(ctx, func(tx *ds.Transaction) (int, error) {
 			old := make([]groupEntity, len(batch))
 			if err := notFoundOK(tx.GetMulti(keys, old)); err != nil {
-				return err
+				return 0, err
 			}
 			ents := make([]groupEntity, len(batch))
+			var changes []greep.Change
 			for i, g := range batch {
+				var before *greep.Group
 				if old[i].Data != nil {
 					prev, err := old[i].group()
 					if err != nil {
-						return err
+						return 0, err
 					}
 					g.MembersSyncedAt, g.MembersETag = prev.MembersSyncedAt, prev.MembersETag
+					before = &prev
+				}
+				if ch, ok := cache.GroupChange(before, g, cause); ok {
+					changes = append(changes, ch)
 				}
 				e, err := newGroupEntity(g)
 				if err != nil {
-					return err
+					return 0, err
 				}
 				e.Version, e.Count, e.Chunks = old[i].Version, old[i].Count, old[i].Chunks
 				ents[i] = e
 			}
-			_, err := tx.PutMulti(keys, ents)
-			return err
+			if _, err := tx.PutMulti(keys, ents); err != nil {
+				return 0, err
+			}
+			return len(changes), s.appendChanges(tx, changes)
 		}), "put groups")
 	})
 }
@@ -407,20 +417,25 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	}
 	var g greep.Group
 	found := false
-	err := s.runTx(ctx, func(tx *ds.Transaction) error {
+	cause := greep.CauseOf(ctx)
+	err := s.runChangeTx(ctx, func(tx *ds.Transaction) (int, error) {
+		found = false
 		var e groupEntity
 		err := tx.Get(s.groupKey(id), &e)
 		if errors.Is(err, ds.ErrNoSuchEntity) {
-			return nil
+			return 0, nil
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if g, err = e.group(); err != nil {
-			return err
+			return 0, err
 		}
 		found = true
-		return tx.Delete(s.groupKey(id))
+		if err := tx.Delete(s.groupKey(id)); err != nil {
+			return 0, err
+		}
+		return 1, s.appendChanges(tx, []greep.Change{cache.GroupDeleted(g, cause)})
 	})
 	if err != nil {
 		return wrap(err, "delete group %s", id)
@@ -557,29 +572,10 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 		return wrap(err, "replace members of %s: write members", groupID)
 	}
 
-	// 2. The swap.
-	var old, oldChunks int64
-	err = s.runTx(ctx, func(tx *ds.Transaction) error {
-		var e groupEntity
-		if err := tx.Get(s.groupKey(groupID), &e); errors.Is(err, ds.ErrNoSuchEntity) {
-			return greep.Errorf(greep.ENOTFOUND, "group %s was deleted", groupID)
-		} else if err != nil {
-			return err
-		}
-		g, err := e.group()
-		if err != nil {
-			return err
-		}
-		g.MembersETag, g.MembersSyncedAt = etag, syncedAt
-		ne, err := newGroupEntity(g)
-		if err != nil {
-			return err
-		}
-		ne.Version, ne.Count, ne.Chunks = version, int64(len(ms)), int64(len(chunks))
-		old, oldChunks = e.Version, e.Chunks
-		_, err = tx.Put(s.groupKey(groupID), &ne)
-		return err
-	})
+	// 2. The swap, with the change records of the list it replaces: read before the
+	// transaction (a version's chunks never change), and read again should another
+	// writer have swapped in between.
+	old, oldChunks, err := s.swap(ctx, groupID, e, ms, etag, syncedAt, version, int64(len(chunks)))
 	if err != nil {
 		_ = s.dropVersion(context.WithoutCancel(ctx), groupID, version, int64(len(chunks)))
 		return wrap(err, "replace members of %s: swap", groupID)
@@ -603,6 +599,55 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 		return v != version && e.Created.Before(cutoff)
 	})
 	return wrap(err, "replace members of %s: remove abandoned versions", groupID)
+}
+
+// swap points the group at the new version, replacing the version cur (the group as read
+// before) points to, and records the changes from that version's list to ms. It returns
+// the version it replaced.
+func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, ms []greep.Member, etag string, syncedAt time.Time, version, chunks int64) (old, oldChunks int64, err error) {
+	cause := greep.CauseOf(ctx)
+	for attempt := 0; ; attempt++ {
+		prev, err := s.readVersion(ctx, groupID, cur)
+		if err == nil {
+			err = s.runChangeTx(ctx, func(tx *ds.Transaction) (int, error) {
+				var e groupEntity
+				if err := tx.Get(s.groupKey(groupID), &e); errors.Is(err, ds.ErrNoSuchEntity) {
+					return 0, greep.Errorf(greep.ENOTFOUND, "group %s was deleted", groupID)
+				} else if err != nil {
+					return 0, err
+				}
+				if e.Version != cur.Version {
+					return 0, errReplaced
+				}
+				g, err := e.group()
+				if err != nil {
+					return 0, err
+				}
+				g.MembersETag, g.MembersSyncedAt = etag, syncedAt
+				ne, err := newGroupEntity(g)
+				if err != nil {
+					return 0, err
+				}
+				ne.Version, ne.Count, ne.Chunks = version, int64(len(ms)), chunks
+				old, oldChunks = e.Version, e.Chunks
+				if _, err := tx.Put(s.groupKey(groupID), &ne); err != nil {
+					return 0, err
+				}
+				changes := cache.MemberChanges(g, prev, ms, cause)
+				return len(changes), s.appendChanges(tx, changes)
+			})
+		}
+		if !errors.Is(err, errReplaced) || attempt == txAttempts {
+			return old, oldChunks, err
+		}
+		var e groupEntity
+		if err := s.client.Get(ctx, s.groupKey(groupID), &e); errors.Is(err, ds.ErrNoSuchEntity) {
+			return 0, 0, greep.Errorf(greep.ENOTFOUND, "group %s was deleted", groupID)
+		} else if err != nil {
+			return 0, 0, err
+		}
+		cur = e
+	}
 }
 
 // writeVersion writes the record of a version and its chunks: in one commit when they

@@ -22,6 +22,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	cause := greep.CauseOf(ctx)
 	encoded := make([][]byte, len(groups))
 	olds := make([]*greep.Group, len(groups))
 	for i, g := range groups {
@@ -39,7 +40,11 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 		}
 		encoded[i] = b
 	}
+	var changes []greep.Change
 	for i, g := range groups {
+		if ch, ok := cache.GroupChange(olds[i], g, cause); ok {
+			changes = append(changes, ch)
+		}
 		if olds[i] != nil {
 			s.unindexGroup(*olds[i])
 		}
@@ -49,6 +54,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 			add(s.byAlias, cache.FoldEmail(a), g.ID)
 		}
 	}
+	s.appendChanges(changes)
 	return nil
 }
 
@@ -135,6 +141,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	s.swapSnapshot(id, nil)
 	delete(s.settings, cache.FoldEmail(g.Email))
 	delete(s.groups, id)
+	s.appendChanges([]greep.Change{cache.GroupDeleted(g, greep.CauseOf(ctx))})
 	return nil
 }
 
@@ -164,8 +171,10 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	if b, err = encode("group "+groupID, g); err != nil {
 		return err
 	}
+	changes := cache.MemberChanges(g, s.members[groupID], ms, greep.CauseOf(ctx))
 	s.swapSnapshot(groupID, ms)
 	s.groups[groupID] = b
+	s.appendChanges(changes)
 	return nil
 }
 

@@ -40,6 +40,7 @@ type Store struct {
 	counters  map[string]int64             // name -> total
 	records   map[string]map[string][]byte // kind -> id -> data
 	versions  map[string]uint64            // "state/"+name or "finding/"+id -> writes so far
+	feed      feed
 }
 
 var _ greep.Store = (*Store)(nil)

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore NewFunc, opts ...Options) {
 		{"BadInput", testBadInput},
 		{"SnapshotAtomicity", func(t *testing.T, s greep.Store) { testSnapshotAtomicity(t, s, o.Swaps) }},
 	}
+	tests = append(tests, changeTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
