@@ -88,6 +88,7 @@ const DefaultCacheMembers = 500_000
 
 type server struct {
 	store  Store
+	feed   feedStore // nil when the store keeps no change feed
 	status StatusSource
 	auth   auth.Authenticator
 	log    *zap.Logger
@@ -124,6 +125,7 @@ func newServer(cfg Config) (*server, error) {
 	}
 	s := &server{store: cfg.Store, status: cfg.Status, auth: cfg.Auth, log: cfg.Logger, now: cfg.Now}
 	s.metrics = cfg.Metrics
+	s.feed, _ = cfg.Store.(feedStore)
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -183,6 +185,7 @@ func (s *server) routes() chi.Router {
 		groups.Get("/v1/users/{userKey}/groups", s.v1UserGroups)
 		groups.Get("/v1/users", s.v1Users)
 		groups.Get("/v1/users/{userKey}", s.v1User)
+		groups.Get("/v1/changes", s.v1Changes)
 		history := r.With(need(auth.ScopeHistory))
 		history.Get("/v1/groups/{groupKey}/history", s.v1GroupHistory)
 		history.Get("/v1/history", s.v1History)

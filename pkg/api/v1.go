@@ -37,11 +37,15 @@ func appendV1GroupSummary(b []byte, g greep.Group, role string) []byte {
 	return append(b, '}')
 }
 
-// appendTail closes a list answer with its page token and syncedAt.
-func appendTail(b []byte, next string, syncedAt time.Time) []byte {
+// appendTail closes a list answer with its page token, the change feed's cursor it is
+// consistent at (when given) and syncedAt.
+func appendTail(b []byte, next, cursor string, syncedAt time.Time) []byte {
 	b = append(b, ']')
 	if next != "" {
 		b = appendField(b, false, "nextPageToken", next)
+	}
+	if cursor != "" {
+		b = appendField(b, false, "cursor", cursor)
 	}
 	b = append(b, `,"syncedAt":`...)
 	b = appendTime(b, syncedAt)
@@ -58,6 +62,11 @@ func (s *server) v1Groups(w http.ResponseWriter, r *http.Request) {
 	}
 	const query = "v1/groups"
 	cursor, err := s.tokens.decode(query, q.Get("pageToken"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	feedCursor, err := s.listCursor(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -89,7 +98,7 @@ func (s *server) v1Groups(w http.ResponseWriter, r *http.Request) {
 	if oldest.IsZero() {
 		oldest = s.cacheSyncedAt(r.Context())
 	}
-	b = appendTail(b, s.tokens.encode(query, next), oldest)
+	b = appendTail(b, s.tokens.encode(query, next), feedCursor, oldest)
 	*buf = b // keep what append grew, so the pool returns it next time
 	writeBody(w, r, b, "", oldest)
 }
@@ -135,7 +144,7 @@ func (s *server) v1Group(w http.ResponseWriter, r *http.Request) {
 // GET /v1/groups/{groupKey}/members
 func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	g, err := s.group(r)
+	g, feedCursor, err := s.listedGroup(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -168,6 +177,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 	kind := directMembers
 	if transitive {
 		kind = transitiveUsers
+		feedCursor = "" // expansions are cached across snapshots: no single point in the feed
 	}
 	snap, syncedAt, err := s.memberSnapshot(r.Context(), g, kind)
 	if err != nil {
@@ -185,7 +195,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		next = s.tokens.encode(query, memberCursor(snap.members[picked[len(picked)-1]]))
 	}
 	frags := snap.v1Picked(picked)
-	size := 128 + len(next) // the envelope: members, nextPageToken and syncedAt
+	size := 160 + len(next) // the envelope: members, nextPageToken, cursor and syncedAt
 	for _, f := range frags {
 		size += len(f) + 1
 	}
@@ -198,7 +208,7 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		}
 		b = append(b, f...)
 	}
-	b = appendTail(b, next, syncedAt)
+	b = appendTail(b, next, feedCursor, syncedAt)
 	*buf = b // keep what append grew, so the pool returns it next time
 	writeBody(w, r, b, etag, syncedAt)
 }
@@ -254,7 +264,7 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 	if oldest.IsZero() {
 		oldest = s.cacheSyncedAt(r.Context())
 	}
-	b = appendTail(b, "", oldest)
+	b = appendTail(b, "", "", oldest)
 	s.memo.put(memoKey, rendered{b, oldest})
 	writeBody(w, r, b, "", oldest)
 }
