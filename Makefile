@@ -5,7 +5,7 @@ TESTFLAGS ?= -race -timeout 15m
 .PHONY: test test-short vet fmt bench build fuzz
 
 test:
-	./scripts/with-datastore-emulator.sh $(GO) test $(TESTFLAGS) ./...
+	./scripts/with-datastore-emulator.sh ./scripts/with-pubsub-emulator.sh $(GO) test $(TESTFLAGS) ./...
 
 # Without the emulator and the race detector: the quick loop while editing.
 test-short:

@@ -35,6 +35,7 @@ func localConfig(args []string, stderr io.Writer) (cfg local.Config, printConfig
 	fs.DurationVar(&cfg.MaxAge, "max-age", cfg.MaxAge, "oldest any group's members may get: the resync re-reads a rolling slice to keep it")
 	fs.StringVar(&cfg.Rules, "rules", cfg.Rules, "remediation rules `FILE`")
 	fs.StringVar(&cfg.Remediation, "remediation", cfg.Remediation, "detect (record and notify) or remediate (patch)")
+	fs.StringVar(&cfg.PubSub, "pubsub", cfg.PubSub, "publish the change feed to the Pub/Sub emulator at `HOST:PORT` (topic greep-changes, project greep-local)")
 	fs.StringVar(&cfg.QueuesFile, "queues", cfg.QueuesFile, "queues.yaml `FILE` (looked for in the working directory and its parents)")
 	verbose := fs.Bool("v", false, "log at debug level")
 	fs.BoolVar(&printConfig, "print-config", false, "write the embedded default queues.yaml and rules to stdout and exit")

@@ -67,6 +67,9 @@ type Config struct {
 	// NoPush runs without watch channels and the webhook (the resync alone keeps the
 	// cache fresh); NoRemediation without the settings sweep and rules.
 	NoPush, NoRemediation bool
+	// PubSub is a Pub/Sub emulator's HOST:PORT to publish the change feed to (topic
+	// greep-changes of project greep-local); empty: the feed is HTTP only.
+	PubSub string
 	// Timeouts bound slow and idle connections, as in production (zero fields take
 	// service.DefaultTimeouts).
 	Timeouts service.Timeouts

@@ -187,6 +187,9 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		a.bg.Add(1)
 		go a.resyncLoop()
 	}
+	if err := a.startFanout(ctx); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
