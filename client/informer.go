@@ -23,6 +23,11 @@ type InformerConfig struct {
 	OnAdd    func(group string, m greep.Member)
 	OnRemove func(group string, m greep.Member)
 	OnUpdate func(group string, old, new greep.Member)
+	// OnList, when set, is called after every list (the first, after a 410, each
+	// recheck) with each kept group's whole list, after the callbacks for its
+	// differences: a sink that can set a whole group at once converges here even if it
+	// missed callbacks (a syncer restarted against a target that kept old state).
+	OnList func(group string, members []greep.Member)
 	// Wait is the long poll's wait (default 30 s).
 	Wait time.Duration
 	// Recheck compares the copy with a fresh list this often, calling back for any
@@ -204,6 +209,9 @@ func (inf *Informer) list(ctx context.Context) error {
 		n := inf.converge(k, want)
 		if relist {
 			inf.drift += n
+		}
+		if inf.cfg.OnList != nil {
+			inf.cfg.OnList(key, slices.Clone(l.members))
 		}
 	}
 	inf.relists++
