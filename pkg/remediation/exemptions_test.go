@@ -47,6 +47,11 @@ func TestRenamedGroupStaysExempt(t *testing.T) {
 	if _, ok := p["public@example.com"]; !ok {
 		t.Errorf("the new group at the old address inherited the exemption: patches %v", p)
 	}
+	// The groupssettings worker's re-check before a patch agrees.
+	check := PatchCheck{Rules: e.svc.cfg.Rules, Mode: "remediate", Store: e.store, Now: e.clock.Now}
+	if refused, err := check.Allow(ctx, renamed, map[string]string{"whoCanViewGroup": "ALL_MEMBERS_CAN_VIEW"}); err != nil || !strings.Contains(refused, "exempt") {
+		t.Errorf("PatchCheck of the renamed exempt group: %q, %v", refused, err)
+	}
 	fs := e.findings(t, greep.FindingQuery{Group: renamed})
 	if len(fs) != 1 || fs[0].State != greep.FindingExempt || !strings.Contains(fs[0].Detail, "the rules file names it public@example.com") {
 		t.Fatalf("renamed group's findings: %+v", fs)

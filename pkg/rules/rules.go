@@ -173,11 +173,11 @@ func Parse(b []byte) (*Config, error) {
 	return &c, nil
 }
 
+var linePos = regexp.MustCompile(`\bline \d+`)
+
 // withLine keeps the promise that every error names a line: some of yaml.v3's reader
 // errors (a stream cut short, a control character) carry no position, so they name the
 // file's last line, where the reader gave up at the latest.
-var linePos = regexp.MustCompile(`\bline \d+`)
-
 func withLine(b []byte, err error) error {
 	if linePos.MatchString(err.Error()) {
 		return err
@@ -220,7 +220,7 @@ func setLines(what string, seq *yaml.Node, n int, set func(i, line int)) error {
 		return nil
 	}
 	for i, item := range seq.Content {
-		if resolve(item).Kind != yaml.MappingNode {
+		if r := resolve(item); r == nil || r.Kind != yaml.MappingNode {
 			return fmt.Errorf("line %d: empty or malformed item under %s: want a mapping (field:, unsafe:, ... or group:, reason:)", item.Line, what)
 		}
 		if i >= n {
