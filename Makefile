@@ -1,11 +1,12 @@
-# make test: every test, with a Datastore emulator started and stopped around it.
+# make test: every test, with the Datastore and Pub/Sub emulators and a throwaway slapd
+# started and stopped around it.
 GO ?= go
 TESTFLAGS ?= -race -timeout 15m
 
 .PHONY: test test-short vet fmt bench build fuzz
 
 test:
-	./scripts/with-datastore-emulator.sh ./scripts/with-pubsub-emulator.sh $(GO) test $(TESTFLAGS) ./...
+	./scripts/with-datastore-emulator.sh ./scripts/with-pubsub-emulator.sh ./scripts/with-slapd.sh $(GO) test $(TESTFLAGS) ./...
 
 # Without the emulator and the race detector: the quick loop while editing.
 test-short:
