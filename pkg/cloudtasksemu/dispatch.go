@@ -50,6 +50,7 @@ func (q *queue) dispatch(t *task) {
 	defer q.wakeUp()
 	delete(q.inFlight, t.pb.Name)
 	q.stats.Attempts++
+	q.noteAttempt(q.e.cfg.Now())
 	if dup {
 		q.stats.Duplicates++
 	}

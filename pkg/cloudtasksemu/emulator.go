@@ -81,6 +81,7 @@ func (e *Emulator) Listen(addr string) (string, error) {
 	e.lis = lis
 	e.gs = grpc.NewServer()
 	cloudtaskspb.RegisterCloudTasksServer(e.gs, e)
+	registerBeta(e.gs, e)
 	go func() { _ = e.gs.Serve(lis) }()
 	return lis.Addr().String(), nil
 }

@@ -18,7 +18,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/greephq/greep/pkg/cloudtasksemu"
+	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
+	"github.com/greephq/greep/pkg/queueconfig"
 )
 
 const parent = "projects/greep-test/locations/us-central1"
@@ -393,5 +395,59 @@ func TestBackoff(t *testing.T) {
 		if got := cloudtasksemu.Backoff(rc, i+1); got != w*time.Second {
 			t.Errorf("retry %d: %v, want %v", i+1, got, w*time.Second)
 		}
+	}
+}
+
+// TestQueueStatsForStatus: the api service's production reader of queue stats (v2beta3
+// GetQueue) sees the emulator's backlog, oldest arrival and the last minute's attempts.
+func TestQueueStatsForStatus(t *testing.T) {
+	svc := newService(t, ok)
+	e := cloudtasksemu.New(cloudtasksemu.Config{
+		Target: func(name string) (string, bool) { return svc.srv.URL, name == "worker" },
+		Logf:   t.Logf,
+	})
+	addr, err := e.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	c, err := cloudtasks.NewClient(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	cfg, err := queueconfig.Load("../../queues.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lane := cfg.LaneNames()[0]
+	q := createQueue(t, c, lane, 500, 2, 5, 100*time.Millisecond)
+	for i := range 3 {
+		if _, err := c.CreateTask(context.Background(), newTask(q, "now"+strconv.Itoa(i), "/x", time.Time{})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := time.Now().Add(time.Hour).Truncate(time.Second)
+	for i := range 2 {
+		if _, err := c.CreateTask(context.Background(), newTask(q, "later"+strconv.Itoa(i), "/x", later.Add(time.Duration(i)*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	qs, err := cloudtasks.NewQueueStats(context.Background(), addr, cloudtasks.Location{Project: "greep-test", Location: "us-central1"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qs.Close()
+	var got greep.QueueStat
+	waitFor(t, "three attempts and two tasks waiting", func() bool {
+		all, err := qs.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = all[lane]
+		return got.ExecutedLastMinute == 3 && got.Backlog == 2
+	})
+	if !got.Oldest.Equal(later) || got.RatePerSecond != 500 {
+		t.Errorf("stats %+v: want the oldest arrival %v and the queue's rate 500", got, later)
 	}
 }

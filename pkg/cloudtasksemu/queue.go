@@ -69,6 +69,9 @@ type queue struct {
 	filled   time.Time
 	wake     chan struct{}
 	stats    Stats
+	// attempted holds when each attempt of the last minute ended: the v2beta3 stats'
+	// executedLastMinuteCount (pruned as it is read or grows).
+	attempted []time.Time
 }
 
 func newQueue(e *Emulator, pb *cloudtaskspb.Queue) *queue {
