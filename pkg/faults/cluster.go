@@ -339,10 +339,13 @@ func ClusterSync(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 	if err := run.finish(ctx); err != nil {
 		return nil, err
 	}
-	// Production /v1/status lists the queues and quota once the default service reads
-	// Cloud Tasks' queue stats; until then the run records what it lists.
-	if len(run.run.StatusQueues) > 0 && len(run.run.StatusQueues) != len(run.cl.Tasks.Stats()) {
+	// Production /v1/status lists every queue (Cloud Tasks' stats, the v2beta3 GetQueue)
+	// and every API's quota, as greep local does.
+	if len(run.run.StatusQueues) != len(run.cl.Tasks.Stats()) {
 		run.probs.add("/v1/status lists queues %v, want all of %v", run.run.StatusQueues, keys(run.cl.Tasks.Stats()))
+	}
+	if len(run.run.StatusQuota) == 0 {
+		run.probs.add("/v1/status lists no quota")
 	}
 	run.r.WallSeconds = seconds(time.Since(wall))
 	run.r.Cluster = run.run
