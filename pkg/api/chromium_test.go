@@ -77,7 +77,7 @@ func TestDashboardInChromium(t *testing.T) {
 	started := now.Add(-7 * time.Minute)
 	if _, err := greep.UpdateStateJSON(ctx, e.store, greep.StateSync, func(s *greep.SyncState) error {
 		*s = greep.SyncState{State: "full-sync", Generation: 2, StartedAt: started, LastFullSyncAt: now.Add(-26 * time.Hour), LastResyncAt: now.Add(-40 * time.Minute),
-			GroupsTotal: int64(len(e.truth.Groups)), GroupsDone: int64(len(e.truth.Groups)) * 2 / 3, Groups: int64(len(e.truth.Groups)), Members: 2_871, Calls: 231,
+			GroupsTotal: int64(len(e.truth.Groups)), ListingDone: true, GroupsDone: int64(len(e.truth.Groups)) * 2 / 3, Groups: int64(len(e.truth.Groups)), Members: 2_871, Calls: 231,
 			Failures: []greep.SyncFailure{{Group: "legal-hold@example.com", Error: "403 forbidden: Not Authorized to access this resource", At: now.Add(-3 * time.Minute)}}}
 		return nil
 	}); err != nil {
