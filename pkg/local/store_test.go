@@ -16,7 +16,9 @@ func TestOpenStoreRefusesAnEmptyFile(t *testing.T) {
 	if err := os.WriteFile(db, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := openStore(context.Background(), Config{DataDir: dir})
+	cfg := Defaults()
+	cfg.DataDir = dir
+	s, err := openStore(context.Background(), cfg)
 	if err == nil {
 		s.Close()
 		t.Fatal("an empty greep.db was opened as a new store")
@@ -28,8 +30,8 @@ func TestOpenStoreRefusesAnEmptyFile(t *testing.T) {
 		t.Errorf("the refused file was touched: %v, %v", fi, err)
 	}
 
-	fresh := filepath.Join(dir, "fresh")
-	s, err = openStore(context.Background(), Config{DataDir: fresh})
+	cfg.DataDir = filepath.Join(dir, "fresh")
+	s, err = openStore(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
