@@ -126,6 +126,9 @@ func (w *Worker) startBackfill(ctx context.Context, app string) error {
 // covered records that app's history is complete up to t: a channel started then, taking
 // over from a live one. It never moves Through back.
 func (w *Worker) covered(ctx context.Context, app string, t time.Time) error {
+	if w.record == nil {
+		return nil
+	}
 	_, err := greep.UpdateStateJSON(ctx, w.store, BackfillState(app), func(b *Backfill) error {
 		if !t.After(b.Through) {
 			return errNotDue
@@ -264,12 +267,32 @@ func (w *Worker) list(ctx context.Context, b Backfill) ([]json.RawMessage, strin
 	if err := googleapi.CheckResponse(resp); err != nil {
 		return nil, "", fmt.Errorf("reports: activities.list %s: %w", b.Application, err)
 	}
+	items, next, err := decodePage(io.LimitReader(resp.Body, maxPage))
+	if err != nil {
+		return nil, "", fmt.Errorf("reports: activities.list %s: reading the answer: %w", b.Application, err)
+	}
+	return items, next, nil
+}
+
+// maxPage bounds an activities.list answer: 1,000 activities of a few kilobytes each.
+const maxPage = 64 << 20
+
+// decodePage splits an activities.list answer into its activities, left raw for
+// activity.Parse, and the next page's token.
+func decodePage(r io.Reader) ([]json.RawMessage, string, error) {
 	var page struct {
+		Kind          string            `json:"kind"`
 		Items         []json.RawMessage `json:"items"`
 		NextPageToken string            `json:"nextPageToken"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page); err != nil {
-		return nil, "", fmt.Errorf("reports: activities.list %s: reading the answer: %w", b.Application, err)
+	if err := json.NewDecoder(r).Decode(&page); err != nil {
+		return nil, "", err
+	}
+	if page.Kind != "" && page.Kind != "admin#reports#activities" {
+		return nil, "", fmt.Errorf("an answer of kind %q, not admin#reports#activities", page.Kind)
+	}
+	if len(page.Items) > BackfillPageSize {
+		return nil, "", fmt.Errorf("%d activities in one page, over the %d asked for", len(page.Items), BackfillPageSize)
 	}
 	return page.Items, page.NextPageToken, nil
 }
