@@ -217,31 +217,7 @@ func (h *Handler) notify(r *http.Request) (int, error) {
 		return 0, refuse(http.StatusBadRequest, "invalid", "activity of application %q on the %q channel", app, ch.Application)
 	}
 
-	added, err := h.store.AddEvents(r.Context(), events)
-	if err != nil {
-		return 0, fmt.Errorf("recording %d events: %w", len(events), err)
-	}
-	// Work is opened only by new events: a redelivery (or the same activity through the
-	// other channel while old and new overlap) finds every event recorded and buys nothing.
-	open := added > 0
-	work := activity.Plan(events)
-	for _, rf := range work.Refresh {
-		j := job{kind: kindRefresh, group: rf.Group, reason: rf.Reason, expect: rf.Expect, changedAt: earliest(events, rf.Group), actor: rf.Actor, activityID: rf.ActivityID}
-		if err := h.debounce.schedule(r.Context(), j, open); err != nil {
-			return added, err
-		}
-	}
-	for _, s := range work.Settings {
-		if err := h.debounce.schedule(r.Context(), job{kind: kindSettings, group: s.Group, reason: s.Reason}, open); err != nil {
-			return added, err
-		}
-	}
-	for _, u := range work.Users {
-		if err := h.debounce.schedule(r.Context(), job{kind: kindUser, group: u.User, reason: u.Reason}, open); err != nil {
-			return added, err
-		}
-	}
-	return added, nil
+	return h.Record(r.Context(), events)
 }
 
 // earliest is the time of the first of events on group (zero if none names it).

@@ -30,6 +30,7 @@ func (w *Worker) Handler(trustAppEngineHeaders bool) http.Handler {
 		r.Use(queue.OnlyTasks(trustAppEngineHeaders), callbudget.PerTask)
 		r.Post(tasks.PathReportsRenew, queue.Handle(runner, w.renewTask))
 		r.Post(PathStop, queue.Handle(runner, w.stopChannelTask))
+		r.Post(PathBackfill, queue.Handle(runner, w.backfillTask))
 	})
 	r.With(queue.OnlyCron(trustAppEngineHeaders, false)).Get(PathCron, w.serveCron)
 	return r
@@ -45,6 +46,13 @@ func (w *Worker) stopChannelTask(ctx context.Context, _ queue.Run, b StopChannel
 		return greep.Errorf(greep.EINVALID, "stop task without a channel id")
 	}
 	return w.settle(w.Stop(ctx, b.ID))
+}
+
+func (w *Worker) backfillTask(ctx context.Context, _ queue.Run, b BackfillPage) error {
+	if b.Application == "" || b.StartTime.IsZero() {
+		return greep.Errorf(greep.EINVALID, "backfill task without an application or start time")
+	}
+	return w.settle(w.BackfillPage(ctx, b))
 }
 
 // settle says what happens after a failed Reports call: after the quota reset when the

@@ -54,6 +54,11 @@ type Config struct {
 	// Default: queues.yaml's default zone (quota.DefaultCalendar).
 	Quota quota.Days
 	Log   *zap.Logger
+	// Record, History and HTTP enable the backfill (backfill.go); without Record there is
+	// none. HTTP is the Reports client's own HTTP client (workspace.Clients.HTTP).
+	Record  Recorder
+	History History
+	HTTP    *http.Client
 }
 
 // Worker keeps the watch channels.
@@ -66,6 +71,9 @@ type Worker struct {
 	now     func() time.Time
 	days    quota.Days
 	log     *zap.Logger
+	record  Recorder
+	history History
+	http    *http.Client
 }
 
 // New returns the worker. rep is the Reports API client (pkg/workspace); its transport
@@ -88,7 +96,11 @@ func New(store greep.StateStore, rep *reportsapi.Service, q queue.Enqueuer, cfg 
 	if cfg.Quota == nil {
 		cfg.Quota = quota.DefaultCalendar()
 	}
-	return &Worker{store: store, reports: rep, queue: q, address: cfg.Address, policy: p, now: cfg.Now, days: cfg.Quota, log: cfg.Log}, nil
+	if cfg.Record != nil && (cfg.History == nil || cfg.HTTP == nil) {
+		return nil, fmt.Errorf("reports: the backfill needs the history and the Reports HTTP client")
+	}
+	return &Worker{store: store, reports: rep, queue: q, address: cfg.Address, policy: p, now: cfg.Now, days: cfg.Quota, log: cfg.Log,
+		record: cfg.Record, history: cfg.History, http: cfg.HTTP}, nil
 }
 
 // Run calls Tick now and then every period of the worker's clock until ctx ends: greep
@@ -99,6 +111,10 @@ func New(store greep.StateStore, rep *reportsapi.Service, q queue.Enqueuer, cfg 
 func (w *Worker) Run(ctx context.Context, every time.Duration, after func(time.Duration) <-chan time.Time) {
 	if after == nil {
 		after = time.After
+	}
+	// The process was down until now: what it missed is backfilled.
+	if err := w.StartBackfills(ctx); err != nil && ctx.Err() == nil {
+		w.log.Error("reports: starting backfills", zap.Error(err))
 	}
 	due := w.now()
 	for {
@@ -239,6 +255,18 @@ func (w *Worker) Renew(ctx context.Context, app string) (greep.Channel, error) {
 	}
 	w.log.Info("reports: watch channel created", zap.String("application", app), zap.String("channel", ch.ID),
 		zap.Time("expiration", ch.Expiration), zap.String("replaces", replaced.ID))
+	// Without a live predecessor nothing delivered app's activities for a while (a lapsed
+	// channel, or a first start): backfill them. With one, the history is complete up to
+	// the predecessor's start.
+	if replaced.ID == "" {
+		err = w.startBackfill(ctx, app)
+	} else {
+		err = w.covered(ctx, app, replaced.CreatedAt)
+	}
+	if err != nil {
+		// The channel is live; the next start or lapse backfills from the last event seen.
+		w.log.Warn("reports: backfill after the watch", zap.String("application", app), zap.Error(err))
+	}
 	if replaced.ID != "" {
 		// The stop waits out the overlap in the queue rather than for a later tick.
 		t, err := w.stopTask(app, replaced.ID, now.Add(w.policy.Overlap))

@@ -3,6 +3,7 @@ package wiring
 import (
 	"time"
 
+	"github.com/greephq/greep/pkg/push"
 	"github.com/greephq/greep/pkg/reports"
 )
 
@@ -10,10 +11,13 @@ import (
 type ReportsConfig struct {
 	Address  string        // the webhook's URL, https://HOST/push/notify
 	Lifetime time.Duration // asked for each watch channel
+	Debounce time.Duration // of the refreshes a backfill enqueues, as the push service's
 }
 
 // DefaultReports is the reports service's defaults (no address: it is the deployment's).
-func DefaultReports() ReportsConfig { return ReportsConfig{Lifetime: reports.MaxLifetime} }
+func DefaultReports() ReportsConfig {
+	return ReportsConfig{Lifetime: reports.MaxLifetime, Debounce: push.DefaultDebounce}
+}
 
 // Reports is the reports service and its worker, which greep local ticks on its own
 // clock where App Engine cron calls the cron path.
@@ -34,6 +38,10 @@ func NewReports(rt *Runtime, c ReportsConfig) (*Reports, error) {
 		Now:     rt.Now,
 		Quota:   rt.Quota,
 		Log:     rt.Log.Named("reports"),
+		// The backfill records what it lists as the webhook records what it is pushed.
+		Record:  push.New(rt.Store, rt.Queue, push.Config{Debounce: c.Debounce, Now: rt.Now, Log: rt.Log.Named("reports")}),
+		History: rt.Store,
+		HTTP:    g.HTTP,
 	})
 	if err != nil {
 		return nil, err

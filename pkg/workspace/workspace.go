@@ -47,6 +47,9 @@ type Clients struct {
 	Directory *admin.Service
 	Reports   *reports.Service
 	Settings  *groupssettings.Service
+	// HTTP is the client under the three (OAuth, call budget, quota guard), for a call
+	// whose raw JSON matters: the reports backfill reads activities as the webhook does.
+	HTTP *http.Client
 }
 
 // New builds the clients.
@@ -80,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("groups settings client: %w", err)
 	}
-	return &Clients{Directory: dir, Reports: rep, Settings: set}, nil
+	return &Clients{Directory: dir, Reports: rep, Settings: set, HTTP: hc}, nil
 }
 
 func tokenSource(ctx context.Context, cfg Config) (oauth2.TokenSource, error) {

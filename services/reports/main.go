@@ -30,6 +30,7 @@ func parseConfig(args []string) (Config, error) {
 	fs := flag.NewFlagSet("reports", flag.ContinueOnError)
 	c.Flags(fs)
 	fs.StringVar(&c.Address, "push-address", service.Env("GREEP_PUSH_ADDRESS", ""), "public HTTPS URL of the webhook, https://HOST/push/notify (env GREEP_PUSH_ADDRESS)")
+	debounce := fs.String("debounce", service.Env("GREEP_DEBOUNCE", c.Debounce.String()), "debounce of the refreshes the backfill enqueues, as the push service's (env GREEP_DEBOUNCE)")
 	lifetime := fs.String("channel-lifetime", service.Env("GREEP_CHANNEL_LIFETIME", c.Lifetime.String()), "lifetime asked for each watch channel, at most 6h (env GREEP_CHANNEL_LIFETIME)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
@@ -39,6 +40,9 @@ func parseConfig(args []string) (Config, error) {
 		return c, fmt.Errorf("--channel-lifetime %q: %v", *lifetime, err)
 	}
 	c.Lifetime = d
+	if c.Debounce, err = time.ParseDuration(*debounce); err != nil || c.Debounce <= 0 {
+		return c, fmt.Errorf("--debounce %q: want a positive duration such as 2m", *debounce)
+	}
 	if c.Address == "" {
 		return c, errors.New("--push-address is required: the webhook URL Google delivers to")
 	}

@@ -18,8 +18,11 @@ func TestParseConfig(t *testing.T) {
 	if _, err := parseConfig(append(withAddr, "--channel-lifetime", "forever")); err == nil {
 		t.Errorf("a bad lifetime was accepted")
 	}
+	if _, err := parseConfig(append(withAddr, "--debounce", "0s")); err == nil || !strings.Contains(err.Error(), "--debounce") {
+		t.Errorf("a zero debounce: %v", err)
+	}
 	c, err := parseConfig(withAddr)
-	if err != nil || c.Lifetime != 6*time.Hour || c.Address != "https://push.example.com/push/notify" {
+	if err != nil || c.Lifetime != 6*time.Hour || c.Debounce != 2*time.Minute || c.Address != "https://push.example.com/push/notify" {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 	if _, err := parseConfig([]string{"--push-address", "https://x/push/notify", "--admin-subject", "a@x.com"}); err == nil || !strings.Contains(err.Error(), "--project") {
