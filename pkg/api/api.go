@@ -105,6 +105,10 @@ type server struct {
 	metrics   http.Handler // GET /metrics; nil: 404
 	retention time.Duration
 	rates     rates // the dashboard's achieved queue rates
+
+	// projector copies the syncs' change records into the history (nil: the store
+	// cannot).
+	projector *historyProjector
 }
 
 // New returns the read API's handler, to be mounted at "/".
@@ -126,6 +130,7 @@ func newServer(cfg Config) (*server, error) {
 	s := &server{store: cfg.Store, status: cfg.Status, auth: cfg.Auth, log: cfg.Logger, now: cfg.Now}
 	s.metrics = cfg.Metrics
 	s.feed, _ = cfg.Store.(feedStore)
+	s.projector = newHistoryProjector(cfg.Store)
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

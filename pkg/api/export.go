@@ -85,6 +85,10 @@ func (s *server) exportHistory(w http.ResponseWriter, r *http.Request, h history
 	q := greep.EventQuery{Since: h.since, Page: greep.Page{Limit: exportPage}}
 	// The first page is read before anything is written, so a store that fails at once
 	// still gets a proper error answer.
+	if err := s.projector.catchUp(r.Context()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	events, next, err := s.store.Events(r.Context(), q)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -130,7 +134,7 @@ type eventWriter struct {
 	err    error
 }
 
-var csvHeader = []string{"id", "time", "application", "actor", "event", "group", "member", "setting", "oldValue", "newValue"}
+var csvHeader = []string{"id", "time", "application", "actor", "event", "group", "member", "setting", "oldValue", "newValue", "cause", "cursor"}
 
 func newEventWriter(w http.ResponseWriter, format string) *eventWriter {
 	ew := &eventWriter{w: w, format: format}
@@ -151,7 +155,7 @@ func (ew *eventWriter) write(e greep.Event) {
 	switch ew.format {
 	case formatCSV:
 		ew.err = ew.csv.Write([]string{e.ID, e.Time.UTC().Format(time.RFC3339Nano), e.Application, e.Actor, e.Event,
-			e.Group, e.Member, csvSafe(e.Setting), csvSafe(e.OldValue), csvSafe(e.NewValue)})
+			e.Group, e.Member, csvSafe(e.Setting), csvSafe(e.OldValue), csvSafe(e.NewValue), e.Cause, e.Cursor})
 	default:
 		b, err := json.Marshal(e)
 		if err != nil {

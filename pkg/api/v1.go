@@ -372,6 +372,10 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, q greep.EventQue
 		return
 	}
 	q.Limit = limit
+	if err := s.projector.catchUp(r.Context()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	events, next, err := s.store.Events(r.Context(), q)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -102,6 +102,11 @@ type Event struct {
 	Setting     string    `json:"setting,omitempty"`
 	OldValue    string    `json:"oldValue,omitempty"`
 	NewValue    string    `json:"newValue,omitempty"`
+	// Cause is set on an event taken from a change record rather than an activity: the
+	// sync that found the change (CauseResync or CauseFullSync); such an event has no
+	// actor. Cursor is that record's cursor on the change feed.
+	Cause  string `json:"cause,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
 }
 
 // Finding states.
