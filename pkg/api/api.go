@@ -20,6 +20,7 @@ import (
 
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/history"
 )
 
 // Store is what the read API reads; greep.Store implements it.
@@ -108,7 +109,7 @@ type server struct {
 
 	// projector copies the syncs' change records into the history (nil: the store
 	// cannot).
-	projector *historyProjector
+	projector *history.Projector
 }
 
 // New returns the read API's handler, to be mounted at "/".
@@ -130,7 +131,7 @@ func newServer(cfg Config) (*server, error) {
 	s := &server{store: cfg.Store, status: cfg.Status, auth: cfg.Auth, log: cfg.Logger, now: cfg.Now}
 	s.metrics = cfg.Metrics
 	s.feed, _ = cfg.Store.(feedStore)
-	s.projector = newHistoryProjector(cfg.Store)
+	s.projector = history.NewProjector(cfg.Store)
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

@@ -85,7 +85,7 @@ func (s *server) exportHistory(w http.ResponseWriter, r *http.Request, h history
 	q := greep.EventQuery{Since: h.since, Page: greep.Page{Limit: exportPage}}
 	// The first page is read before anything is written, so a store that fails at once
 	// still gets a proper error answer.
-	if err := s.projector.catchUp(r.Context()); err != nil {
+	if err := s.projector.CatchUp(r.Context()); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -86,20 +86,3 @@ func TestHistoryHasResyncChanges(t *testing.T) {
 
 // Each kind of change record becomes the event the Reports API names the same change by;
 // push and unlabelled records, and full sync records before the tenant is live, do not.
-func TestChangeEvent(t *testing.T) {
-	c := greep.Change{Cursor: 7, Time: t0, Group: "g@example.com", Member: "m@example.com", Kind: greep.ChangeRoleChanged,
-		Before: &greep.ChangeValue{Role: "MEMBER"}, After: &greep.ChangeValue{Role: "OWNER"}, ChangeCause: greep.ChangeCause{Cause: greep.CauseFullSync}}
-	e, ok := changeEvent(c, true)
-	if !ok || e.ID != "change:7" || e.Event != "UPDATE_GROUP_MEMBER" || e.Setting != "role" || e.OldValue != "MEMBER" || e.NewValue != "OWNER" || e.Cause != greep.CauseFullSync {
-		t.Fatalf("role change: %+v %v", e, ok)
-	}
-	if _, ok := changeEvent(c, false); ok {
-		t.Error("a baseline full sync record became an event")
-	}
-	for _, cause := range []string{greep.CausePush, ""} {
-		c.Cause = cause
-		if _, ok := changeEvent(c, true); ok {
-			t.Errorf("a record of cause %q became an event", cause)
-		}
-	}
-}

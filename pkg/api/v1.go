@@ -372,7 +372,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, q greep.EventQue
 		return
 	}
 	q.Limit = limit
-	if err := s.projector.catchUp(r.Context()); err != nil {
+	if err := s.projector.CatchUp(r.Context()); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -105,3 +105,40 @@ func TestSweepPrunesTheFeed(t *testing.T) {
 		t.Errorf("reading from 0 after the prune: %v, want gone", err)
 	}
 }
+
+// A sweep that prunes the feed first copies what a resync found into the history, so a
+// record pruned from the 30-day feed is still in the 400-day history.
+func TestPruneKeepsResyncChangesInTheHistory(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, workspacesim.Config{Users: 40, Groups: 30, Seed: 5}, syncplan.Resync{},
+		func(c *directory.Config) { c.ChangeRetention = time.Nanosecond })
+	if _, err := e.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	truth, _ := e.sim.Truth("")
+	g := truth.Groups[1]
+	if err := e.sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "late@outside.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if started, err := e.worker.StartResync(ctx); err != nil || !started {
+		t.Fatalf("resync: %v %v", started, err)
+	}
+	e.q.run()
+	if l, err := e.store.ChangeLog(ctx); err != nil || l.Pruned != l.Head {
+		t.Fatalf("the resync's sweep left the feed %+v (%v): every record should be pruned", l, err)
+	}
+	events, _, err := e.store.Events(ctx, greep.EventQuery{Group: g.Email})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []greep.Event
+	for _, ev := range events {
+		if ev.Member == "late@outside.test" {
+			found = append(found, ev)
+		}
+	}
+	if len(found) != 1 || found[0].Cause != greep.CauseResync || found[0].Event != "ADD_GROUP_MEMBER" || found[0].Actor != "" {
+		t.Errorf("the history holds %+v for the member the resync found, want one ADD_GROUP_MEMBER of cause resync and no actor", found)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/history"
 )
 
 // DefaultChangeRetention is how long change records stay in the feed.
@@ -20,10 +22,15 @@ type changePruner interface {
 
 // pruneChanges drops the change records older than the retention, batch by batch. It
 // runs when a sweep finishes, which every deployment does at least daily; a failure only
-// leaves old records for the next sweep.
+// leaves old records for the next sweep. The history takes its copy of the records first
+// (they outlive the feed there), and nothing is pruned while it cannot.
 func (w *Worker) pruneChanges(ctx context.Context) {
 	p, ok := w.cfg.Store.(changePruner)
 	if !ok || w.cfg.ChangeRetention < 0 {
+		return
+	}
+	if err := history.NewProjector(w.cfg.Store).CatchUp(ctx); err != nil {
+		w.log.Warn("copying the change feed into the history; pruning left for the next sweep", zap.Error(err))
 		return
 	}
 	cutoff := w.cfg.Now().Add(-w.cfg.ChangeRetention)

@@ -1,4 +1,7 @@
-package api
+// Package history turns the change feed's records that no webhook event describes (what
+// a resync or a later full sync found) into history events, so the history, its paging,
+// export and retention stay one mechanism over one store (docs/api.md, "History").
+package history
 
 import (
 	"context"
@@ -9,21 +12,20 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 )
 
-// History from every source (docs/api.md, "History"): a change a resync or a later full
-// sync found is on the change feed with its cause and no actor; the projector copies those
-// records into the history as events, so the history, its paging tokens, its export and
-// its 400-day retention stay one mechanism over one store. Push records are not copied:
-// the webhook's event already records the same change, with its actor.
+// A change a resync or a later full sync found is on the change feed with its cause and
+// no actor; the Projector copies those records into the history as events. Push records
+// are not copied: the webhook's event already records the same change, with its actor.
 
-// historyState names the projector's progress document.
-const historyState = "history/changes"
+// State names the projector's progress document.
+const State = "history/changes"
 
 // projectPage is how many change records one feed read of the projector takes.
 const projectPage = 1000
 
-// historyStore is what the projector needs of the store; greep.Store implements it.
-type historyStore interface {
-	feedStore
+// Store is what the projector needs of the store; greep.Store implements it.
+type Store interface {
+	Changes(ctx context.Context, q greep.ChangeQuery) ([]greep.Change, uint64, error)
+	ChangeLog(ctx context.Context) (greep.ChangeLog, error)
 	AddEvents(ctx context.Context, events []greep.Event) (int, error)
 	State(ctx context.Context, name string) ([]byte, error)
 	UpdateState(ctx context.Context, name string, fn func(cur []byte) ([]byte, error)) error
@@ -37,30 +39,34 @@ type projection struct {
 	Live bool `json:"live"`
 }
 
-type historyProjector struct {
-	store historyStore
+// Projector copies change records into the history. Safe for concurrent use.
+type Projector struct {
+	store Store
 	mu    sync.Mutex // one catch-up at a time in this process; events dedupe across processes
 }
 
-func newHistoryProjector(s Store) *historyProjector {
-	hs, ok := s.(historyStore)
+// NewProjector returns the projector over s, or nil when s keeps no change feed (a nil
+// Projector's CatchUp does nothing).
+func NewProjector(s any) *Projector {
+	hs, ok := s.(Store)
 	if !ok {
 		return nil
 	}
-	return &historyProjector{store: hs}
+	return &Projector{store: hs}
 }
 
-// catchUp copies the change records written since the last catch-up into the history;
-// a history read calls it first, so what it answers includes every sync's finding
-// committed before the read.
-func (p *historyProjector) catchUp(ctx context.Context) error {
+// CatchUp copies the change records written since the last catch-up into the history.
+// The read API calls it before a history read, so what it answers includes every sync's
+// finding committed before the read; the directory worker calls it before it prunes the
+// feed, so no record leaves the feed before the history has it.
+func (p *Projector) CatchUp(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var st projection
-	b, err := p.store.State(ctx, historyState)
+	b, err := p.store.State(ctx, State)
 	switch {
 	case greep.ErrorCode(err) == greep.ENOTFOUND:
 	case err != nil:
@@ -93,7 +99,7 @@ func (p *historyProjector) catchUp(ctx context.Context) error {
 			if c.Cause == greep.CausePush || c.Cause == greep.CauseResync {
 				st.Live = true
 			}
-			if e, ok := changeEvent(c, st.Live); ok {
+			if e, ok := ChangeEvent(c, st.Live); ok {
 				events = append(events, e)
 			}
 		}
@@ -110,8 +116,8 @@ func (p *historyProjector) catchUp(ctx context.Context) error {
 }
 
 // save writes st unless another process went further.
-func (p *historyProjector) save(ctx context.Context, st projection) error {
-	return p.store.UpdateState(ctx, historyState, func(cur []byte) ([]byte, error) {
+func (p *Projector) save(ctx context.Context, st projection) error {
+	return p.store.UpdateState(ctx, State, func(cur []byte) ([]byte, error) {
 		var old projection
 		if cur != nil && json.Unmarshal(cur, &old) == nil && old.Cursor > st.Cursor {
 			return cur, nil
@@ -121,9 +127,9 @@ func (p *historyProjector) save(ctx context.Context, st projection) error {
 	})
 }
 
-// changeEvent is the history event of a change record, named as the Reports API names
+// ChangeEvent is the history event of a change record, named as the Reports API names
 // the same change; false for a record the history does not take.
-func changeEvent(c greep.Change, live bool) (greep.Event, bool) {
+func ChangeEvent(c greep.Change, live bool) (greep.Event, bool) {
 	switch c.Cause {
 	case greep.CauseResync:
 	case greep.CauseFullSync:
