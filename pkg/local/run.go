@@ -23,7 +23,8 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if app.Sim != nil {
 		fmt.Fprintf(out, "  embedded simulator: %s (%d users, %d groups, time ×%g)\n", app.SimURL, cfg.SimUsers, cfg.SimGroups, cfg.TimeScale)
 	}
-	app.ShowProgress(ctx, out, isTerminal(out))
+	_, shared := out.(*Terminal)
+	app.ShowProgress(ctx, out, shared || isTerminal(out))
 	fmt.Fprintln(out, "stopping: finishing the tasks in flight")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -32,11 +33,17 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 
 // ShowProgress writes the sweep's progress to out until ctx ends: a progress bar redrawn
 // in place on a terminal, a plain line every few seconds (and on every phase change)
-// otherwise, so logs stay readable.
+// otherwise, so logs stay readable. On a terminal, log lines written through the same
+// Terminal (out, if it is one) appear above the bar.
 func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 	every := 5 * time.Second
+	var term *Terminal
 	if terminal {
 		every = 250 * time.Millisecond
+		var ok bool
+		if term, ok = out.(*Terminal); !ok {
+			term = NewTerminal(out)
+		}
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -44,8 +51,8 @@ func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 	for {
 		select {
 		case <-ctx.Done():
-			if terminal && lastLine != "" {
-				fmt.Fprintln(out)
+			if term != nil {
+				term.EndProgress()
 			}
 			return
 		case <-t.C:
@@ -58,8 +65,8 @@ func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 		if line == lastLine {
 			continue
 		}
-		if terminal {
-			fmt.Fprintf(out, "\r%s\x1b[K", line)
+		if term != nil {
+			term.Progress(line)
 		} else {
 			fmt.Fprintln(out, line)
 		}
