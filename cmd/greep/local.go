@@ -15,7 +15,7 @@ import (
 
 // localConfig reads greep local's flags (and the environment Google's tools use for
 // Datastore) into local.Config; printConfig is --print-config.
-func localConfig(args []string, stderr io.Writer) (cfg local.Config, printConfig bool, err error) {
+func localConfig(args []string, stderr io.Writer, logTo zapcore.WriteSyncer) (cfg local.Config, printConfig bool, err error) {
 	cfg = local.Defaults()
 	fs := flag.NewFlagSet("greep local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -50,12 +50,19 @@ func localConfig(args []string, stderr io.Writer) (cfg local.Config, printConfig
 	if *verbose {
 		level = zapcore.DebugLevel
 	}
-	cfg.Logger = logging.New(true, level)
+	cfg.Logger = logging.NewTo(logTo, true, level)
 	return cfg, printConfig, cfg.Validate()
 }
 
 func runLocal(ctx context.Context, args []string, out io.Writer) error {
-	cfg, printConfig, err := localConfig(args, os.Stderr)
+	// On a terminal the log and the progress line share one writer, so log lines print
+	// above the progress line instead of into it.
+	var logTo zapcore.WriteSyncer = zapcore.Lock(os.Stderr)
+	if isTerminal(out) && isTerminal(os.Stderr) {
+		term := local.NewTerminal(out)
+		logTo, out = term, term
+	}
+	cfg, printConfig, err := localConfig(args, os.Stderr, logTo)
 	if printConfig {
 		return local.PrintConfig(out)
 	}

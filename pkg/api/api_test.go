@@ -397,7 +397,8 @@ func TestStatus(t *testing.T) {
 	st := fixture()
 	sync, _ := json.Marshal(greep.SyncState{State: "full-sync", GroupsTotal: 300, GroupsDone: 120, Groups: 303, Members: 900, LastFullSyncAt: t0})
 	st.putState(t, greep.StateSync, sync)
-	chans, _ := json.Marshal([]greep.Channel{{ID: "ch1", Application: "admin", Token: "SECRET-TOKEN", Expiration: t0.Add(6 * time.Hour), State: "live"}})
+	chans, _ := json.Marshal([]greep.Channel{{ID: "ch1", Application: "admin", Token: "SECRET-TOKEN", Expiration: t0.Add(6 * time.Hour), State: "live"},
+		{ID: "ch0", Application: "admin", Expiration: t0.Add(time.Hour), State: "live"}})
 	st.putState(t, greep.StateChannels, chans)
 	s := newTestServer(t, st, nil)
 	s.status = fakeStatus{}
@@ -407,8 +408,12 @@ func TestStatus(t *testing.T) {
 	if strings.Contains(string(a.body), "SECRET-TOKEN") {
 		t.Error("status leaks a channel token")
 	}
-	if out.Sync.State != "full-sync" || out.Sync.GroupsDone != 120 || out.Queues["directory"].Backlog != 42 || out.Quota["directory"].UsedToday != 1_200_000 || len(out.Channels) != 1 || out.SyncedAt != t0 {
+	if out.Sync.State != "full-sync" || out.Sync.GroupsDone != 120 || out.Queues["directory"].Backlog != 42 || out.Quota["directory"].UsedToday != 1_200_000 || len(out.Channels) != 2 || out.SyncedAt != t0 {
 		t.Errorf("status: %s", a.body)
+	}
+	// A channel past its expiration is not called live, whatever its stored state.
+	if out.Channels[0].State != "live" || out.Channels[1].State != "expired" {
+		t.Errorf("channel states %q, %q; want live, expired", out.Channels[0].State, out.Channels[1].State)
 	}
 	// Parts that fail are reported, the rest still answered.
 	s.status = fakeStatus{err: errors.New("dispatcher gone")}

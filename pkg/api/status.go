@@ -85,9 +85,15 @@ func (s *server) collectStatus(ctx context.Context) statusAnswer {
 	if _, err := s.loadState(ctx, greep.StateChannels, &chans); err != nil {
 		out.Errors = append(out.Errors, err.Error())
 	}
+	now := s.now()
 	for _, c := range chans {
+		// A channel past its expiration delivers nothing whatever its stored state says.
+		state := c.State
+		if state == "live" && !now.Before(c.Expiration) {
+			state = "expired"
+		}
 		out.Channels = append(out.Channels, channelStatus{ID: c.ID, Application: c.Application, ResourceID: c.ResourceID,
-			Address: c.Address, Expiration: c.Expiration, CreatedAt: c.CreatedAt, State: c.State})
+			Address: c.Address, Expiration: c.Expiration, CreatedAt: c.CreatedAt, State: state})
 	}
 
 	if s.status != nil {

@@ -52,3 +52,25 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("finished: %q", got)
 	}
 }
+
+// TestWallProgressLine: at --time-scale 60 the rates and durations are wall-clock ones and
+// the simulated clock is named; at 1 they are wall-clock ones with nothing to name.
+func TestWallProgressLine(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// 10 simulated minutes at ×60: 10 wall seconds.
+	p := syncplan.Progress{Done: 50, Total: 200, Calls: 600, ListingDone: true, Started: t0, Now: t0.Add(10 * time.Minute)}
+	want := "full-sync: 50/200 groups, 600 calls (60.0 calls/s wall), about 30s left; simulated clock ×60"
+	if got := WallProgressLine(p, "full-sync", true, false, 60); got != want {
+		t.Errorf("at ×60:\ngot  %q\nwant %q", got, want)
+	}
+	p.Done = 200
+	want = "full-sync done: 200/200 groups, 600 calls (60.0 calls/s wall) in 10s; simulated clock ×60"
+	if got := WallProgressLine(p, "full-sync", false, false, 60); got != want {
+		t.Errorf("finished at ×60:\ngot  %q\nwant %q", got, want)
+	}
+	p.Now = t0.Add(10 * time.Second)
+	want = "full-sync done: 200/200 groups, 600 calls (60.0 calls/s wall) in 10s"
+	if got := WallProgressLine(p, "full-sync", false, false, 1); got != want {
+		t.Errorf("at ×1:\ngot  %q\nwant %q", got, want)
+	}
+}

@@ -23,7 +23,8 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if app.Sim != nil {
 		fmt.Fprintf(out, "  embedded simulator: %s (%d users, %d groups, time ×%g)\n", app.SimURL, cfg.SimUsers, cfg.SimGroups, cfg.TimeScale)
 	}
-	app.ShowProgress(ctx, out, isTerminal(out))
+	_, shared := out.(*Terminal)
+	app.ShowProgress(ctx, out, shared || isTerminal(out))
 	fmt.Fprintln(out, "stopping: finishing the tasks in flight")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -32,11 +33,17 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 
 // ShowProgress writes the sweep's progress to out until ctx ends: a progress bar redrawn
 // in place on a terminal, a plain line every few seconds (and on every phase change)
-// otherwise, so logs stay readable.
+// otherwise, so logs stay readable. On a terminal, log lines written through the same
+// Terminal (out, if it is one) appear above the bar.
 func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 	every := 5 * time.Second
+	var term *Terminal
 	if terminal {
 		every = 250 * time.Millisecond
+		var ok bool
+		if term, ok = out.(*Terminal); !ok {
+			term = NewTerminal(out)
+		}
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -44,8 +51,8 @@ func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 	for {
 		select {
 		case <-ctx.Done():
-			if terminal && lastLine != "" {
-				fmt.Fprintln(out)
+			if term != nil {
+				term.EndProgress()
 			}
 			return
 		case <-t.C:
@@ -54,12 +61,12 @@ func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 		if err != nil || s.Generation == 0 {
 			continue
 		}
-		line := ProgressLine(p, s.Mode, s.Running(), terminal)
+		line := WallProgressLine(p, s.Mode, s.Running(), terminal, a.cfg.TimeScale)
 		if line == lastLine {
 			continue
 		}
-		if terminal {
-			fmt.Fprintf(out, "\r%s\x1b[K", line)
+		if term != nil {
+			term.Progress(line)
 		} else {
 			fmt.Fprintln(out, line)
 		}
@@ -67,8 +74,24 @@ func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 	}
 }
 
-// ProgressLine renders one progress report: with a bar for a terminal.
+// ProgressLine renders one progress report, with a bar for a terminal, its rates and
+// durations in the sweep's own clock.
 func ProgressLine(p syncplan.Progress, mode string, running, bar bool) string {
+	return progressLine(p, mode, running, bar, 0)
+}
+
+// WallProgressLine is ProgressLine for a sweep whose clock runs timeScale times faster
+// than the wall clock: rates and durations are given in wall time, and a simulated clock
+// that differs is named, so "2.1/s" at ×60 is not mistaken for the real rate.
+func WallProgressLine(p syncplan.Progress, mode string, running, bar bool, timeScale float64) string {
+	if timeScale <= 0 {
+		timeScale = 1
+	}
+	return progressLine(p, mode, running, bar, timeScale)
+}
+
+// progressLine renders a report; timeScale 0 keeps the sweep's clock unnamed.
+func progressLine(p syncplan.Progress, mode string, running, bar bool, timeScale float64) string {
 	var b strings.Builder
 	if bar {
 		const width = 30
@@ -83,14 +106,22 @@ func ProgressLine(p syncplan.Progress, mode string, running, bar bool) string {
 	if !p.ListingDone {
 		more = "+"
 	}
+	scale, rate := 1.0, "/s"
+	if timeScale > 0 {
+		scale, rate = timeScale, " calls/s wall"
+	}
+	wall := func(d time.Duration) time.Duration { return time.Duration(float64(d) / scale).Round(time.Second) }
 	fmt.Fprintf(&b, "%s: %d/%d%s groups", state, p.Done, p.Total, more)
-	fmt.Fprintf(&b, ", %d calls (%.1f/s)", p.Calls, p.CallRate())
+	fmt.Fprintf(&b, ", %d calls (%.1f%s)", p.Calls, p.CallRate()*scale, rate)
 	if running {
 		if eta, ok := p.ETA(); ok {
-			fmt.Fprintf(&b, ", about %s left", eta.Round(time.Second))
+			fmt.Fprintf(&b, ", about %s left", wall(eta))
 		}
 	} else {
-		fmt.Fprintf(&b, " in %s", p.Elapsed().Round(time.Second))
+		fmt.Fprintf(&b, " in %s", wall(p.Elapsed()))
+	}
+	if timeScale > 0 && timeScale != 1 {
+		fmt.Fprintf(&b, "; simulated clock ×%g", timeScale)
 	}
 	return b.String()
 }

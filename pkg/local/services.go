@@ -63,6 +63,14 @@ func (a *App) mountServices(rt *wiring.Runtime, mux *http.ServeMux) error {
 		if err != nil {
 			return err
 		}
+		// An embedded simulator starts from its seed and knows none of the channels kept
+		// under --data; a new --addr makes every kept channel point elsewhere. Either way
+		// they are dead, and marking them so lets the first tick create live ones.
+		if n, err := rep.Worker.ForgetLost(context.Background(), a.Sim != nil); err != nil {
+			return err
+		} else if n > 0 {
+			a.log.Info("push: re-creating watch channels the simulator or webhook address no longer knows", zap.Int("lost", n))
+		}
 		a.mount(mux, rep.Service)
 		a.loop(func(ctx context.Context) { rep.Worker.Run(ctx, renewEvery, clock.After) })
 	}

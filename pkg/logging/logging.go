@@ -12,6 +12,11 @@ import (
 
 // New returns a logger for production (JSON for Cloud Logging) unless human is set.
 func New(human bool, level zapcore.Level) *zap.Logger {
+	return NewTo(zapcore.Lock(os.Stderr), human, level)
+}
+
+// NewTo is New writing to w: greep local's terminal, shared with its progress line.
+func NewTo(w zapcore.WriteSyncer, human bool, level zapcore.Level) *zap.Logger {
 	var enc zapcore.Encoder
 	if human {
 		cfg := zap.NewDevelopmentEncoderConfig()
@@ -32,7 +37,7 @@ func New(human bool, level zapcore.Level) *zap.Logger {
 			EncodeCaller:   zapcore.ShortCallerEncoder,
 		})
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), level), zap.AddCaller())
+	return zap.New(zapcore.NewCore(enc, w, level), zap.AddCaller())
 }
 
 // severity writes zap levels as Cloud Logging's LogSeverity names.
