@@ -30,19 +30,22 @@ const (
 
 // ConnectPubSub makes the directory service publish the change feed to topic
 // (projects/P/topics/T). The client reaches PUBSUB_EMULATOR_HOST when it is set, as
-// Google's client does; opts add to it (greep local's --pubsub endpoint).
-func (rt *Runtime) ConnectPubSub(ctx context.Context, topic string, opts ...option.ClientOption) error {
+// Google's client does; opts add to it (greep local's --pubsub endpoint). stop flushes
+// and closes the client: greep local calls it at shutdown, a production instance just
+// ends.
+func (rt *Runtime) ConnectPubSub(ctx context.Context, topic string, opts ...option.ClientOption) (stop func(), err error) {
 	project, ok := topicProject(topic)
 	if !ok {
-		return fmt.Errorf("pub/sub topic %q: want projects/PROJECT/topics/TOPIC", topic)
+		return nil, fmt.Errorf("pub/sub topic %q: want projects/PROJECT/topics/TOPIC", topic)
 	}
 	c, err := pubsub.NewClient(ctx, project, opts...)
 	if err != nil {
-		return fmt.Errorf("pub/sub topic %s: %w", topic, err)
+		return nil, fmt.Errorf("pub/sub topic %s: %w", topic, err)
 	}
-	rt.Topic = fanout.NewPubSubTopic(c, topic)
+	t := fanout.NewPubSubTopic(c, topic)
+	rt.Topic = t
 	rt.Log.Info("publishing the change feed", zap.String("topic", topic))
-	return nil
+	return func() { t.Stop(); c.Close() }, nil
 }
 
 func topicProject(topic string) (string, bool) {

@@ -68,7 +68,7 @@ func TestTaskPublishesToPubSub(t *testing.T) {
 
 	rt, sim := wiringtest.RuntimeSim(t)
 	rt.TrustTaskHeaders = true
-	if err := rt.ConnectPubSub(ctx, cfg.PubSubTopic); err != nil {
+	if _, err := rt.ConnectPubSub(ctx, cfg.PubSubTopic); err != nil {
 		t.Fatal(err)
 	}
 	svc, err := build(rt, cfg)

@@ -63,7 +63,7 @@ func realMain(ctx context.Context, args []string) error {
 			return nil, err
 		}
 		if cfg.PubSubTopic != "" {
-			if err := rt.ConnectPubSub(ctx, cfg.PubSubTopic); err != nil {
+			if _, err := rt.ConnectPubSub(ctx, cfg.PubSubTopic); err != nil {
 				return nil, err
 			}
 		}
