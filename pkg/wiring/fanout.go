@@ -34,9 +34,9 @@ const (
 // and closes the client: greep local calls it at shutdown, a production instance just
 // ends.
 func (rt *Runtime) ConnectPubSub(ctx context.Context, topic string, opts ...option.ClientOption) (stop func(), err error) {
-	project, ok := topicProject(topic)
-	if !ok {
-		return nil, fmt.Errorf("pub/sub topic %q: want projects/PROJECT/topics/TOPIC", topic)
+	project, err := TopicProject(topic)
+	if err != nil {
+		return nil, err
 	}
 	c, err := pubsub.NewClient(ctx, project, opts...)
 	if err != nil {
@@ -48,12 +48,13 @@ func (rt *Runtime) ConnectPubSub(ctx context.Context, topic string, opts ...opti
 	return func() { t.Stop(); c.Close() }, nil
 }
 
-func topicProject(topic string) (string, bool) {
+// TopicProject is the project of a full topic name, or why it is none.
+func TopicProject(topic string) (string, error) {
 	p := strings.Split(topic, "/")
 	if len(p) != 4 || p[0] != "projects" || p[1] == "" || p[2] != "topics" || p[3] == "" {
-		return "", false
+		return "", fmt.Errorf("pub/sub topic %q: want projects/PROJECT/topics/TOPIC", topic)
 	}
-	return p[1], true
+	return p[1], nil
 }
 
 // publishing serves next and, when the runtime has a topic, publishes after every

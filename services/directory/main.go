@@ -45,6 +45,11 @@ func parseConfig(args []string) (Config, error) {
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
+	if c.PubSubTopic != "" {
+		if _, err := wiring.TopicProject(c.PubSubTopic); err != nil {
+			return c, fmt.Errorf("--pubsub-topic: %w", err)
+		}
+	}
 	if c.ResyncEvery <= 0 || c.MaxAge < c.ResyncEvery {
 		return c, fmt.Errorf("--resync-every %v must be positive and --max-age %v at least as long", c.ResyncEvery, c.MaxAge)
 	}
