@@ -40,8 +40,8 @@ func TestLoadsTheRepositorysTopology(t *testing.T) {
 			t.Errorf("%s routed to %s, want %s", path, got, svc)
 		}
 	}
-	if len(top.Cron) != 3 {
-		t.Fatalf("%d cron jobs, want 3", len(top.Cron))
+	if len(top.Cron) != 4 {
+		t.Fatalf("%d cron jobs, want 4", len(top.Cron))
 	}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, j := range top.Cron {
@@ -49,6 +49,10 @@ func TestLoadsTheRepositorysTopology(t *testing.T) {
 		case "/cron/reports/renew":
 			if n := j.Next(at); n != at.Add(10*time.Minute) || !j.Interval() {
 				t.Errorf("renew next %v", n)
+			}
+		case "/cron/directory/publish":
+			if n := j.Next(at); n != at.Add(5*time.Minute) || !j.Interval() {
+				t.Errorf("publish next %v", n)
 			}
 		case "/cron/remediation/sweep":
 			la, _ := time.LoadLocation("America/Los_Angeles")

@@ -129,6 +129,9 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		return nil, err
 	}
 
+	if err := a.connectFanout(ctx, rt); err != nil {
+		return nil, err
+	}
 	dir, err := wiring.NewDirectory(rt, wiring.DirectoryConfig{Customer: wiring.DefaultDirectory().Customer, ResyncEvery: cfg.ResyncEvery, MaxAge: cfg.MaxAge})
 	if err != nil {
 		return nil, err
@@ -186,9 +189,6 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if cfg.ResyncEvery > 0 {
 		a.bg.Add(1)
 		go a.resyncLoop()
-	}
-	if err := a.startFanout(ctx); err != nil {
-		return nil, err
 	}
 	return a, nil
 }

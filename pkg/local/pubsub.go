@@ -5,12 +5,12 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/pubsub/v2"
-	"go.uber.org/zap"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/greephq/greep/pkg/fanout"
+	"github.com/greephq/greep/pkg/wiring"
 )
 
 // The Pub/Sub emulator's project and topic greep local publishes the change feed to.
@@ -19,37 +19,35 @@ const (
 	PubSubTopic   = "greep-changes"
 )
 
-// startFanout publishes the change feed to the Pub/Sub emulator at cfg.PubSub, in the
-// background until the App stops; without --pubsub the feed is HTTP only.
-func (a *App) startFanout(ctx context.Context) error {
+// connectFanout points the runtime at the Pub/Sub emulator at cfg.PubSub, so the
+// directory service publishes the change feed after each task as it does in production
+// with GREEP_PUBSUB_TOPIC; without --pubsub the feed is HTTP only.
+func (a *App) connectFanout(ctx context.Context, rt *wiring.Runtime) error {
 	if a.cfg.PubSub == "" {
 		return nil
 	}
-	c, err := pubsub.NewClient(ctx, PubSubProject,
+	opts := []option.ClientOption{
 		option.WithEndpoint(a.cfg.PubSub), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+	c, err := pubsub.NewClient(ctx, PubSubProject, opts...)
 	if err != nil {
 		return fmt.Errorf("--pubsub %s: %w", a.cfg.PubSub, err)
 	}
-	if err := fanout.EnsureTopic(ctx, c, PubSubTopic); err != nil {
-		c.Close()
+	err = fanout.EnsureTopic(ctx, c, PubSubTopic)
+	c.Close()
+	if err != nil {
 		return fmt.Errorf("--pubsub %s: topic %s: %w", a.cfg.PubSub, PubSubTopic, err)
 	}
-	topic := fanout.NewPubSubTopic(c, PubSubTopic)
-	p := fanout.New(a.Store, topic, fanout.Options{Logger: a.log})
-	run, cancel := context.WithCancel(context.Background())
-	a.bg.Add(2)
+	stop, err := rt.ConnectPubSub(ctx, "projects/"+PubSubProject+"/topics/"+PubSubTopic, opts...)
+	if err != nil {
+		return fmt.Errorf("--pubsub %s: %w", a.cfg.PubSub, err)
+	}
+	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
 		<-a.stop
-		cancel()
+		stop()
 	}()
-	go func() {
-		defer a.bg.Done()
-		defer c.Close()
-		defer topic.Stop()
-		p.Run(run)
-	}()
-	a.log.Info("publishing the change feed", zap.String("pubsub", a.cfg.PubSub), zap.String("topic", "projects/"+PubSubProject+"/topics/"+PubSubTopic))
 	return nil
 }

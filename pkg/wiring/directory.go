@@ -30,7 +30,8 @@ type Directory struct {
 
 // NewDirectory builds the directory service. A sweep an instance left between a group's
 // marker and its count is recounted by the resync cron (Worker.Tick) in production, and
-// by greep local at start.
+// by greep local at start. With a topic in the runtime (ConnectPubSub) the service
+// publishes the change feed after each task, and on /cron/directory/publish.
 func NewDirectory(rt *Runtime, c DirectoryConfig) (*Directory, error) {
 	g, err := rt.google("directory")
 	if err != nil {
@@ -48,7 +49,7 @@ func NewDirectory(rt *Runtime, c DirectoryConfig) (*Directory, error) {
 		ResyncChanges:         rt.Metrics,
 	})
 	return &Directory{
-		Service: Service{Name: "directory", Routes: []string{"/tasks/directory/", "/cron/directory/"}, Handler: w.Handler()},
+		Service: Service{Name: "directory", Routes: []string{"/tasks/directory/", "/cron/directory/"}, Handler: newPublishing(rt, w.Handler())},
 		Worker:  w,
 	}, nil
 }

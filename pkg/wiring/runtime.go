@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/callbudget"
+	"github.com/greephq/greep/pkg/fanout"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/metrics"
 	"github.com/greephq/greep/pkg/queue"
@@ -48,6 +49,9 @@ type Runtime struct {
 	// Metrics is the process's registry (served on /metrics): Store is instrumented with
 	// it, and the Google clients, the directory worker and the webhook report to it.
 	Metrics *metrics.Metrics
+	// Topic is where the directory service publishes the change feed (ConnectPubSub);
+	// nil keeps the feed HTTP only.
+	Topic fanout.Topic
 	// Ops is what greep local adds for operators (the alerts, the quota projection);
 	// nil in production's services, whose /v1/status then shows none.
 	Ops Ops

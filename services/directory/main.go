@@ -20,6 +20,8 @@ import (
 type Config struct {
 	service.GoogleConfig
 	wiring.DirectoryConfig
+	// PubSubTopic (projects/P/topics/T) receives the change feed; empty keeps it HTTP only.
+	PubSubTopic string
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
@@ -36,11 +38,17 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Customer, "customer", service.Env("GREEP_CUSTOMER", c.Customer), "the Workspace customer to list (env GREEP_CUSTOMER)")
 	fs.DurationVar(&c.ResyncEvery, "resync-every", envDuration("GREEP_RESYNC_EVERY", c.ResyncEvery), "the resync cron's period (env GREEP_RESYNC_EVERY; keep equal to cron.yaml)")
 	fs.DurationVar(&c.MaxAge, "max-age", envDuration("GREEP_MAX_AGE", c.MaxAge), "oldest any group's members may get (env GREEP_MAX_AGE)")
+	fs.StringVar(&c.PubSubTopic, "pubsub-topic", service.Env("GREEP_PUBSUB_TOPIC", ""), "publish the change feed to this Pub/Sub topic, projects/P/topics/T; empty: HTTP feed only (env GREEP_PUBSUB_TOPIC)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
 	if err := c.Validate(); err != nil {
 		return c, err
+	}
+	if c.PubSubTopic != "" {
+		if _, err := wiring.TopicProject(c.PubSubTopic); err != nil {
+			return c, fmt.Errorf("--pubsub-topic: %w", err)
+		}
 	}
 	if c.ResyncEvery <= 0 || c.MaxAge < c.ResyncEvery {
 		return c, fmt.Errorf("--resync-every %v must be positive and --max-age %v at least as long", c.ResyncEvery, c.MaxAge)
@@ -58,6 +66,11 @@ func realMain(ctx context.Context, args []string) error {
 	return service.Run(ctx, "directory", cfg.Config, func(ctx context.Context, rt *wiring.Runtime) (*wiring.Service, error) {
 		if err := rt.ConnectGoogle(ctx, cfg.Google.Config()); err != nil {
 			return nil, err
+		}
+		if cfg.PubSubTopic != "" {
+			if _, err := rt.ConnectPubSub(ctx, cfg.PubSubTopic); err != nil {
+				return nil, err
+			}
 		}
 		return build(rt, cfg)
 	})

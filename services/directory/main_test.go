@@ -14,6 +14,8 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--admin-subject", "a@x.com"}, "--project"},
 		{[]string{"--admin-subject", "a@x.com", "--project", "p", "--location", "l", "--resync-every", "2h", "--max-age", "1h"}, "--max-age"},
 		{[]string{"--admin-subject", "a@x.com", "--project", "p", "--location", "l", "extra"}, "unexpected"},
+		{[]string{"--admin-subject", "a@x.com", "--project", "p", "--location", "l", "--pubsub-topic", "greep-changes"}, "--pubsub-topic"},
+		{[]string{"--admin-subject", "a@x.com", "--project", "p", "--location", "l", "--pubsub-topic", "projects//topics/t"}, "--pubsub-topic"},
 	} {
 		if _, err := parseConfig(c.args); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one naming %s", c.args, err, c.want)
