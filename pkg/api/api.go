@@ -21,6 +21,7 @@ import (
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/history"
+	"github.com/greephq/greep/pkg/metrics"
 )
 
 // Store is what the read API reads; greep.Store implements it.
@@ -51,6 +52,9 @@ type Config struct {
 	// Metrics serves GET /metrics (pkg/metrics' handler) behind the status scope; without
 	// it /metrics is 404.
 	Metrics http.Handler
+	// History is the dashboard's in-memory 24-hour ring (pkg/metrics.Ring, fed by the
+	// metrics' events); without it the dashboard draws no charts.
+	History *metrics.Ring
 	// Auth authenticates every route but /healthz: auth.NewStaticToken locally,
 	// auth.NewIDToken in production.
 	Auth   auth.Authenticator
@@ -106,6 +110,7 @@ type server struct {
 	metrics   http.Handler // GET /metrics; nil: 404
 	retention time.Duration
 	rates     rates // the dashboard's achieved queue rates
+	history   *metrics.Ring
 
 	// projector copies the syncs' change records into the history (nil: the store
 	// cannot).
@@ -130,6 +135,7 @@ func newServer(cfg Config) (*server, error) {
 	}
 	s := &server{store: cfg.Store, status: cfg.Status, auth: cfg.Auth, log: cfg.Logger, now: cfg.Now}
 	s.metrics = cfg.Metrics
+	s.history = cfg.History
 	s.feed, _ = cfg.Store.(feedStore)
 	s.projector = history.NewProjector(cfg.Store)
 	if s.log == nil {
@@ -180,6 +186,8 @@ func (s *server) routes() chi.Router {
 	})
 
 	r.With(s.dashboardAuth).Get("/", s.dashboard)
+	r.With(s.dashboardAuth).Get("/dashboard/live", s.dashboardLive)
+	r.Get("/dashboard.js", dashboardScript)
 	r.Post("/login", s.login)
 
 	r.Group(func(r chi.Router) {

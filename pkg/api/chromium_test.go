@@ -4,18 +4,23 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/alert"
 	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/metrics"
 )
 
 // chromium finds the Debian chromium package's browser, installing it when CI=true.
@@ -128,8 +133,23 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A day of history in the charts' ring: calls with a daily swell, a sweep's backlog
+	// draining, freshness around a minute.
+	ring := metrics.NewRing()
+	for m := range metrics.RingMinutes {
+		at := now.Add(-time.Duration(m) * time.Minute)
+		for range 40 + int(30*math.Sin(float64(m)/229)) {
+			ring.Feed(metrics.Event{Kind: "call", API: "directory", At: at})
+		}
+		if m%3 == 0 {
+			ring.Feed(metrics.Event{Kind: "call", API: "groupssettings", At: at})
+		}
+		ring.Set(metrics.SeriesBacklog+"directory-sweep", at, float64(max(0, 3000-m*4)))
+		ring.Feed(metrics.Event{Kind: "freshness", Reason: "notification", At: at, Seconds: 60 + 25*math.Sin(float64(m)/37)})
+	}
+	ops := &opsStatus{status: status{now}}
 	a, _ := auth.NewStaticToken(apiToken)
-	h, err := api.New(api.Config{Store: e.store, Auth: a, Status: status{now}})
+	h, err := api.New(api.Config{Store: e.store, Auth: a, Status: ops, History: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +161,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	dom := screenshot(t, browser, srv.URL+"/", "dashboard.png")
+	dom := screenshot(t, browser, srv.URL+"/", "dashboard-mid-sync.png")
 	for _, want := range []string{
 		"<h1>Greep</h1>", "66%", "of 300 groups", // sync progress
 		"1,431,000", "5,000,000", "projected", // quota used and projection
@@ -158,7 +178,53 @@ func TestDashboardInChromium(t *testing.T) {
 	if strings.Contains(dom, "secret") {
 		t.Error("the dashboard shows a channel token")
 	}
+
+	// Idle: the sync has finished; the charts show the day.
+	if _, err := greep.UpdateStateJSON(ctx, e.store, greep.StateSync, func(s *greep.SyncState) error {
+		s.State, s.GroupsDone, s.LastFullSyncAt, s.Failures = "idle", s.GroupsTotal, now.Add(-2*time.Minute), nil
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dom = screenshot(t, browser, srv.URL+"/", "dashboard-idle-charts.png")
+	for _, want := range []string{"Last 24 hours", "directory calls/min", "directory-sweep backlog", "notification freshness", "<polyline"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the idle dashboard lacks %q", want)
+		}
+	}
+
+	// An alert raised: it heads the page.
+	ops.raise(alert.Alert{Key: "push-silent", Kind: "push-silent", Since: now.Add(-12 * time.Minute),
+		Text: "No push notification for 1h 00m while the resync found 14 changes: push looks broken (check the watch channels)."})
+	dom = screenshot(t, browser, srv.URL+"/", "dashboard-alert.png")
+	if !strings.Contains(dom, "Alerts (1)") || !strings.Contains(dom, "push looks broken") {
+		t.Error("the dashboard does not show the alert raised")
+	}
 }
+
+// opsStatus adds the alerts firing to the status source. The page's polling may still be
+// reading them when the test raises one.
+type opsStatus struct {
+	status
+	mu     sync.Mutex
+	alerts []alert.Alert
+}
+
+func (o *opsStatus) raise(a alert.Alert) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.alerts = append(o.alerts, a)
+}
+
+func (o *opsStatus) Alerts() []alert.Alert {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.alerts)
+}
+
+func (o *opsStatus) Projections(context.Context) ([]alert.APIProjection, error) { return nil, nil }
+
+func (o *opsStatus) LastNotifications() map[string]time.Time { return nil }
 
 // screenshot loads url in headless Chromium, saves a screenshot called name (in
 // $GREEP_SCREENSHOT_DIR, else a temporary directory), prints its path, and returns the

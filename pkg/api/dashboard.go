@@ -44,6 +44,7 @@ type dashboardView struct {
 	Refused       int64
 	FindingTotals []findingTotal
 	FindingState  string
+	Charts        []chartView
 }
 
 type syncView struct {
@@ -83,7 +84,7 @@ type channelView struct {
 	LastNotification                  string
 }
 
-type findingView struct{ Group, Rule, Field, Before, After, FirstSeen string }
+type findingView struct{ Group, Rule, Field, Before, After, FirstSeen, Severity string }
 
 type eventView struct{ Time, Actor, Event, Group, Detail string }
 
@@ -142,7 +143,7 @@ func buildDashboard(now time.Time, st statusAnswer, findings []greep.Finding, mo
 	}
 
 	for _, f := range findings {
-		v.Findings = append(v.Findings, findingView{Group: f.Group, Rule: f.Rule, Field: f.Field, Before: f.Before, After: f.After, FirstSeen: ago(now, &f.FirstSeen)})
+		v.Findings = append(v.Findings, findingView{Group: f.Group, Rule: f.Rule, Field: f.Field, Before: f.Before, After: f.After, FirstSeen: ago(now, &f.FirstSeen), Severity: severityNames[severity(f)]})
 	}
 
 	// Most recent first.
@@ -243,9 +244,29 @@ const (
 
 // GET / (status.read).
 func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, "dashboard.html", s.dashboardView(r)); err != nil {
+		s.log.Error("rendering the dashboard", zap.Error(err))
+		writeGoogleError(w, http.StatusInternalServerError, "backendError", "internal error")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", dashboardCSP)
+	w.Write(buf.Bytes())
+}
+
+// dashboardCSP lets the page run its one script from this origin and fetch its live
+// view; nothing else.
+const dashboardCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'"
+
+// dashboardView reads everything the dashboard shows for the request's principal.
+func (s *server) dashboardView(r *http.Request) dashboardView {
 	ctx := r.Context()
 	now := s.now()
 	st := s.collectStatus(ctx)
+	s.sampleBacklog(now, st.Queues)
 	p := principalFrom(ctx)
 
 	var findings []greep.Finding
@@ -292,18 +313,8 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 			v.Queues[i].Achieved = fmt.Sprintf("%.2f/s", r)
 		}
 	}
-
-	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, "dashboard.html", v); err != nil {
-		s.log.Error("rendering the dashboard", zap.Error(err))
-		writeGoogleError(w, http.StatusInternalServerError, "backendError", "internal error")
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	w.Write(buf.Bytes())
+	v.Charts = charts(s.history, now)
+	return v
 }
 
 // recentEvents returns up to dashEvents of the latest events, oldest first. The history

@@ -126,7 +126,7 @@ func findingTotals(counts map[metrics.FindingKey]int) []findingTotal {
 }
 
 // newestFirst orders findings for the table: failed before open (a failed patch needs a
-// person), then the most recently seen first.
+// person), then the most severe (dashboard_severity.go), then the most recently seen.
 func newestFirst(fs []greep.Finding) {
 	slices.SortStableFunc(fs, func(a, b greep.Finding) int {
 		if (a.State == greep.FindingFailed) != (b.State == greep.FindingFailed) {
@@ -134,6 +134,9 @@ func newestFirst(fs []greep.Finding) {
 				return -1
 			}
 			return 1
+		}
+		if sa, sb := severity(a), severity(b); sa != sb {
+			return sb - sa
 		}
 		return b.FirstSeen.Compare(a.FirstSeen)
 	})

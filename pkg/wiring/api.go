@@ -6,6 +6,7 @@ import (
 	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/metrics"
 )
 
 // NewAPI builds the default service: the read API, the Directory-compatible surface and
@@ -17,9 +18,11 @@ func NewAPI(ctx context.Context, rt *Runtime, authn auth.Authenticator) (*Servic
 	if err != nil {
 		return nil, err
 	}
+	history := metrics.NewRing()
+	rt.Metrics.Listen(history.Feed)
 	h, err := api.New(api.Config{
 		Store: rt.Store, Status: status{rt}, Metrics: rt.Metrics.Handler(), Auth: authn, Logger: rt.Log.Named("api"),
-		Now: rt.Now, PageTokenKey: key,
+		Now: rt.Now, PageTokenKey: key, History: history,
 	})
 	if err != nil {
 		return nil, err
