@@ -92,18 +92,18 @@ func TestPatchReport(t *testing.T) {
 }
 
 // The bound on a wait grows with the tenant and with the paced time of its slowest lane,
-// never under the minute 100 groups needed.
+// never under the 3 minutes 100 groups get.
 func TestWait(t *testing.T) {
 	c := Config{Groups: 100, TimeScale: 200}
-	if got := c.wait(0); got != time.Minute {
-		t.Errorf("100 groups: %v, want 1m", got)
+	if got := c.wait(0); got != 3*time.Minute {
+		t.Errorf("100 groups: %v, want 3m", got)
 	}
 	c.Groups = 1000
-	if got := c.wait(time.Hour); got != 10*time.Minute {
-		t.Errorf("1000 groups, an hour paced at 200x: %v, want 10m", got)
+	if got := c.wait(time.Hour); got != 30*time.Minute {
+		t.Errorf("1000 groups, an hour paced at 200x: %v, want 30m", got)
 	}
-	if got := c.wait(200 * time.Hour); got != 3*time.Hour {
-		t.Errorf("200 paced hours at 200x: %v, want three times the hour they take", got)
+	if got := c.wait(2000 * time.Hour); got != 30*time.Hour {
+		t.Errorf("2,000 paced hours at 200x: %v, want three times the 10 hours they take", got)
 	}
 	c.Wait = time.Second
 	if got := c.wait(time.Hour); got != time.Second {
