@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"go.uber.org/zap"
 
@@ -59,19 +58,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeGoogleError(w, status, reason, msg)
 }
 
+// writeGoogleError is googleerror.Write: one writer of Google's error JSON for every surface.
 func writeGoogleError(w http.ResponseWriter, status int, reason, msg string) {
-	var b []byte
-	b = append(b, `{"error":{"code":`...)
-	b = strconv.AppendInt(b, int64(status), 10)
-	b = append(b, `,"message":`...)
-	b = appendJSONString(b, msg)
-	b = append(b, `,"errors":[{"message":`...)
-	b = appendJSONString(b, msg)
-	b = append(b, `,"domain":"global","reason":`...)
-	b = appendJSONString(b, reason)
-	b = append(b, "}]}}\n"...)
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	w.Write(b)
+	googleerror.Write(w, status, reason, msg)
 }

@@ -29,11 +29,13 @@ type Detail struct {
 type Item struct {
 	Reason  string `json:"reason"`
 	Message string `json:"message"`
+	// Domain is "global" for the errors Greep writes, as Google's own are.
+	Domain string `json:"domain,omitempty"`
 }
 
 // Write answers with status code and Google's error JSON carrying reason and message.
 func Write(w http.ResponseWriter, code int, reason, message string) {
-	b, _ := json.Marshal(Body{Error: Detail{Code: code, Message: message, Errors: []Item{{Reason: reason, Message: message}}}}) // strings and an int: cannot fail
+	b, _ := json.Marshal(Body{Error: Detail{Code: code, Message: message, Errors: []Item{{Reason: reason, Message: message, Domain: "global"}}}}) // strings and an int: cannot fail
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	// A browser must not sniff an error echoing request data into something executable.
 	w.Header().Set("X-Content-Type-Options", "nosniff")

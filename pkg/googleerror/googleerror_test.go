@@ -33,7 +33,7 @@ func TestWrite(t *testing.T) {
 	googleerror.Write(w, http.StatusTooManyRequests, "rateLimitExceeded", `quota "x" spent`)
 	b := decode(t, w)
 	if w.Code != 429 || b.Error.Code != 429 || b.Error.Message != `quota "x" spent` ||
-		len(b.Error.Errors) != 1 || b.Error.Errors[0] != (googleerror.Item{Reason: "rateLimitExceeded", Message: `quota "x" spent`}) {
+		len(b.Error.Errors) != 1 || b.Error.Errors[0] != (googleerror.Item{Reason: "rateLimitExceeded", Message: `quota "x" spent`, Domain: "global"}) {
 		t.Errorf("%d %s", w.Code, w.Body)
 	}
 	if w.Header().Get("X-Content-Type-Options") != "nosniff" {
