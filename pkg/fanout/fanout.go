@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -32,7 +31,6 @@ const StateName = "fanout/published"
 type Store interface {
 	Changes(ctx context.Context, q greep.ChangeQuery) ([]greep.Change, uint64, error)
 	ChangeLog(ctx context.Context) (greep.ChangeLog, error)
-	ChangeSignal() <-chan struct{}
 	greep.StateStore
 }
 
@@ -52,16 +50,12 @@ type Topic interface {
 // Options tune a Publisher.
 type Options struct {
 	// Batch is how many records one round publishes (default 500).
-	Batch int
-	// Recheck is how often the feed is read without a signal from the store (another
-	// instance's commits; default 5 s).
-	Recheck time.Duration
-	// Backoff is the first wait after a failure (default 1 s, doubling to a minute).
-	Backoff time.Duration
-	Logger  *zap.Logger
+	Batch  int
+	Logger *zap.Logger
 }
 
-// Publisher publishes the feed to a topic. Run it in its own goroutine.
+// Publisher publishes the feed to a topic, a bounded Drain at a time: the directory
+// service drains after each task and on its cron, so no instance runs a loop.
 type Publisher struct {
 	store Store
 	topic Topic
@@ -73,12 +67,6 @@ type Publisher struct {
 func New(store Store, topic Topic, o Options) *Publisher {
 	if o.Batch <= 0 {
 		o.Batch = 500
-	}
-	if o.Recheck <= 0 {
-		o.Recheck = 5 * time.Second
-	}
-	if o.Backoff <= 0 {
-		o.Backoff = time.Second
 	}
 	log := o.Logger
 	if log == nil {
@@ -116,36 +104,6 @@ func (p *Publisher) Published(ctx context.Context) (uint64, error) {
 	var s state
 	_, err := greep.LoadState(ctx, p.store, StateName, &s)
 	return s.Cursor, err
-}
-
-// Run publishes until ctx ends, and returns ctx's error.
-func (p *Publisher) Run(ctx context.Context) error {
-	backoff := p.o.Backoff
-	for ctx.Err() == nil {
-		signal := p.store.ChangeSignal()
-		n, err := p.round(ctx)
-		switch {
-		case ctx.Err() != nil:
-		case err != nil:
-			p.log.Warn("publishing the change feed", zap.Error(err), zap.Duration("retryIn", backoff))
-			if !sleep(ctx, backoff) {
-				return ctx.Err()
-			}
-			backoff = min(2*backoff, time.Minute)
-			continue
-		case n > 0:
-			backoff = p.o.Backoff
-			continue // more may be waiting
-		}
-		t := time.NewTimer(p.o.Recheck)
-		select {
-		case <-signal:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-	}
-	return ctx.Err()
 }
 
 // round publishes one batch after the stored cursor and stores the new cursor; it
@@ -196,15 +154,4 @@ func (p *Publisher) saveCursor(ctx context.Context, from, next uint64) error {
 		return nil
 	})
 	return err
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -96,14 +96,20 @@ func cursors(ms []fanout.Message) map[uint64]int {
 	return out
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// drainAll drains until the feed is caught up, retrying failures from the stored cursor as
+// the next task or cron run would, and fails the test after many failures in a row.
+func drainAll(t *testing.T, p *fanout.Publisher) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within a minute", what)
+	for failures := 0; ; {
+		n, err := p.Drain(context.Background(), 1000)
+		switch {
+		case err != nil:
+			if failures++; failures > 10 {
+				t.Fatalf("drain: %v", err)
+			}
+		case n == 0:
+			return
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -113,12 +119,15 @@ func TestPublishesEveryRecordAtLeastOnce(t *testing.T) {
 	s := newStore(t)
 	head := scenario(t, s, 4)
 	topic := &memTopic{fails: 2}
-	p := fanout.New(s, topic, fanout.Options{Batch: 5, Backoff: time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	waitFor(t, "published up to the head", func() bool { c, _ := p.Published(ctx); return c == head })
+	p := fanout.New(s, topic, fanout.Options{Batch: 5})
+	ctx := context.Background()
+	if _, err := p.Drain(ctx, 1000); err == nil {
+		t.Fatal("a failed publish was not reported")
+	}
+	drainAll(t, p)
+	if c, _ := p.Published(ctx); c != head {
+		t.Fatalf("published up to %d, want the head %d", c, head)
+	}
 	topic.mu.Lock()
 	seen := cursors(topic.got)
 	topic.mu.Unlock()
@@ -127,26 +136,38 @@ func TestPublishesEveryRecordAtLeastOnce(t *testing.T) {
 			t.Errorf("record %d never published", c)
 		}
 	}
-	// A record written later is published after the store's signal.
+	// A record written later goes out with the next drain.
 	if err := s.ReplaceMembers(ctx, "g0", nil, "e", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the next record published", func() bool { c, _ := p.Published(ctx); return c == head+1 })
+	drainAll(t, p)
+	if c, _ := p.Published(ctx); c != head+1 {
+		t.Errorf("published up to %d after a later write, want %d", c, head+1)
+	}
 }
 
 // A subscriber that never answers holds the publisher, not the sync: the store takes
-// writes while the topic is blocked, and they go out once it is free.
+// writes while a drain is blocked on the topic, and they go out once it is free.
 func TestBlockedTopicNeverSlowsTheStore(t *testing.T) {
 	s := newStore(t)
 	topic := &memTopic{block: make(chan struct{})}
-	p := fanout.New(s, topic, fanout.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
+	p := fanout.New(s, topic, fanout.Options{Batch: 3})
+	ctx := context.Background()
+	first := scenario(t, s, 1)
 	done := make(chan error)
-	go func() { done <- p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	head := scenario(t, s, 10) // every write returns although nothing can be published
+	go func() { _, err := p.Drain(ctx, 1000); done <- err }()
+	head := scenario(t, s, 10) // every write returns although the drain is blocked
+	if head <= first {
+		t.Fatalf("head %d after more writes, was %d", head, first)
+	}
 	close(topic.block)
-	waitFor(t, "published after the block", func() bool { c, _ := p.Published(ctx); return c == head })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	drainAll(t, p)
+	if c, _ := p.Published(ctx); c != head {
+		t.Errorf("published up to %d, want the head %d", c, head)
+	}
 }
 
 func TestMessageCarriesTheRecord(t *testing.T) {
@@ -205,11 +226,8 @@ func TestEmulatorDeliversEveryChangeInOrderPerGroup(t *testing.T) {
 	topic := fanout.NewPubSubTopic(c, id)
 	defer topic.Stop()
 	p := fanout.New(s, topic, fanout.Options{Batch: 7})
-	pctx, stop := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- p.Run(pctx) }()
-	defer func() { stop(); <-done }()
 	head := scenario(t, s, 6)
+	drainAll(t, p)
 
 	var (
 		mu    sync.Mutex
