@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/client"
 	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
@@ -149,11 +150,5 @@ func TestInformerListsAgainOnGone(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within a minute")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, time.Minute, "the condition", cond)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/alert"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/greep"
@@ -54,17 +56,14 @@ func (r *receiver) messages() []string {
 // arrived is made only after a message sent later arrived (the sender is in order).
 func (r *receiver) waitMessages(t *testing.T, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ms := r.messages()
-		if len(ms) >= n {
-			return ms
+	var ms []string
+	wait.Until(t, 30*time.Second, func() error {
+		if ms = r.messages(); len(ms) < n {
+			return fmt.Errorf("%d messages received, want %d: %q", len(ms), n, ms)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages received, want %d: %q", len(ms), n, ms)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
+	return ms
 }
 
 // fixture is a manager posting to a receiver through the real Sender and notify.Poster.
@@ -216,13 +215,8 @@ func TestWebhookThatHangsOrFailsNeverBlocks(t *testing.T) {
 	failing := &countingPoster{err: errors.New("503 from the webhook")}
 	s = alert.NewSender(failing, alert.SenderConfig{Attempts: 3, Backoff: time.Millisecond, Log: dropped.logger()})
 	s.Send("lost")
-	deadline := time.Now().Add(30 * time.Second)
-	for !dropped.has("alert dropped after its last attempt") {
-		if time.Now().After(deadline) {
-			t.Fatal("a message that failed every attempt was never logged as dropped")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, 30*time.Second, "a message that failed every attempt logged as dropped",
+		func() bool { return dropped.has("alert dropped after its last attempt") })
 	s.Close()
 	if n := failing.count(); n != 3 {
 		t.Errorf("%d attempts, want 3", n)

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cloudtasksemu"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
@@ -115,16 +116,9 @@ func newTask(queue, id, path string, at time.Time) *cloudtaskspb.CreateTaskReque
 	return &cloudtaskspb.CreateTaskRequest{Parent: queue, Task: t}
 }
 
-// waitFor polls cond every 20 ms until it holds, failing the test after a generous bound.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 30*time.Second, what, cond)
 }
 
 func TestDispatchesAtScheduleTimeWithAppEngineHeaders(t *testing.T) {

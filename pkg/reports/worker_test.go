@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/googleerror"
 	"github.com/greephq/greep/pkg/greep"
@@ -103,26 +105,25 @@ func (e *env) events(t *testing.T, group string) []greep.Event {
 // group's history holds n events.
 func (e *env) waitEvents(t *testing.T, group string, n int) []greep.Event {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		evs := e.events(t, group)
-		if len(evs) >= n || time.Now().After(deadline) {
-			return evs
+	var evs []greep.Event
+	_ = wait.Poll(30*time.Second, func() error { // the caller judges what arrived
+		if evs = e.events(t, group); len(evs) < n {
+			return errors.New("fewer events")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
+	return evs
 }
 
 // waitPushes waits until the simulator has no push notification left to send.
 func (e *env) waitPushes(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for e.sim.Stats().Pushes.Queued != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("pushes still queued: %+v", e.sim.Stats().Pushes)
+	wait.Until(t, 30*time.Second, func() error {
+		if p := e.sim.Stats().Pushes; p.Queued != 0 {
+			return fmt.Errorf("pushes still queued: %+v", p)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestSimulatedDayAgainstSimulator keeps channels for a simulated day against the

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/service"
 )
 
@@ -144,16 +145,7 @@ func TestServeStopsGracefully(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		return string(b), err
 	}
-	var err error
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if _, err = get("/up"); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("never served: %v", err)
-	}
+	wait.Until(t, 30*time.Second, func() error { _, err := get("/up"); return err })
 	slow := make(chan string, 1)
 	go func() { body, err := get("/slow"); slow <- body + errString(err) }()
 	<-inside
