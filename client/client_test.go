@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/client"
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/cache/bolt"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/greephq/greep/client"
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/workspacesim"
@@ -130,9 +131,7 @@ func truthMembers(t *testing.T, sim *workspacesim.Sim, group string) []greep.Mem
 // equal the simulator's truth.
 func converged(t *testing.T, sim *workspacesim.Sim, inf *client.Informer, r *replica, groups []string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		diff := ""
+	wait.Until(t, within, func() error {
 		for _, g := range groups {
 			want := truthMembers(t, sim, g)
 			got := inf.Members(g)
@@ -145,18 +144,11 @@ func converged(t *testing.T, sim *workspacesim.Sim, inf *client.Informer, r *rep
 				rep = []greep.Member{}
 			}
 			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(rep, want) {
-				diff = fmt.Sprintf("%s: informer %d members, callbacks %d, truth %d", g, len(got), len(rep), len(want))
-				break
+				return fmt.Errorf("%s: informer %d members, callbacks %d, truth %d", g, len(got), len(rep), len(want))
 			}
 		}
-		if diff == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not converged after %s: %s", within, diff)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // Must-show 1: greep local is killed while an informer follows the feed and a burst of
@@ -215,12 +207,7 @@ func TestInformerSurvivesAKilledGreep(t *testing.T) {
 	burst(1)
 	// Kill once the feed has moved past the list (some of the burst is in), mid-burst.
 	start := inf.Cursor()
-	for deadline := time.Now().Add(time.Minute); inf.Cursor() == start; {
-		if time.Now().After(deadline) {
-			t.Fatal("the first burst never reached the feed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, time.Minute, "the first burst reaching the feed", func() bool { return inf.Cursor() != start })
 	burst(2)
 	if err := app.Kill(); err != nil {
 		t.Fatal(err)
@@ -251,16 +238,11 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 
 func waitSweep(t *testing.T, app *local.App) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
+	wait.Until(t, 2*time.Minute, func() error {
 		_, s, err := app.Directory.Progress(context.Background())
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && (s.Generation == 0 || s.Running()) {
+			err = fmt.Errorf("the sync is not finished: %+v", s)
 		}
-		if s.Generation > 0 && !s.Running() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("the sync did not finish in time")
+		return err
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/greephq/greep/internal/wait"
 )
 
 // Must-show 5: the built binary, copied to an empty directory, runs greep local with the
@@ -79,8 +82,7 @@ func TestBinaryRunsFromAnEmptyDirectory(t *testing.T) {
 		}
 	}()
 
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	wait.Until(t, 2*time.Minute, func() error {
 		var st struct {
 			Sync struct {
 				State          string     `json:"state"`
@@ -94,14 +96,11 @@ func TestBinaryRunsFromAnEmptyDirectory(t *testing.T) {
 			_ = json.NewDecoder(res.Body).Decode(&st)
 			res.Body.Close()
 		}
-		if st.Sync.LastFullSyncAt != nil && st.Sync.Groups == 20 {
-			break
+		if st.Sync.LastFullSyncAt == nil || st.Sync.Groups != 20 {
+			return fmt.Errorf("no full sync from an empty directory: %+v\n%s", st.Sync, tail(stderr.String()))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no full sync from an empty directory: %+v\n%s", st.Sync, tail(stderr.String()))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func runIn(dir, bin string, args ...string) ([]byte, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/greephq/greep/client"
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/cache/bolt"
@@ -69,9 +71,7 @@ func truthEmails(t *testing.T, sim *workspacesim.Sim, group string) []string {
 
 func waitLDAP(t *testing.T, s *Syncer, sim *workspacesim.Sim, groups []string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		diff := ""
+	wait.Until(t, 2*time.Minute, func() error {
 		for _, g := range groups {
 			got, err := s.Members(g)
 			if err != nil {
@@ -82,18 +82,11 @@ func waitLDAP(t *testing.T, s *Syncer, sim *workspacesim.Sim, groups []string) {
 				got = []string{}
 			}
 			if want := truthEmails(t, sim, g); !reflect.DeepEqual(got, want) {
-				diff = fmt.Sprintf("%s: LDAP has %d members, Google %d", g, len(got), len(want))
-				break
+				return fmt.Errorf("%s: LDAP has %d members, Google %d", g, len(got), len(want))
 			}
 		}
-		if diff == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(diff)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func runSyncer(t *testing.T, c *client.Client, s *Syncer, groups []string) (stop func()) {
@@ -124,19 +117,13 @@ func TestMirrorsGroupsIntoLDAP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close(context.Background())
-	for deadline := time.Now().Add(2 * time.Minute); ; {
+	wait.Until(t, 2*time.Minute, func() error {
 		_, sw, err := app.Directory.Progress(context.Background())
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && (sw.Generation == 0 || sw.Running()) {
+			err = fmt.Errorf("the sync is not finished: %+v", sw)
 		}
-		if sw.Generation > 0 && !sw.Running() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the sync did not finish")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 	truth, _ := sim.Sim.Truth("")
 	var groups []string
 	for _, g := range truth.Groups {
@@ -169,19 +156,13 @@ func TestMirrorsGroupsIntoLDAP(t *testing.T) {
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "removeMember", Group: g.Email, Member: "newcomer@outside.test"}}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); ; {
+	wait.Until(t, 2*time.Minute, func() error {
 		ms, _, err := c.Members(context.Background(), g.Email)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && slices.ContainsFunc(ms, func(m greep.Member) bool { return m.Email == "newcomer@outside.test" }) {
+			err = errors.New("the removal has not reached Greep")
 		}
-		if !slices.ContainsFunc(ms, func(m greep.Member) bool { return m.Email == "newcomer@outside.test" }) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the removal never reached Greep")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 	stop = runSyncer(t, c, s, groups)
 	defer stop()
 	waitLDAP(t, s, sim.Sim, groups)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
@@ -63,13 +65,12 @@ func TestDashboardFromGreepLocal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for status(); st.Sync.LastFullSyncAt == nil; status() {
-		if time.Now().After(deadline) {
-			t.Fatalf("greep local did not finish its sync: %+v", st.Sync)
+	wait.Until(t, time.Minute, func() error {
+		if status(); st.Sync.LastFullSyncAt == nil {
+			return fmt.Errorf("greep local did not finish its sync: %+v", st.Sync)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if st.Sync.Groups != 200 || st.Quota["directory"].UsedToday == 0 {
 		t.Fatalf("status after the sync: %+v", st)
 	}

@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/fanout"
 	"github.com/greephq/greep/pkg/greep"
@@ -237,16 +238,15 @@ func TestEmulatorDeliversEveryChangeInOrderPerGroup(t *testing.T) {
 	)
 	rctx, rcancel := context.WithCancel(ctx)
 	go func() {
-		for {
+		defer rcancel() // ends Receive: every record arrived, or the test's deadline passed
+		_ = wait.Poll(3*time.Minute, func() error {
 			mu.Lock()
-			n := len(seen)
-			mu.Unlock()
-			if n == int(head) || rctx.Err() != nil {
-				rcancel()
-				return
+			defer mu.Unlock()
+			if len(seen) < int(head) && rctx.Err() == nil {
+				return errors.New("records missing")
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}()
 	err = c.Subscriber(sub).Receive(rctx, func(_ context.Context, m *pubsub.Message) {
 		cur, _ := strconv.ParseUint(m.Attributes["cursor"], 10, 64)

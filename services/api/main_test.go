@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/greephq/greep/internal/wait"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -47,21 +49,21 @@ func TestRunServesAndStops(t *testing.T) {
 	go func() { done <- run(ctx, cfg, zap.NewNop()) }()
 
 	get := func(path, token string) (int, string) {
-		var last error
-		for range 100 {
+		var code int
+		var body []byte
+		wait.Until(t, 30*time.Second, func() error { // the server may still be starting
 			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s%s", addr, path), nil)
 			req.Header.Set("Authorization", "Bearer "+token)
 			resp, err := http.DefaultClient.Do(req)
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				return resp.StatusCode, string(b)
+			if err != nil {
+				return err
 			}
-			last = err
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("server never answered: %v", last)
-		return 0, ""
+			defer resp.Body.Close()
+			code = resp.StatusCode
+			body, err = io.ReadAll(resp.Body)
+			return err
+		})
+		return code, string(body)
 	}
 	if code, _ := get("/healthz", ""); code != 200 {
 		t.Errorf("healthz: %d", code)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
 	"github.com/greephq/greep/pkg/queue/cloudtasks/cloudtaskstest"
@@ -64,23 +65,18 @@ func TestStatusShowsCloudTasksQueuesAndQuota(t *testing.T) {
 		Quota  map[string]greep.QuotaUsage `json:"quota"`
 		Errors []string                    `json:"errors"`
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var res *http.Response
+	wait.Until(t, 30*time.Second, func() error { // the server may still be starting
 		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/v1/status", addr), nil)
 		req.Header.Set("Authorization", "Bearer tok")
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			err = json.NewDecoder(res.Body).Decode(&st)
-			res.Body.Close()
-			if err != nil || res.StatusCode != http.StatusOK {
-				t.Fatalf("/v1/status: %s, %v", res.Status, err)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the read API never answered: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		var err error
+		res, err = http.DefaultClient.Do(req)
+		return err
+	})
+	err = json.NewDecoder(res.Body).Decode(&st)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("/v1/status: %s, %v", res.Status, err)
 	}
 	if len(st.Errors) > 0 {
 		t.Fatalf("status errors: %v", st.Errors)
