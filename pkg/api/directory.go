@@ -241,38 +241,46 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 	if notModified(w, r, etag, syncedAt) {
 		return
 	}
-	match := func(k int) bool { return len(roles) == 0 || slices.Contains(roles, snap.members[k].Role) }
-	buf := getBuf(200*min(limit, len(snap.members)) + 128)
-	defer putBuf(buf)
-	b := append(*buf, `{"kind":"admin#directory#members"`...)
-	n, last, next := 0, -1, ""
-	for k := snap.after(cursor); k < len(snap.members); k++ {
-		if !match(k) {
-			continue
-		}
-		if n == limit {
-			next = s.tokens.encode(query, memberCursor(snap.members[last]))
-			break
-		}
-		if n == 0 {
+	key := pageKey{surface: "dir", cursor: cursor, roles: rolesKey, limit: limit}
+	body, ok := snap.pages.get(key)
+	if !ok {
+		var n int
+		body, n = s.encodeDirPage(snap, query, cursor, roles, limit, etag)
+		snap.pages.put(key, body, n, len(snap.members))
+	}
+	writeBody(w, r, body, etag, syncedAt)
+}
+
+// encodeDirPage encodes a whole members.list answer from snap, in a buffer of its own
+// (the page cache keeps it), and returns it with how many members it holds.
+func (s *server) encodeDirPage(snap *snapshot, query, cursor string, roles []string, limit int, etag string) ([]byte, int) {
+	picked, more := pageMembers(snap, snap.after(cursor), limit, roles)
+	next := ""
+	if more {
+		next = s.tokens.encode(query, memberCursor(snap.members[picked[len(picked)-1]]))
+	}
+	size := 96 + len(next) + len(etag) // the envelope: kind, members, nextPageToken and etag
+	for _, k := range picked {
+		size += len(snap.dirMember(k)) + 1
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"kind":"admin#directory#members"`...)
+	for i, k := range picked {
+		if i == 0 {
 			b = append(b, `,"members":[`...)
 		} else {
 			b = append(b, ',')
 		}
 		b = append(b, snap.dirMember(k)...)
-		n++
-		last = k
 	}
-	if n > 0 {
+	if len(picked) > 0 {
 		b = append(b, ']')
 	}
 	if next != "" {
 		b = appendField(b, false, "nextPageToken", next)
 	}
 	b = appendField(b, false, "etag", etag)
-	b = append(b, "}\n"...)
-	*buf = b // keep what append grew, so the pool returns it next time
-	writeBody(w, r, b, etag, syncedAt)
+	return append(b, "}\n"...), len(picked)
 }
 
 // findMember returns the member of snap that ref names.

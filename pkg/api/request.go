@@ -114,6 +114,12 @@ func (s *server) cacheSyncedAt(ctx context.Context) time.Time {
 // names it gets 304 and no body. syncedAt also goes in a header, so Directory-compatible
 // answers (whose JSON is Google's) carry it too.
 func writeBody(w http.ResponseWriter, r *http.Request, body []byte, etag string, syncedAt time.Time) {
+	writeParts(w, r, etag, syncedAt, body)
+}
+
+// writeParts is writeBody for a body in parts, written one after the other: a cached
+// page and the few bytes that change with each request, without copying the page.
+func writeParts(w http.ResponseWriter, r *http.Request, etag string, syncedAt time.Time, parts ...[]byte) {
 	h := w.Header()
 	if !syncedAt.IsZero() {
 		h.Set("X-Greep-Synced-At", syncedAt.UTC().Format(time.RFC3339Nano))
@@ -125,10 +131,16 @@ func writeBody(w http.ResponseWriter, r *http.Request, body []byte, etag string,
 			return
 		}
 	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	for _, p := range parts {
+		w.Write(p)
+	}
 }
 
 // notModified answers 304 when the request's If-None-Match names etag, before the

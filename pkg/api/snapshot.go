@@ -30,6 +30,8 @@ type snapshot struct {
 
 	v1  fragments // {"id","email","role","type","status"}
 	dir fragments // Directory API Member resources
+
+	pages pageCache // whole pages, encoded once (pagecache.go)
 }
 
 // renderBlock is how many members are rendered together, on first need: a client reading

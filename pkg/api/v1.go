@@ -40,10 +40,22 @@ func appendV1GroupSummary(b []byte, g greep.Group, role string) []byte {
 // appendTail closes a list answer with its page token, the change feed's cursor it is
 // consistent at (when given) and syncedAt.
 func appendTail(b []byte, next, cursor string, syncedAt time.Time) []byte {
+	return appendTrailer(appendListEnd(b, next), cursor, syncedAt)
+}
+
+// appendListEnd closes a list and adds its page token: the part of a list answer that
+// depends on the list alone.
+func appendListEnd(b []byte, next string) []byte {
 	b = append(b, ']')
 	if next != "" {
 		b = appendField(b, false, "nextPageToken", next)
 	}
+	return b
+}
+
+// appendTrailer ends a list answer with the parts that depend on the moment it is asked:
+// the change feed's cursor (when given) and syncedAt.
+func appendTrailer(b []byte, cursor string, syncedAt time.Time) []byte {
 	if cursor != "" {
 		b = appendField(b, false, "cursor", cursor)
 	}
@@ -189,28 +201,40 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 	if notModified(w, r, etag, syncedAt) {
 		return
 	}
+	key := pageKey{surface: "v1", cursor: cursor, roles: rolesKey, limit: limit}
+	head, ok := snap.pages.get(key)
+	if !ok {
+		var n int
+		head, n = s.encodeV1Page(snap, query, cursor, roles, limit)
+		snap.pages.put(key, head, n, len(snap.members))
+	}
+	var tail [128]byte
+	writeParts(w, r, etag, syncedAt, head, appendTrailer(tail[:0], feedCursor, syncedAt))
+}
+
+// encodeV1Page encodes a /v1 member page from snap up to its page token, in a buffer of
+// its own (the page cache keeps it), and returns it with how many members it holds; the
+// answer's trailer (appendTrailer) follows it.
+func (s *server) encodeV1Page(snap *snapshot, query, cursor string, roles []string, limit int) ([]byte, int) {
 	picked, more := pageMembers(snap, snap.after(cursor), limit, roles)
 	next := ""
 	if more {
 		next = s.tokens.encode(query, memberCursor(snap.members[picked[len(picked)-1]]))
 	}
 	frags := snap.v1Picked(picked)
-	size := 160 + len(next) // the envelope: members, nextPageToken, cursor and syncedAt
+	size := 48 + len(next) // the envelope: members and nextPageToken
 	for _, f := range frags {
 		size += len(f) + 1
 	}
-	buf := getBuf(size)
-	defer putBuf(buf)
-	b := append(*buf, `{"members":[`...)
+	b := make([]byte, 0, size)
+	b = append(b, `{"members":[`...)
 	for k, f := range frags {
 		if k > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, f...)
 	}
-	b = appendTail(b, next, feedCursor, syncedAt)
-	*buf = b // keep what append grew, so the pool returns it next time
-	writeBody(w, r, b, etag, syncedAt)
+	return appendListEnd(b, next), len(picked)
 }
 
 // GET /v1/users/{userKey}/groups
