@@ -68,11 +68,15 @@ type Config struct {
 	// CacheMembers bounds how many members are kept rendered in memory (default 500,000,
 	// about 200 MB).
 	CacheMembers int
-	// AnswerTTL is how long groups' metadata and users' groups (too costly to revalidate
-	// on every request) are served from memory: default one second, negative to never.
-	// Member lists are revalidated against the group's snapshot version on every read of
-	// the group, so they follow the store within the same bound.
+	// AnswerTTL is how long groups' metadata (too costly to revalidate on every request)
+	// is served from memory: default one second, negative to never. Member lists are
+	// revalidated against the group's snapshot version on every read of the group, so
+	// they follow the store within the same bound; users' groups are revalidated against
+	// the change feed (usergroups.go). Negative also turns off the users' groups cache.
 	AnswerTTL time.Duration
+	// CacheUserGroups bounds the bytes of users' rendered groups kept in memory
+	// (DefaultCacheUserGroups when zero).
+	CacheUserGroups int
 	// MaxExpansions bounds how many nested-group expansions (transitive=true,
 	// includeDerivedMembership, hasMember) are computed at once (default GOMAXPROCS);
 	// requests for an expansion already being computed wait for it instead.
@@ -102,7 +106,7 @@ type server struct {
 	snaps  *snapshots
 	gate   *gate // expansions' concurrency
 	logins *loginLimiter
-	memo   *ttlCache[rendered]    // users' groups, rendered
+	users  *userAnswers           // users' groups, rendered, by version; nil: off
 	walks  *ttlCache[walked]      // expansions by group and scope, with the root's version
 	groups *ttlCache[greep.Group] // groups by the key they were asked by
 	router chi.Router
@@ -111,6 +115,7 @@ type server struct {
 	retention time.Duration
 	rates     rates // the dashboard's achieved queue rates
 	history   *metrics.Ring
+	answerTTL time.Duration
 
 	// projector copies the syncs' change records into the history (nil: the store
 	// cannot).
@@ -165,7 +170,14 @@ func newServer(cfg Config) (*server, error) {
 	if ttl == 0 {
 		ttl = DefaultAnswerTTL
 	}
-	s.memo = newTTLCache[rendered](ttl, s.now, 50_000)
+	s.answerTTL = ttl
+	if ttl > 0 {
+		userBudget := cfg.CacheUserGroups
+		if userBudget <= 0 {
+			userBudget = DefaultCacheUserGroups
+		}
+		s.users = newUserAnswers(userBudget)
+	}
 	s.groups = newTTLCache[greep.Group](ttl, s.now, 200_000)
 	s.walks = newTTLCache[walked](ttl, s.now, 10_000)
 	s.router = s.routes()

@@ -105,7 +105,7 @@ func (s *server) dirGroups(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		all, err := s.memberGroups(r, ref, false)
+		all, err := s.memberGroups(r.Context(), ref, false, s.lookupGroup)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

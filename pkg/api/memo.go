@@ -6,8 +6,8 @@ import (
 )
 
 // A ttlCache keeps values that are costly to read or compute and cannot be validated
-// cheaply, for a short time: a user's rendered groups (checking it would mean reading every
-// group it names), and groups' metadata (a store read and decode on every request). Within
+// cheaply, for a short time: groups' metadata (a store read and decode on every request)
+// and the walks of nested groups. Within
 // the TTL an answer may lag the store by at most that much, which is small next to how far
 // the store itself lags Google; every answer still carries the syncedAt of the data it was
 // made from.
@@ -63,10 +63,4 @@ func (c *ttlCache[V]) put(key string, v V) {
 		}
 	}
 	c.m[key] = ttlEntry[V]{v: v, expires: now.Add(c.ttl)}
-}
-
-// rendered is a rendered answer with its syncedAt.
-type rendered struct {
-	body     []byte
-	syncedAt time.Time
 }

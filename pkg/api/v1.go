@@ -1,12 +1,10 @@
 package api
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"hash/fnv"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -235,87 +233,6 @@ func (s *server) encodeV1Page(snap *snapshot, query, cursor string, roles []stri
 		b = append(b, f...)
 	}
 	return appendListEnd(b, next), len(picked)
-}
-
-// GET /v1/users/{userKey}/groups
-func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	key := pathParam(r, "userKey")
-	if err := checkKey("userKey", key); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	transitive, err := boolParam(q, "transitive")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	// The principal is part of the key: clients limited to some groups see fewer.
-	memoKey := principalFrom(r.Context()).Client + "\x00" + strings.ToLower(key)
-	if transitive {
-		memoKey += "\x00t"
-	}
-	if a, ok := s.memo.get(memoKey); ok {
-		writeBody(w, r, a.body, "", a.syncedAt)
-		return
-	}
-	ref, err := s.resolveMember(r.Context(), key)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	groups, err := s.memberGroups(r, ref, transitive)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	b := append(make([]byte, 0, 128*len(groups)+64), `{"groups":[`...)
-	var oldest time.Time
-	for i, g := range groups {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		role, err := s.roleIn(r.Context(), g, ref)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		b = appendV1GroupSummary(b, g, role)
-		if oldest.IsZero() || g.MembersSyncedAt.Before(oldest) {
-			oldest = g.MembersSyncedAt
-		}
-	}
-	if oldest.IsZero() {
-		oldest = s.cacheSyncedAt(r.Context())
-	}
-	b = appendTail(b, "", "", oldest)
-	s.memo.put(memoKey, rendered{b, oldest})
-	writeBody(w, r, b, "", oldest)
-}
-
-// memberGroups returns the groups ref belongs to that the principal may see, by
-// email.
-func (s *server) memberGroups(r *http.Request, ref memberRef, transitive bool) ([]greep.Group, error) {
-	ids, err := s.groupsOf(r.Context(), ref.indexKey(), transitive)
-	if err != nil {
-		return nil, err
-	}
-	p := principalFrom(r.Context())
-	groups := make([]greep.Group, 0, len(ids))
-	for _, id := range ids {
-		g, err := s.lookupGroup(r.Context(), id)
-		if errors.Is(err, greep.ErrNotFound) {
-			continue // deleted since the index was read
-		}
-		if err != nil {
-			return nil, err
-		}
-		if p.CanSeeGroup(g.Email) {
-			groups = append(groups, g)
-		}
-	}
-	slices.SortFunc(groups, func(a, b greep.Group) int { return cmp.Compare(a.Email, b.Email) })
-	return groups, nil
 }
 
 // writeJSON answers v encoded by encoding/json (the paths that are not hot).
