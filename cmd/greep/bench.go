@@ -46,6 +46,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs.Float64Var(&o.NaiveTimeScale, "naive-time-scale", 60, "simulated clock speed for the naive crawl (0 skips it)")
 	fs.StringVar(&o.QueuesFile, "queues", o.QueuesFile, "queues.yaml `FILE`")
 	fs.StringVar(&o.DataDir, "data", "", "`DIR` for the store (a temporary directory if empty)")
+	fs.StringVar(&o.ReadClient, "read-client", "go", "the read scenario's load generator: go (its own) or wrk (on PATH; scripts/wrk.sh installs it)")
 	asJSON := fs.Bool("json", false, "print one JSON object per scenario")
 	target := fs.String("target", "local", "what runs Greep: local (greep local's wiring, in process) or cluster (greep cluster: a process per service; full-sync and faults only)")
 	if err := fs.Parse(args); err != nil {

@@ -38,6 +38,9 @@ type Options struct {
 	// ClusterRoot is the app's directory the cluster scenarios run (app.yaml, services/,
 	// dispatch.yaml); the working directory when empty.
 	ClusterRoot string
+	// ReadClient is the read scenario's load generator: "go" (the bench's own, the
+	// default) or "wrk" (on PATH; scripts/wrk.sh installs it).
+	ReadClient string
 }
 
 // Result is one scenario's figures, in the shape `greep bench --json` prints.

@@ -139,9 +139,23 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	rc, err := newReadClient(o.ReadClient)
+	if err != nil {
+		return nil, err
+	}
+	loadBefore := loadAverage()
+	vs, err := compareStatic(ctx, rc, e.app.URL, e.app.APIToken, []readEndpoint{
+		{"v1Page", "/v1/groups/" + url.PathEscape(group) + "/members?maxResults=" + fmt.Sprint(readGroupSize)},
+		{"compatPage", "/admin/directory/v1/groups/" + url.PathEscape(group) + "/members"},
+		{"userTransitiveGroups", "/v1/users/" + url.PathEscape(user) + "/groups?transitive=true"},
+	}, readLoad.each)
+	if err != nil {
+		return nil, fmt.Errorf("against the static server: %w", err)
+	}
 	res.Figures = map[string]any{
 		"group": group, "user": user, "workers": readLoad.workers,
 		"members": members, "userGroupsTransitive": userGroups, "userTransitiveGroups": transitive.Load(),
+		"vsStatic": vs, "readClient": rc.name(), "loadAverage": []string{loadBefore, loadAverage()},
 	}
 	res.WallSeconds = round(time.Since(e.wall).Seconds())
 

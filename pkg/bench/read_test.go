@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -34,6 +35,15 @@ func TestRead(t *testing.T) {
 		f := res.Figures[k].(LoadFigures)
 		if f.Requests == 0 || f.Errors != 0 {
 			t.Errorf("%s: %+v, want answered reads and no errors", k, f)
+		}
+	}
+	vs := res.Figures["vsStatic"].(map[string]map[string]VsStatic)
+	for _, ep := range []string{"v1Page", "compatPage", "userTransitiveGroups"} {
+		for _, conns := range readConnections {
+			v := vs[ep][fmt.Sprint(conns)]
+			if v.Greep.Requests == 0 || v.Static.Requests == 0 || v.Greep.Errors != 0 || v.Static.Errors != 0 || v.Ratio <= 0 {
+				t.Errorf("%s at %d connections: %+v, want reads on both sides, no errors and a ratio", ep, conns, v)
+			}
 		}
 	}
 	n := res.Naive
