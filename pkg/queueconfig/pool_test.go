@@ -1,0 +1,125 @@
+package queueconfig_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greephq/greep/pkg/queueconfig"
+)
+
+// sharedYAML is the shipped arrangement: the Reports API counted in the Directory API's
+// short window, three lanes splitting that one window.
+const sharedYAML = `apis:
+  directory:
+    shortWindow: {limit: 2400, per: 1m}
+    perDay: 1000
+    headroom: 0.1
+  reports:
+    sharesWindowWith: directory
+    perDay: 500
+queues:
+  directory:
+    api: directory
+    share: 0.3
+    service: directory
+    pathPrefix: /tasks/directory/
+    concurrency: 5
+    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
+  directory-sweep:
+    api: directory
+    share: 0.65
+    service: directory
+    pathPrefix: /tasks/directory/
+    concurrency: 5
+    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
+    background: true
+    dailyBudget: 0.5
+  reports:
+    api: reports
+    share: 0.05
+    service: reports
+    pathPrefix: /tasks/reports/
+    concurrency: 1
+    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
+`
+
+func TestSharedWindowIsOnePool(t *testing.T) {
+	c, err := queueconfig.Parse("q.yaml", []byte(sharedYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2400/min * 0.9 / 60 = 36/s for the whole window.
+	for name, want := range map[string]struct{ rate, ceiling, pool float64 }{
+		"directory":       {10.8, 10.8, 36},
+		"directory-sweep": {23.4, 36, 36},
+		"reports":         {1.8, 1.8, 36},
+	} {
+		l, _ := c.Lane(name)
+		if got := l.RatePerSecond(); math.Abs(got-want.rate) > 1e-9 {
+			t.Errorf("%s rate %v, want %v", name, got, want.rate)
+		}
+		if got := l.CeilingPerSecond(); math.Abs(got-want.ceiling) > 1e-9 {
+			t.Errorf("%s ceiling %v, want %v (a background lane borrows the whole window)", name, got, want.ceiling)
+		}
+		if got := l.PoolPerSecond(); math.Abs(got-want.pool) > 1e-9 {
+			t.Errorf("%s pool rate %v, want %v", name, got, want.pool)
+		}
+		if l.Pool() != "directory" {
+			t.Errorf("%s pool %q, want directory", name, l.Pool())
+		}
+	}
+	if a := c.APIs["reports"]; a.PerDay != 500 || a.PerSecond() != 36 {
+		t.Errorf("reports keeps its own daily limit and takes the window: %+v", a)
+	}
+	scaled, err := c.WithScale(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := scaled.Lane("directory-sweep"); math.Abs(l.CeilingPerSecond()-360) > 1e-9 {
+		t.Errorf("scaled ceiling %v, want 360", l.CeilingPerSecond())
+	}
+}
+
+func TestSharedWindowRefusals(t *testing.T) {
+	cases := []struct{ name, from, to, want string }{
+		{"unknown owner", "sharesWindowWith: directory", "sharesWindowWith: drive", `q.yaml:6: api "reports" sharesWindowWith: "drive" is not declared`},
+		{"itself", "sharesWindowWith: directory", "sharesWindowWith: reports", `api "reports" sharesWindowWith: itself`},
+		{"own window too", "    sharesWindowWith: directory\n", "    sharesWindowWith: directory\n    headroom: 0.2\n", `q.yaml:8: api "reports" headroom: an API that shares "directory"'s short window`},
+		{"no daily limit", "    perDay: 500\n", "", `api "reports": "perDay" is required`},
+		{"shares over the pool", "share: 0.05", "share: 0.06", `q.yaml:2: api "directory": the shares of the queues counted in its short window (directory, directory-sweep, reports) add up to 1.01`},
+		{"chain", "queues:\n", "  admin:\n    sharesWindowWith: reports\n    perDay: 1\nqueues:\n", `api "admin" sharesWindowWith: "reports" shares "directory"'s window itself`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(sharedYAML, tc.from, tc.to, 1)
+			if src == sharedYAML {
+				t.Fatalf("case does not change the file: %q", tc.from)
+			}
+			_, err := queueconfig.Parse("q.yaml", []byte(src))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", src)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlanShowsTheSweepAlone(t *testing.T) {
+	c, err := queueconfig.Parse("q.yaml", []byte(sharedYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range c.Plan(36000) {
+		if p.Lane != "directory-sweep" {
+			continue
+		}
+		// 36,000 groups at the floor of 23.4/s, and alone at the window's 36/s.
+		if p.CeilingPerSecond != 36 || p.Sweep.Round(time.Second) != 1538*time.Second || p.SweepAlone != 1000*time.Second {
+			t.Errorf("sweep plan %+v", p)
+		}
+	}
+}
