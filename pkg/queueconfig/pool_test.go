@@ -2,6 +2,7 @@ package queueconfig_test
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,45 @@ func TestPlanShowsTheSweepAlone(t *testing.T) {
 		if p.CeilingPerSecond != 36 || p.Sweep.Round(time.Second) != 1538*time.Second || p.SweepAlone != 1000*time.Second {
 			t.Errorf("sweep plan %+v", p)
 		}
+	}
+}
+
+func TestBorrowedRates(t *testing.T) {
+	c, err := queueconfig.Parse("q.yaml", []byte(sharedYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		busy []string
+		want float64
+	}{
+		{nil, 36},                                // the whole window
+		{[]string{"directory"}, 25.2},            // push busy: the sweep and the idle reports lane's 1.8
+		{[]string{"reports"}, 34.2},              // only reports busy
+		{[]string{"directory", "reports"}, 23.4}, // its floor
+		{[]string{"directory-sweep"}, 36},        // a sweep's own backlog does not hold it back
+	} {
+		got := c.BorrowedRates(func(l string) bool { return slices.Contains(tc.busy, l) })
+		if len(got) != 1 || math.Abs(got["directory-sweep"]-tc.want) > 1e-9 {
+			t.Errorf("busy %v: rates %v, want directory-sweep at %v", tc.busy, got, tc.want)
+		}
+	}
+}
+
+func TestBorrowedRatesSplitBetweenSweeps(t *testing.T) {
+	// Two sweeps of one window (0.2 and 0.4 of 10/s) share an idle push lane's 4/s by
+	// their shares, 1:2.
+	src := strings.Replace(sharedYAML, "share: 0.05", "share: 0.4\n    background: true\n    dailyBudget: 0.5", 1)
+	src = strings.Replace(src, "share: 0.65", "share: 0.2", 1)
+	src = strings.Replace(src, "share: 0.3", "share: 0.4", 1)
+	src = strings.Replace(src, "limit: 2400, per: 1m", "limit: 600, per: 1m", 1)
+	src = strings.Replace(src, "headroom: 0.1", "headroom: 0", 1)
+	c, err := queueconfig.Parse("q.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.BorrowedRates(func(string) bool { return false })
+	if math.Abs(got["directory-sweep"]-(2+4.0/3)) > 1e-9 || math.Abs(got["reports"]-(4+8.0/3)) > 1e-9 {
+		t.Errorf("rates %v, want directory-sweep 3.33 and reports 6.67", got)
 	}
 }
