@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 	"go.uber.org/zap"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cloudtasksemu"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
@@ -64,23 +65,21 @@ func TestLanesCron(t *testing.T) {
 		}
 	}()
 
-	get := func(cron bool) int {
-		deadline := time.Now().Add(time.Minute)
-		for {
+	get := func(cron bool) (code int) {
+		wait.Until(t, time.Minute, func() error {
 			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/cron/lanes", addr), nil)
 			if cron {
 				req.Header.Set(queue.HeaderCron, "true")
 			}
 			resp, err := http.DefaultClient.Do(req)
-			if err == nil {
-				resp.Body.Close()
-				return resp.StatusCode
+			if err != nil {
+				return err
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server never answered: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			resp.Body.Close()
+			code = resp.StatusCode
+			return nil
+		})
+		return code
 	}
 	if code := get(false); code != http.StatusForbidden {
 		t.Errorf("/cron/lanes without the cron header: %d, want 403", code)

@@ -3,6 +3,7 @@ package cloudtasks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	ctapi "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cloudtasksemu"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
@@ -167,20 +169,16 @@ func TestLanesLendIdlePushRateToSweeps(t *testing.T) {
 // waitRun waits until lane's queue has run a task and holds none.
 func waitRun(t *testing.T, r *lanesRig, lane string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	wait.Until(t, time.Minute, func() error {
 		st, err := r.stats.Stats(context.Background())
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if s := st[lane]; s.Backlog == 0 && s.ExecutedLastMinute > 0 {
-			return
+		if s := st[lane]; s.Backlog != 0 || s.ExecutedLastMinute == 0 {
+			return fmt.Errorf("%s's task has not run: %+v", lane, s)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s's task never ran: %+v", lane, st[lane])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestLanesWithoutStatsFallBackToShares(t *testing.T) {
