@@ -77,9 +77,9 @@ func (c *Config) Plan(groups int) []LanePlan {
 		if p.SweepDays > 1 {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("a sweep of %d groups needs %d quota days at its daily cap of %d", groups, p.SweepDays, p.DailyCap))
 		}
-		// A lane whose tasks each take up to ~1 s cannot reach its rate with fewer
-		// concurrent tasks than calls a second.
-		if need := int(math.Ceil(unscaled)); p.API != "" && l.Concurrency < need {
+		// A lane whose tasks each take up to ~1 s cannot reach its rate (its ceiling, for
+		// a sweep that borrows) with fewer concurrent tasks than calls a second.
+		if need := int(math.Ceil(alone)); p.API != "" && l.Concurrency < need {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("concurrency %d is below the rate (%d/s): with calls of 1 s the lane cannot reach its rate", l.Concurrency, need))
 		}
 		out = append(out, p)

@@ -164,3 +164,17 @@ func TestBorrowedRatesSplitBetweenSweeps(t *testing.T) {
 		t.Errorf("rates %v, want directory-sweep 3.33 and reports 6.67", got)
 	}
 }
+
+func TestPlanWarnsWhenASweepCannotReachItsCeiling(t *testing.T) {
+	// 30 at once reach the sweep's own 23.4/s but not the window's 36/s it borrows.
+	src := strings.Replace(sharedYAML, "concurrency: 5\n    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}\n    background: true", "concurrency: 30\n    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}\n    background: true", 1)
+	c, err := queueconfig.Parse("q.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range c.Plan(100) {
+		if p.Lane == "directory-sweep" && (len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "concurrency 30 is below the rate (36/s)")) {
+			t.Errorf("warnings %q", p.Warnings)
+		}
+	}
+}
