@@ -56,7 +56,7 @@ func runQueuesPlan(args []string, out io.Writer) error {
 func writePlan(out io.Writer, cfg *queueconfig.Config, groups int) {
 	plans := cfg.Plan(groups)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "QUEUE\tAPI\tSHARE\tRATE/S\tCONCURRENCY\tCALLS/DAY\tSTOPS AT\tSWEEP OF %d GROUPS\n", groups)
+	fmt.Fprintf(tw, "QUEUE\tAPI\tSHARE\tRATE/S\tCEILING/S\tCONCURRENCY\tCALLS/DAY\tSTOPS AT\tSWEEP OF %d GROUPS\tALONE\n", groups)
 	var warnings []string
 	for _, p := range plans {
 		api, share, stops := p.API, fmt.Sprintf("%.2f", p.Share), "daily limit"
@@ -69,7 +69,7 @@ func writePlan(out io.Writer, cfg *queueconfig.Config, groups int) {
 		if p.SweepDays > 1 {
 			sweep = fmt.Sprintf("%d quota days", p.SweepDays)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%d\t%d\t%s\t%s\n", p.Lane, api, share, p.RatePerSecond, p.Concurrency, p.CallsPerDay, stops, sweep)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.2f\t%d\t%d\t%s\t%s\t%s\n", p.Lane, api, share, p.RatePerSecond, p.CeilingPerSecond, p.Concurrency, p.CallsPerDay, stops, sweep, fmtDuration(p.SweepAlone))
 		for _, w := range p.Warnings {
 			warnings = append(warnings, p.Lane+": "+w)
 		}
@@ -81,7 +81,11 @@ func writePlan(out io.Writer, cfg *queueconfig.Config, groups int) {
 	fmt.Fprintln(tw, "API\tSHORT WINDOW\tSUBJECTS\tHEADROOM\tUSABLE RATE/S\tDAILY LIMIT")
 	for _, name := range cfg.APINames() {
 		a := cfg.APIs[name]
-		fmt.Fprintf(tw, "%s\t%d per %s\t%d\t%.0f%%\t%.2f\t%d\n", a.Name, a.WindowLimit, fmtDuration(a.Window), a.Subjects, a.Headroom*100, a.PerSecond(), a.PerDay)
+		window := fmt.Sprintf("%d per %s", a.WindowLimit, fmtDuration(a.Window))
+		if a.SharesWindowWith != "" {
+			window = a.SharesWindowWith + "'s"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f%%\t%.2f\t%d\n", a.Name, window, a.Subjects, a.Headroom*100, a.PerSecond(), a.PerDay)
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "\nQuota day: midnight to midnight %s.\n", cfg.TimeZone)

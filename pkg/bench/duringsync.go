@@ -95,6 +95,8 @@ func DuringSync(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	syncSeconds := e.sim.Now().Sub(syncStart).Seconds()
+	// Push and sweep calls alike: both spend the window the sync's length is judged by.
+	syncCalls := apiCalls(delta(before, e.sim.Stats()).calls, workspacesim.APIDirectory)
 	stopWatch()
 	<-watched
 	// Changes made near the end of the sync still need their debounce.
@@ -119,6 +121,9 @@ func DuringSync(ctx context.Context, o Options) (*Result, error) {
 	}
 	if syncSeconds > 0 {
 		res.Figures["p95OverSyncLength"] = round(fresh.P95 / syncSeconds)
+	}
+	if ratio, ok := wallRatio(syncSeconds, syncCalls, usableRate(e.app.Queues, workspacesim.APIDirectory)); ok {
+		res.Figures["wallRatio"] = ratio
 	}
 	return res, nil
 }

@@ -32,6 +32,11 @@ func TestDuringSync(t *testing.T) {
 	if !res.CacheEqualsTruth || res.QuotaErrors != 0 {
 		t.Errorf("cache equals truth %v (%v), quota errors %d", res.CacheEqualsTruth, res.Differences, res.QuotaErrors)
 	}
+	// The sync's calls at the window's rate need at least this long (less the buckets'
+	// first tenth of a second): a ratio below would mean the window was exceeded.
+	if r, ok := res.Figures["wallRatio"].(float64); !ok || r < 0.95 {
+		t.Errorf("wallRatio %v: the sync went faster than the window allows", res.Figures["wallRatio"])
+	}
 	f := res.Freshness
 	if f.Changes == 0 {
 		t.Fatal("no change made during the sync")

@@ -9,7 +9,6 @@ import (
 
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
-	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/truthdiff"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
@@ -181,25 +180,13 @@ func apiCalls(calls map[string]int64, api string) int64 {
 	return n
 }
 
-// allowedRate is the rate queues.yaml lets Greep spend on an API, per simulated second:
-// the sum of its lanes.
-func allowedRate(q *queueconfig.Config, api string) float64 {
-	var r float64
-	for _, name := range q.LaneNames() {
-		if l, ok := q.Lane(name); ok && l.API == api {
-			r += l.RatePerSecond()
-		}
-	}
-	return r
-}
-
 // fillCalls sets the calls, quota errors, durations and the directory utilization.
 func (e *env) fillCalls(res *Result, d statsDelta) {
 	res.Calls = d.calls
 	res.QuotaErrors = d.rateLimit + d.dailyLimit
 	res.SimulatedSeconds = round(d.simDuration.Seconds())
 	res.WallSeconds = round(time.Since(e.wall).Seconds())
-	res.AllowedPerSecond = round(allowedRate(e.app.Queues, workspacesim.APIDirectory))
+	res.AllowedPerSecond = round(usableRate(e.app.Queues, workspacesim.APIDirectory))
 	if res.SimulatedSeconds > 0 {
 		res.AchievedPerSecond = float64(apiCalls(d.calls, workspacesim.APIDirectory)) / d.simDuration.Seconds()
 	}

@@ -54,7 +54,8 @@ type Result struct {
 	PlannedCalls map[string]int64 `json:"plannedCalls,omitempty"`
 	QuotaErrors  int64            `json:"quotaErrors"`
 	// Utilization is the achieved Directory call rate over the rate the sweep lane is
-	// allowed (its share of the quota), both in simulated time.
+	// allowed (its ceiling: the Directory window's whole usable rate, which a sweep
+	// borrows while push work is idle), both in simulated time.
 	Utilization       float64 `json:"utilization"`
 	AchievedPerSecond float64 `json:"achievedPerSecond"`
 	AllowedPerSecond  float64 `json:"allowedPerSecond"`
@@ -127,7 +128,7 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 	res.QuotaErrors = st.Rejected.RateLimit + st.Rejected.DailyLimit
 	res.SimulatedSeconds = p.Elapsed().Seconds()
 	if lane, ok := app.Queues.Lane(tasks.QueueDirectorySweep); ok {
-		res.AllowedPerSecond = lane.RatePerSecond()
+		res.AllowedPerSecond = lane.CeilingPerSecond()
 	}
 	var calls int64
 	for _, n := range res.Calls {
@@ -138,6 +139,10 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 	}
 	if res.AllowedPerSecond > 0 {
 		res.Utilization = res.AchievedPerSecond / res.AllowedPerSecond
+	}
+	res.Figures = map[string]any{}
+	if ratio, ok := wallRatio(res.SimulatedSeconds, calls, usableRate(app.Queues, workspacesim.APIDirectory)); ok {
+		res.Figures["wallRatio"] = ratio
 	}
 
 	truth, err := srv.Sim.Truth("")

@@ -55,13 +55,14 @@ func SettingsSweep(ctx context.Context, o Options) (*Result, error) {
 	if err := e.tenantFigures(ctx, res); err != nil {
 		return nil, err
 	}
-	// Utilization here is of the sweep lane's Groups Settings rate, over the sweep.
+	// Utilization here is of the sweep lane's Groups Settings ceiling (the window's
+	// usable rate, which it borrows while push reads are idle), over the sweep.
 	calls := apiCalls(d.calls, workspacesim.APIGroupsSettings)
-	res.AllowedPerSecond = round(lane.RatePerSecond())
+	res.AllowedPerSecond = round(lane.CeilingPerSecond())
 	res.AchievedPerSecond, res.Utilization = 0, 0
 	if s := after.Now.Sub(sweepStart).Seconds(); s > 0 {
 		res.AchievedPerSecond = float64(calls) / s
-		res.Utilization = res.AchievedPerSecond / lane.RatePerSecond()
+		res.Utilization = res.AchievedPerSecond / lane.CeilingPerSecond()
 	}
 	quota := dailyQuotas[workspacesim.APIGroupsSettings]
 	res.Figures = map[string]any{

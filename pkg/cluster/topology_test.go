@@ -33,6 +33,7 @@ func TestLoadsTheRepositorysTopology(t *testing.T) {
 		"/cron/remediation/sweep":     "remediation",
 		"/tasks/reports/watch":        "reports",
 		"/v1/status":                  "default",
+		"/cron/lanes":                 "default",
 		"/":                           "default",
 		"/_ah/push/x":                 "default",
 	} {
@@ -40,8 +41,8 @@ func TestLoadsTheRepositorysTopology(t *testing.T) {
 			t.Errorf("%s routed to %s, want %s", path, got, svc)
 		}
 	}
-	if len(top.Cron) != 4 {
-		t.Fatalf("%d cron jobs, want 4", len(top.Cron))
+	if len(top.Cron) != 5 {
+		t.Fatalf("%d cron jobs, want 5", len(top.Cron))
 	}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, j := range top.Cron {
@@ -49,6 +50,10 @@ func TestLoadsTheRepositorysTopology(t *testing.T) {
 		case "/cron/reports/renew":
 			if n := j.Next(at); n != at.Add(10*time.Minute) || !j.Interval() {
 				t.Errorf("renew next %v", n)
+			}
+		case "/cron/lanes":
+			if n := j.Next(at); n != at.Add(time.Minute) || !j.Interval() || j.Target != "default" {
+				t.Errorf("lanes next %v on %s", n, j.Target)
 			}
 		case "/cron/directory/publish":
 			if n := j.Next(at); n != at.Add(5*time.Minute) || !j.Interval() {

@@ -18,12 +18,13 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	for _, seed := range []string{
-		string(shipped), valid, "",
+		string(shipped), valid, sharedYAML, "",
 		"apis: {}\nqueues: {}\n",
 		"timeZone: Mars/Olympus\napis:\n  a: {shortWindow: {limit: 1, per: 1s}, perDay: 1}\nqueues: {}\n",
 		"queues:\n  q:\n    retry: {minBackoff: -1s}\n",
 		"apis:\n  a: &x {shortWindow: {limit: 1, per: 0s}, perDay: 1}\n  b: *x\n",
 		"[1, 2]\n",
+		"apis:\n  a: {sharesWindowWith: b, perDay: 1}\n  b: {sharesWindowWith: a, perDay: 1}\nqueues: {}\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -47,6 +48,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if d := l.RetryPolicy().Backoff(1000); d < 0 {
 				t.Fatalf("lane %s: backoff %v", name, d)
+			}
+			if c := l.CeilingPerSecond(); math.IsNaN(c) || c < r {
+				t.Fatalf("lane %s: ceiling %v below its rate %v", name, c, r)
 			}
 			_ = l.DailyCap()
 		}

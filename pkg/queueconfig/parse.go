@@ -156,6 +156,11 @@ func (p *parser) config(root *yaml.Node) (*Config, error) {
 		}
 		c.APIs[a.Name] = a
 	}
+	for _, name := range c.APINames() {
+		if err := p.shareWindow(c, c.APIs[name]); err != nil {
+			return nil, err
+		}
+	}
 
 	queues := top["queues"]
 	if queues.Kind != yaml.MappingNode || len(queues.Content) == 0 {
@@ -173,19 +178,23 @@ func (p *parser) config(root *yaml.Node) (*Config, error) {
 		c.Lanes[l.Name] = l
 	}
 
-	// The lanes of one API split its rate: together they must not exceed it.
+	// The lanes of one pool (an API's short window, shared or not) split its rate:
+	// together they must not exceed it.
 	for _, name := range c.APINames() {
 		a := c.APIs[name]
+		if a.Pool() != name {
+			continue
+		}
 		var sum float64
 		var lanes []string
 		for _, ln := range c.LaneNames() {
-			if l := c.Lanes[ln]; l.API == name {
+			if l := c.Lanes[ln]; l.api != nil && l.api.Pool() == name {
 				sum += l.Share
 				lanes = append(lanes, ln)
 			}
 		}
 		if sum > 1+1e-9 {
-			return nil, p.errorf(&yaml.Node{Line: a.line}, "api %q: the shares of its queues (%s) add up to %.3g, more than 1", name, strings.Join(lanes, ", "), sum)
+			return nil, p.errorf(&yaml.Node{Line: a.line}, "api %q: the shares of the queues counted in its short window (%s) add up to %.3g, more than 1", name, strings.Join(lanes, ", "), sum)
 		}
 	}
 	return c, nil
@@ -196,14 +205,28 @@ func (p *parser) api(k, v *yaml.Node) (*API, error) {
 	if !laneName.MatchString(k.Value) {
 		return nil, p.errorf(k, "%s: name must be letters, digits and '-'", what)
 	}
-	m, err := p.fields(v, what, "shortWindow", "perDay", "subjects", "headroom")
+	m, err := p.fields(v, what, "shortWindow", "perDay", "subjects", "headroom", "sharesWindowWith")
 	if err != nil {
 		return nil, err
+	}
+	a := &API{Name: k.Value, Subjects: 1, Headroom: 0.1, line: k.Line}
+	if n, ok := m["sharesWindowWith"]; ok {
+		if err := p.scalar(n, what+" sharesWindowWith", &a.SharesWindowWith); err != nil {
+			return nil, err
+		}
+		for _, own := range []string{"shortWindow", "subjects", "headroom"} {
+			if o, ok := m[own]; ok {
+				return nil, p.errorf(o, "%s %s: an API that shares %q's short window takes its %s from there", what, own, a.SharesWindowWith, own)
+			}
+		}
+		if err := p.require(m, k, what, "perDay"); err != nil {
+			return nil, err
+		}
+		return a, p.perDay(m["perDay"], what, a)
 	}
 	if err := p.require(m, k, what, "shortWindow", "perDay"); err != nil {
 		return nil, err
 	}
-	a := &API{Name: k.Value, Subjects: 1, Headroom: 0.1, line: k.Line}
 
 	sw, err := p.fields(m["shortWindow"], what+" shortWindow", "limit", "per")
 	if err != nil {
@@ -225,11 +248,8 @@ func (p *parser) api(k, v *yaml.Node) (*API, error) {
 		return nil, p.errorf(sw["per"], "%s shortWindow.per: %s: must be between 1s and 24h", what, a.Window)
 	}
 
-	if err := p.scalar(m["perDay"], what+" perDay", &a.PerDay); err != nil {
+	if err := p.perDay(m["perDay"], what, a); err != nil {
 		return nil, err
-	}
-	if a.PerDay <= 0 {
-		return nil, p.errorf(m["perDay"], "%s perDay: %d: must be positive", what, a.PerDay)
 	}
 	if n, ok := m["subjects"]; ok {
 		if err := p.scalar(n, what+" subjects", &a.Subjects); err != nil {
@@ -248,6 +268,36 @@ func (p *parser) api(k, v *yaml.Node) (*API, error) {
 		}
 	}
 	return a, nil
+}
+
+func (p *parser) perDay(n *yaml.Node, what string, a *API) error {
+	if err := p.scalar(n, what+" perDay", &a.PerDay); err != nil {
+		return err
+	}
+	if a.PerDay <= 0 {
+		return p.errorf(n, "%s perDay: %d: must be positive", what, a.PerDay)
+	}
+	return nil
+}
+
+// shareWindow gives an API that shares another's short window that window, once every
+// API is parsed (the other may come later in the file).
+func (p *parser) shareWindow(c *Config, a *API) error {
+	if a.SharesWindowWith == "" {
+		return nil
+	}
+	at := &yaml.Node{Line: a.line}
+	owner, ok := c.APIs[a.SharesWindowWith]
+	switch {
+	case !ok:
+		return p.errorf(at, "api %q sharesWindowWith: %q is not declared under apis (declared: %s)", a.Name, a.SharesWindowWith, strings.Join(c.APINames(), ", "))
+	case owner == a:
+		return p.errorf(at, "api %q sharesWindowWith: itself", a.Name)
+	case owner.SharesWindowWith != "":
+		return p.errorf(at, "api %q sharesWindowWith: %q shares %q's window itself; name %q", a.Name, owner.Name, owner.SharesWindowWith, owner.SharesWindowWith)
+	}
+	a.WindowLimit, a.Window, a.Subjects, a.Headroom = owner.WindowLimit, owner.Window, owner.Subjects, owner.Headroom
+	return nil
 }
 
 func (p *parser) lane(c *Config, k, v *yaml.Node) (*Lane, error) {

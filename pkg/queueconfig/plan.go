@@ -17,7 +17,10 @@ type LanePlan struct {
 	Service       string
 	Share         float64
 	RatePerSecond float64
-	Concurrency   int
+	// CeilingPerSecond is the lane's rate when the rest of its window is idle
+	// (Lane.CeilingPerSecond): above RatePerSecond for a background lane, which borrows.
+	CeilingPerSecond float64
+	Concurrency      int
 	// CallsPerDay is what the lane can spend in a quota day: its rate over 24 h, or its
 	// daily cap when that is lower.
 	CallsPerDay int64
@@ -26,10 +29,12 @@ type LanePlan struct {
 	Background bool
 	// Sweep is the time the lane takes to make one call per group of the tenant, and
 	// SweepDays how many quota days that spans when the daily cap is what binds (1 when
-	// it fits in one day).
-	Sweep     time.Duration
-	SweepDays int
-	Warnings  []string
+	// it fits in one day). Sweep is at the lane's own rate, as while push work is busy;
+	// SweepAlone at its ceiling, as while the rest of the window is idle.
+	Sweep      time.Duration
+	SweepAlone time.Duration
+	SweepDays  int
+	Warnings   []string
 }
 
 // Plan derives each lane's figures for a tenant of groups groups, in lane-name order.
@@ -41,14 +46,15 @@ func (c *Config) Plan(groups int) []LanePlan {
 	for _, name := range c.LaneNames() {
 		l := c.Lanes[name]
 		p := LanePlan{
-			Lane:          l.Name,
-			API:           l.API,
-			Service:       l.Service,
-			Share:         l.Share,
-			RatePerSecond: l.RatePerSecond(),
-			Concurrency:   l.Concurrency,
-			DailyCap:      l.DailyCap(),
-			Background:    l.Background,
+			Lane:             l.Name,
+			API:              l.API,
+			Service:          l.Service,
+			Share:            l.Share,
+			RatePerSecond:    l.RatePerSecond(),
+			CeilingPerSecond: l.CeilingPerSecond(),
+			Concurrency:      l.Concurrency,
+			DailyCap:         l.DailyCap(),
+			Background:       l.Background,
 		}
 		// Calls a day are counted on the quota's own clock, so the time scale does not
 		// change them: use the unscaled rate.
@@ -59,6 +65,8 @@ func (c *Config) Plan(groups int) []LanePlan {
 		}
 		p.CallsPerDay = int64(math.Round(perDay))
 		p.Sweep = time.Duration(float64(groups) / unscaled * float64(time.Second)).Round(time.Second)
+		alone := unscaled * p.CeilingPerSecond / p.RatePerSecond
+		p.SweepAlone = time.Duration(float64(groups) / alone * float64(time.Second)).Round(time.Second)
 		p.SweepDays = int(math.Ceil(float64(groups) / perDay))
 		if p.SweepDays < 1 {
 			p.SweepDays = 1
@@ -69,9 +77,9 @@ func (c *Config) Plan(groups int) []LanePlan {
 		if p.SweepDays > 1 {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("a sweep of %d groups needs %d quota days at its daily cap of %d", groups, p.SweepDays, p.DailyCap))
 		}
-		// A lane whose tasks each take up to ~1 s cannot reach its rate with fewer
-		// concurrent tasks than calls a second.
-		if need := int(math.Ceil(unscaled)); p.API != "" && l.Concurrency < need {
+		// A lane whose tasks each take up to ~1 s cannot reach its rate (its ceiling, for
+		// a sweep that borrows) with fewer concurrent tasks than calls a second.
+		if need := int(math.Ceil(alone)); p.API != "" && l.Concurrency < need {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("concurrency %d is below the rate (%d/s): with calls of 1 s the lane cannot reach its rate", l.Concurrency, need))
 		}
 		out = append(out, p)

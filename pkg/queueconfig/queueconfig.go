@@ -56,8 +56,23 @@ type API struct {
 	// Headroom is the fraction of the short-window quota left unused, for clock skew
 	// between Greep and Google and for other clients of the same project.
 	Headroom float64
+	// SharesWindowWith names the API whose short window this one's calls are counted in
+	// (Google counts the Reports API in the Admin SDK's per-user window, with the
+	// Directory API): the window, subjects and headroom are that API's, and the lanes of
+	// both draw on one rate (Pool).
+	SharesWindowWith string
 
 	line int
+}
+
+// Pool names the short window the API's calls count in: the API's own name, or the API
+// it shares its window with. The lanes of one pool split, and borrow from each other,
+// one usable rate.
+func (a *API) Pool() string {
+	if a.SharesWindowWith != "" {
+		return a.SharesWindowWith
+	}
+	return a.Name
 }
 
 // PerSecond is the API's whole usable rate: the short-window quota of every subject, less
@@ -136,6 +151,34 @@ func (l *Lane) rawRate() float64 {
 // multiplied by the config's time scale.
 func (l *Lane) RatePerSecond() float64 {
 	return math.Min(l.rawRate(), CloudTasksMaxRate) * l.scale
+}
+
+// CeilingPerSecond is the most the lane dispatches when the other lanes of its pool
+// leave their part of the rate unused: the pool's whole usable rate for a background lane,
+// which borrows what push work does not use (push lanes still come first), and the
+// lane's own rate otherwise. Capped and scaled as RatePerSecond.
+func (l *Lane) CeilingPerSecond() float64 {
+	if l.api == nil || !l.Background {
+		return l.RatePerSecond()
+	}
+	return l.PoolPerSecond()
+}
+
+// PoolPerSecond is the usable rate of the pool (Pool) the lane's API belongs to, capped
+// and scaled as RatePerSecond; 0 for a lane without an API.
+func (l *Lane) PoolPerSecond() float64 {
+	if l.api == nil {
+		return 0
+	}
+	return math.Min(l.api.PerSecond(), CloudTasksMaxRate) * l.scale
+}
+
+// Pool is the pool of the lane's API ("" for a lane without an API).
+func (l *Lane) Pool() string {
+	if l.api == nil {
+		return ""
+	}
+	return l.api.Pool()
 }
 
 // Capped reports whether the quota allows more than one Cloud Tasks queue can dispatch.

@@ -85,6 +85,7 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	defer store.Close()
 	// The read API enqueues nothing; it shows the queues' stats and the guard's counts.
 	rt := wiring.New(store, nil, qcfg, time.Now, log)
+	mux := http.NewServeMux()
 	if cfg.Location != "" {
 		qs, err := cloudtasks.NewQueueStats(ctx, cfg.TasksEndpoint, cloudtasks.Location{Project: cfg.Project, Location: cfg.Location}, qcfg)
 		if err != nil {
@@ -92,15 +93,19 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		}
 		defer qs.Close()
 		rt.QueueStats = qs.Stats
+		closeLanes, err := mountLanes(ctx, mux, cfg, qcfg, qs, log)
+		if err != nil {
+			return err
+		}
+		defer closeLanes()
 	} else {
-		log.Warn("no --location (GREEP_TASKS_LOCATION): /v1/status shows no queues")
+		log.Warn("no --location (GREEP_TASKS_LOCATION): /v1/status shows no queues, and the sweep queues keep their own shares (no /cron/lanes)")
 	}
 	svc, err := build(ctx, rt, cfg)
 	if err != nil {
 		return err
 	}
 	log.Info("read API", zap.String("store", cfg.Store))
-	mux := http.NewServeMux()
 	svc.Mount(mux)
 	return cfg.Serve(ctx, mux, log)
 }

@@ -123,6 +123,7 @@ func Apply(ctx context.Context, client *ctapi.Client, loc Location, cfg *queueco
 		case err != nil:
 			return out, fmt.Errorf("cloudtasks: reading queue %s: %w", name, err)
 		}
+		lendable(cfg.Lanes[name], cur, want)
 		res := Result{Queue: name, Changes: Diff(cur, want)}
 		if st := cur.GetState(); st != cloudtaskspb.Queue_RUNNING && st != cloudtaskspb.Queue_STATE_UNSPECIFIED {
 			res.State = st.String()
@@ -139,4 +140,14 @@ func Apply(ctx context.Context, client *ctapi.Client, loc Location, cfg *queueco
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// lendable keeps a background queue's current rate when it lies between the lane's own
+// rate and its ceiling: the lanes controller (Lanes) set it there, lending the sweep what
+// push work leaves, and Apply is not to undo that.
+func lendable(l *queueconfig.Lane, cur, want *cloudtaskspb.Queue) {
+	r := cur.GetRateLimits().GetMaxDispatchesPerSecond()
+	if l.Background && r >= l.RatePerSecond()-1e-4 && r <= l.CeilingPerSecond()+1e-4 {
+		want.RateLimits.MaxDispatchesPerSecond = r
+	}
 }

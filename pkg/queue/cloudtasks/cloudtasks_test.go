@@ -172,7 +172,8 @@ func TestApplyCreatesThenUpdatesOnlyWhatChanged(t *testing.T) {
 		t.Errorf("%d updates on an unchanged config", len(srv.Updates))
 	}
 
-	// Ops add a second admin subject to the directory API: its queues' rates double.
+	// Ops add a second admin subject to the directory API: the rates of the queues of its
+	// window double, the reports queue's included (it shares the window).
 	cfg2, err := queueconfig.Parse("queues.yaml", []byte(strings.Replace(mustRead(t), "subjects: 1      #", "subjects: 2      #", 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -187,13 +188,13 @@ func TestApplyCreatesThenUpdatesOnlyWhatChanged(t *testing.T) {
 			changed[r.Queue] = r.Changes
 		}
 	}
-	if len(changed) != 2 || len(changed["directory"]) != 1 || len(changed["directory-sweep"]) != 1 {
-		t.Fatalf("changes %+v, want the rate of the two directory queues", changed)
+	if len(changed) != 3 || len(changed["directory"]) != 1 || len(changed["directory-sweep"]) != 1 || len(changed["reports"]) != 1 {
+		t.Fatalf("changes %+v, want the rate of the two directory queues and the reports queue", changed)
 	}
 	if c := changed["directory-sweep"][0]; c.Field != "rate_limits.max_dispatches_per_second" || c.From != "23.4/s" || c.To != "46.8/s" {
 		t.Errorf("change %+v", c)
 	}
-	if len(srv.Updates) != 2 || srv.Updates[0].UpdateMask.Paths[0] != "rate_limits.max_dispatches_per_second" || len(srv.Updates[0].UpdateMask.Paths) != 1 {
+	if len(srv.Updates) != 3 || srv.Updates[0].UpdateMask.Paths[0] != "rate_limits.max_dispatches_per_second" || len(srv.Updates[0].UpdateMask.Paths) != 1 {
 		t.Errorf("updates %v", srv.Updates)
 	}
 	if got := srv.Queue(loc.QueuePath("directory-sweep")).RateLimits.MaxDispatchesPerSecond; got < 46.79 || got > 46.81 {

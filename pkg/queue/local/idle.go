@@ -41,7 +41,9 @@ func (d *Dispatcher) idle() (next time.Time, idle bool) {
 			due = append(due, l.tokenAt)
 		}
 		if l.ready.Len() > 0 {
-			due = append(due, l.ready[0].NextAt)
+			// The lane dispatches in order: a queued task goes no earlier than the
+			// held task waiting for its token.
+			due = append(due, later(l.ready[0].NextAt, l.tokenAt))
 		}
 		l.mu.Unlock()
 		if held > 0 {
@@ -57,6 +59,13 @@ func (d *Dispatcher) idle() (next time.Time, idle bool) {
 		}
 	}
 	return next, true
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // signal is a broadcast to any number of waiters, made again after each one.

@@ -1,6 +1,7 @@
 // Package local is the in-process task dispatcher `greep local` runs instead of Cloud
 // Tasks, with the same semantics: each queue of queues.yaml dispatches at its derived rate
-// (a token bucket) with at most its concurrency in flight, retries failures with Cloud
+// (token buckets; a background queue also borrows what the other queues of its API's
+// window leave unused: lanes.go) with at most its concurrency in flight, retries failures with Cloud
 // Tasks' backoff (a 429 or 503 answer waits longer), honours schedule times, and refuses a
 // named task while one of that name is queued or ran recently. Tasks are durable: they
 // live in a greep.RecordStore until they succeed or run out of attempts, so a restart
@@ -20,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -111,9 +111,10 @@ type stored struct {
 func (t *stored) key() string { return t.Queue + "/" + t.ID }
 
 type lane struct {
-	cfg     *queueconfig.Lane
-	retry   queueconfig.Retry
-	limiter *rate.Limiter
+	cfg   *queueconfig.Lane
+	retry queueconfig.Retry
+	// buckets are the token buckets a dispatch takes a token from, in order (lanes.go).
+	buckets []*rate.Limiter
 	slots   chan struct{}
 	wake    chan struct{}
 	changed *signal
@@ -156,16 +157,13 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 		d.deadline = 10 * time.Minute
 	}
 	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	buckets := laneBuckets(cfg)
 	for _, name := range cfg.LaneNames() {
 		l := cfg.Lanes[name]
-		r := l.RatePerSecond()
-		// A small bucket: enough to absorb the scheduling lateness of a busy process
-		// (a tenth of a second of tasks) without a burst that could trip a short window.
-		burst := max(1, int(math.Ceil(r/10)))
 		d.lanes[name] = &lane{
 			cfg:     l,
 			retry:   l.RetryPolicy(),
-			limiter: rate.NewLimiter(rate.Limit(r), burst),
+			buckets: buckets[name],
 			slots:   make(chan struct{}, l.Concurrency),
 			wake:    make(chan struct{}, 1),
 			changed: d.changed,
@@ -414,13 +412,23 @@ func (d *Dispatcher) runLane(l *lane) {
 	}
 }
 
-// waitToken takes a token from the lane's bucket, waiting as long as the bucket says. It
-// re-reads the clock after every wake, since a clock's timers may fire early (a
-// ScaledClock's do, to notice a simulator's clock being moved). It reports false if the
-// dispatcher stopped meanwhile.
+// waitToken takes a token from each of the lane's buckets in turn, waiting as long as
+// each says. It reports false if the dispatcher stopped meanwhile.
 func (d *Dispatcher) waitToken(l *lane) bool {
+	for _, b := range l.buckets {
+		if !d.waitBucket(l, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitBucket takes a token from b, waiting as long as b says. It re-reads the clock after
+// every wake, since a clock's timers may fire early (a ScaledClock's do, to notice a
+// simulator's clock being moved).
+func (d *Dispatcher) waitBucket(l *lane, b *rate.Limiter) bool {
 	now := d.clock.Now()
-	r := l.limiter.ReserveN(now, 1)
+	r := b.ReserveN(now, 1)
 	delay := r.DelayFrom(now)
 	if delay <= 0 {
 		return true
@@ -611,7 +619,7 @@ func (d *Dispatcher) Stats() map[string]greep.QueueStat {
 		l.mu.Unlock()
 		out[name] = greep.QueueStat{
 			Oldest:        oldest,
-			RatePerSecond: float64(l.limiter.Limit()),
+			RatePerSecond: l.cfg.CeilingPerSecond(),
 			Backlog:       backlog + l.held.Load(),
 			Dispatched:    l.dispatched.Load(),
 			Retries:       l.retries.Load(),
