@@ -51,6 +51,13 @@ func (s *dyingStore) DeleteRecord(ctx context.Context, kind, id string) error {
 	return s.RecordStore.DeleteRecord(ctx, kind, id)
 }
 
+func (s *dyingStore) DeleteRecords(ctx context.Context, kind string, ids []string) error {
+	if s.dead.Load() {
+		return errDead
+	}
+	return s.RecordStore.DeleteRecords(ctx, kind, ids)
+}
+
 // A process killed inside Enqueue, after the task's name was recorded and before the task
 // was: the Enqueue never returned nil, so its caller (a task that runs again after the
 // restart) enqueues the task again, and that task must run. This is what greep local

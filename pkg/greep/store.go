@@ -109,6 +109,10 @@ type RecordStore interface {
 	CreateRecord(ctx context.Context, kind, id string, data []byte) error
 	PutRecord(ctx context.Context, kind, id string, data []byte) error
 	DeleteRecord(ctx context.Context, kind, id string) error
+	// DeleteRecords deletes the records of kind with ids (missing ones are fine) in as
+	// few writes as the backend allows: one transaction on bbolt, a call per 500 on
+	// Datastore. A failed call may leave some deleted.
+	DeleteRecords(ctx context.Context, kind string, ids []string) error
 	// Records calls fn for every record of kind, in id order.
 	Records(ctx context.Context, kind string, fn func(id string, data []byte) error) error
 }

@@ -41,7 +41,9 @@ type Config struct {
 	SimQuotaPerMinute int64
 	// SimClock, for library callers that run their own simulator at Workspace, is that
 	// simulator's clock (its Sim.Now); without it the clock of an external simulator is
-	// read once from /sim/v1/clock and extrapolated at TimeScale.
+	// read once from /sim/v1/clock and extrapolated at TimeScale. Greep's timers sleep
+	// until their deadline in wall time, so that simulator's Advance is seen only when
+	// the next one fires (the embedded simulator's wakes them at once).
 	SimClock func() time.Time
 
 	// TimeScale runs the embedded simulator this many times faster than the wall clock;

@@ -63,6 +63,9 @@ type App struct {
 	// wall clock against Google.
 	Now func() time.Time
 
+	// clock is Now's timers, for the dispatcher and the loops standing in for cron: each
+	// sleeps until its next deadline; the embedded simulator's Advance wakes them.
+	clock    *qlocal.Scaled
 	simSrv   *workspacesim.Server
 	srv      *http.Server
 	serveErr chan error
@@ -90,6 +93,10 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if err := a.openWorkspaceClock(ctx); err != nil {
 		return nil, err
 	}
+	a.clock = qlocal.ScaledClock(a.Now, cfg.TimeScale)
+	if a.Sim != nil {
+		a.Sim.OnAdvance(a.clock.Moved)
+	}
 	if a.Queues, err = loadQueues(cfg.QueuesFile); err != nil {
 		return nil, err
 	}
@@ -103,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	// The dispatcher's clock is the simulator's: queues.yaml's rates are per simulated
 	// second, which a time-scaled simulator packs into less wall time.
 	a.Dispatcher, err = qlocal.Open(ctx, a.Store, a.Queues, qlocal.Options{
-		Clock:  qlocal.ScaledClock(a.Now, cfg.TimeScale),
+		Clock:  a.clock,
 		Logger: a.log.Named("queue"),
 	})
 	if err != nil {
@@ -224,15 +231,14 @@ func (a *App) startInitialSync(ctx context.Context) error {
 // resyncLoop starts a resync every ResyncEvery of the process's clock.
 func (a *App) resyncLoop() {
 	defer a.bg.Done()
-	clock := qlocal.ScaledClock(a.Now, a.cfg.TimeScale)
 	due := a.Now().Add(a.cfg.ResyncEvery)
 	for {
-		// The clock's timers may fire early (so a simulated clock moved by hand is seen
-		// at once): only the clock's time says when the resync is due.
+		// The clock's timers may fire early: only the clock's time says when the resync
+		// is due.
 		select {
 		case <-a.stop:
 			return
-		case <-clock.After(due.Sub(a.Now())):
+		case <-a.clock.At(due):
 		}
 		if a.Now().Before(due) {
 			continue

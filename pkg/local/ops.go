@@ -11,7 +11,6 @@ import (
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
-	qlocal "github.com/greephq/greep/pkg/queue/local"
 	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
@@ -43,7 +42,6 @@ func (a *App) startOps(rt *wiring.Runtime) error {
 	}
 	o.mgr = alert.NewManager(alert.Config{PushSilence: a.cfg.PushSilence}, sink)
 	rt.Ops = o
-	clock := qlocal.ScaledClock(a.Now, a.cfg.TimeScale)
 	a.loop(func(ctx context.Context) {
 		if o.sender != nil {
 			defer o.sender.Close()
@@ -53,7 +51,7 @@ func (a *App) startOps(rt *wiring.Runtime) error {
 			select {
 			case <-ctx.Done():
 				return
-			case <-clock.After(alertEvery):
+			case <-a.clock.After(alertEvery):
 			}
 		}
 	})

@@ -28,7 +28,7 @@ const (
 // stand in for their cron entries.
 func (a *App) mountServices(rt *wiring.Runtime, mux *http.ServeMux) error {
 	cfg := a.cfg
-	clock := qlocal.ScaledClock(a.Now, cfg.TimeScale)
+	clock := a.clock
 
 	// Without remediation there are no rules, and the groupssettings worker sends no patch.
 	var rc wiring.RulesConfig
@@ -118,14 +118,17 @@ func (a *App) remediationLoop(ctx context.Context, svc *remediation.Service, clo
 			}
 			due = a.Now().Add(sweepEvery)
 		}
-		wait := time.Minute
-		if !due.IsZero() {
-			wait = due.Sub(a.Now())
+		// Until the first full sync is in, look again each minute.
+		var next <-chan time.Time
+		if due.IsZero() {
+			next = clock.After(time.Minute)
+		} else {
+			next = clock.At(due)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-clock.After(wait):
+		case <-next:
 		}
 	}
 }

@@ -22,7 +22,7 @@ func (m *Metrics) InstrumentStore(s greep.Store) greep.Store {
 
 // storeOps are the operations counted, listed so a scrape shows each at zero.
 var storeOps = []string{"PutGroups", "DeleteGroup", "ReplaceMembers", "PutUsers", "PutSettings", "AddEvents",
-	"UpdateFinding", "UpdateState", "AddCount", "CreateRecord", "PutRecord", "DeleteRecord"}
+	"UpdateFinding", "UpdateState", "AddCount", "CreateRecord", "PutRecord", "DeleteRecord", "DeleteRecords"}
 
 type countingStore struct {
 	greep.Store
@@ -118,4 +118,8 @@ func (c *countingStore) PutRecord(ctx context.Context, kind, id string, data []b
 
 func (c *countingStore) DeleteRecord(ctx context.Context, kind, id string) error {
 	return c.check(ctx, "DeleteRecord", c.Store.DeleteRecord(ctx, kind, id))
+}
+
+func (c *countingStore) DeleteRecords(ctx context.Context, kind string, ids []string) error {
+	return c.check(ctx, "DeleteRecords", c.Store.DeleteRecords(ctx, kind, ids))
 }

@@ -26,6 +26,7 @@ type clock struct {
 	wallStart time.Time
 	scale     float64
 	advanced  time.Duration
+	moved     []func() // told after each Advance
 }
 
 func newClock(start time.Time, scale float64, wall func() time.Time) *clock {
@@ -51,7 +52,17 @@ func (c *clock) Now() time.Time {
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.advanced += d
+	moved := c.moved
 	c.mu.Unlock()
+	for _, f := range moved {
+		f()
+	}
+}
+
+func (c *clock) onAdvance(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.moved = append(c.moved[:len(c.moved):len(c.moved)], f)
 }
 
 // Scale converts a simulated duration into wall time.

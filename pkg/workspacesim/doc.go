@@ -24,6 +24,7 @@
 //	New(Config) (*Sim, error)         Start(Config) (*Server, error)   (*Server).Close()
 //	(*Sim).ServeHTTP                  (*Sim).Close()
 //	(*Sim).Now() time.Time            (*Sim).Advance(time.Duration)     simulated clock
+//	(*Sim).OnAdvance(func())          told after each Advance (timers re-check the clock)
 //	(*Sim).Stats() Stats              calls per method, rejections, quota used today
 //	(*Sim).Truth(groupKey) (Truth, error)   actual state, never lagged ("" = whole tenant;
 //	                                  ErrNoGroup if unknown; Settings maps are read-only)

@@ -181,6 +181,10 @@ func (s *Sim) Advance(d time.Duration) {
 	}
 }
 
+// OnAdvance calls f after each Advance, so timers on the simulated clock (which sleep in
+// wall time) can fire at once instead of polling the clock.
+func (s *Sim) OnAdvance(f func()) { s.clock.onAdvance(f) }
+
 // Domain is the tenant's primary domain.
 func (s *Sim) Domain() string { return s.cfg.Domain }
 

@@ -903,6 +903,30 @@ func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
 	})
 }
 
+// DeleteRecords implements greep.RecordStore, in one transaction.
+func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) error {
+	for _, id := range ids {
+		if err := checkRecord(kind, id, nil); err != nil {
+			return err
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bRecords).Bucket([]byte(kind))
+		if b == nil {
+			return nil
+		}
+		for _, id := range ids {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // recordBatch is how many records Records reads per transaction.
 const recordBatch = 256
 

@@ -1263,6 +1263,44 @@ func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
 	return wrap(err, "delete record %s/%s", kind, id)
 }
 
+// maxDeleteMulti is Datastore's limit on the keys of one DeleteMulti.
+const maxDeleteMulti = 500
+
+// DeleteRecords implements greep.RecordStore: one DeleteMulti per 500 ids.
+func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) error {
+	for _, id := range ids {
+		if err := checkRecord(kind, id, nil); err != nil {
+			return err
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), maxDeleteMulti)
+		keys := make([]*ds.Key, n)
+		for i, id := range ids[:n] {
+			keys[i] = s.recordKey(kind, id)
+		}
+		if err := s.client.DeleteMulti(ctx, keys); err != nil && !allNoSuchEntity(err) {
+			return wrap(err, "delete %d records of %s", n, kind)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// allNoSuchEntity reports whether err only says some keys did not exist.
+func allNoSuchEntity(err error) bool {
+	var multi ds.MultiError
+	if !errors.As(err, &multi) {
+		return errors.Is(err, ds.ErrNoSuchEntity)
+	}
+	for _, e := range multi {
+		if e != nil && !errors.Is(e, ds.ErrNoSuchEntity) {
+			return false
+		}
+	}
+	return true
+}
+
 // recordBatch is how many records Records reads per query.
 const recordBatch = 256
 

@@ -74,6 +74,24 @@ func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
 	return nil
 }
 
+// DeleteRecords implements greep.RecordStore.
+func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) error {
+	if err := s.intercepted("DeleteRecords"); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := checkRecord(kind, id, nil); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.records[kind], id)
+	}
+	return nil
+}
+
 // Records implements greep.RecordStore. fn runs on a copy taken at the start, without
 // the store's lock, so it may call the store (to delete the record, for example).
 func (s *Store) Records(ctx context.Context, kind string, fn func(id string, data []byte) error) error {

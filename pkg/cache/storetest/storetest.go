@@ -734,6 +734,27 @@ func testRecords(t *testing.T, s greep.Store) {
 	if len(got) != 300 || got["r0299"] != string([]byte{byte(299 % 256)}) {
 		t.Errorf("walked %d of 300 records", len(got))
 	}
+
+	// Deleted in batches (more than one Datastore call), missing ids and other kinds
+	// left alone.
+	var gone []string
+	for i := range 300 {
+		if i%50 != 0 {
+			gone = append(gone, fmt.Sprintf("r%04d", i))
+		}
+	}
+	for i := range 300 {
+		gone = append(gone, fmt.Sprintf("missing%04d", i))
+	}
+	must(t, s.DeleteRecords(ctx, "many", gone))
+	must(t, s.DeleteRecords(ctx, "many", nil))
+	must(t, s.DeleteRecords(ctx, "no-such-kind", []string{"x"}))
+	if got, want := walk("many"), map[string]string{"r0000": "\x00", "r0050": "2", "r0100": "d", "r0150": "\x96", "r0200": "\xc8", "r0250": "\xfa"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after DeleteRecords: %q, want %q", got, want)
+	}
+	if got := walk("tomb"); len(got) != 1 {
+		t.Errorf("DeleteRecords of kind many changed kind tomb: %v", got)
+	}
 }
 
 func testBadInput(t *testing.T, s greep.Store) {
@@ -763,6 +784,7 @@ func testBadInput(t *testing.T, s greep.Store) {
 		wantCode(t, fmt.Sprintf("CreateRecord kind %.20q", k), s.CreateRecord(ctx, k, "id", nil), greep.EINVALID)
 		wantCode(t, fmt.Sprintf("PutRecord id %.20q", k), s.PutRecord(ctx, "kind", k, nil), greep.EINVALID)
 		wantCode(t, fmt.Sprintf("Records(%.20q)", k), s.Records(ctx, k, func(string, []byte) error { return nil }), greep.EINVALID)
+		wantCode(t, fmt.Sprintf("DeleteRecords id %.20q", k), s.DeleteRecords(ctx, "kind", []string{"ok", k}), greep.EINVALID)
 	}
 	must(t, s.PutGroups(ctx, []greep.Group{group("g1", "g1@example.com")}))
 	wantCode(t, "member with neither id nor email", s.ReplaceMembers(ctx, "g1", []greep.Member{{Role: "MEMBER"}}, "", t0), greep.EINVALID)

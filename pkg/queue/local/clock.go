@@ -12,7 +12,8 @@ import (
 type Clock interface {
 	Now() time.Time
 	// After fires once d has passed, or earlier: the dispatcher re-reads Now after
-	// every wake and waits again if it is not yet time.
+	// every wake and waits again if it is not yet time. What the channel carries is not
+	// the time: read Now.
 	After(d time.Duration) <-chan time.Time
 	// At fires once the clock reaches t, or earlier, like After. A wait for a moment
 	// read off the clock must use At: After(t.Sub(Now())) measures from a Now that may
@@ -28,32 +29,6 @@ type wallClock struct{}
 func (wallClock) Now() time.Time                         { return time.Now() }
 func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 func (wallClock) At(t time.Time) <-chan time.Time        { return time.After(time.Until(t)) }
-
-// ScaledClock reads the time from now (a simulator's clock, which runs scale times faster
-// than the wall clock) and waits d of that time in d/scale of wall time. With it the
-// dispatcher keeps queues.yaml's rates in simulated seconds, unscaled. Its timers fire at
-// least every MaxScaledWait of wall time, so a simulated clock moved forward by hand
-// (a simulated day's end) is noticed at once.
-func ScaledClock(now func() time.Time, scale float64) Clock {
-	if !(scale > 0) {
-		scale = 1
-	}
-	return scaledClock{now: now, scale: scale}
-}
-
-type scaledClock struct {
-	now   func() time.Time
-	scale float64
-}
-
-func (c scaledClock) Now() time.Time { return c.now() }
-func (c scaledClock) After(d time.Duration) <-chan time.Time {
-	return time.After(min(time.Duration(float64(d)/c.scale), MaxScaledWait))
-}
-func (c scaledClock) At(t time.Time) <-chan time.Time { return c.After(t.Sub(c.now())) }
-
-// MaxScaledWait is the longest wall time a ScaledClock timer waits before firing.
-const MaxScaledWait = 50 * time.Millisecond
 
 // FakeClock is a Clock that moves only when told to, for tests.
 type FakeClock struct {

@@ -77,11 +77,13 @@ type Dispatcher struct {
 	lanes     map[string]*lane
 	changed   *signal // wakes WaitIdle
 
-	mu      sync.Mutex // guards names, and orders name claims with their task writes
-	names   map[string]nameState
-	started bool
-	stopped bool
-	handler http.Handler
+	mu          sync.Mutex // guards names and expiries, and orders name claims with their task writes
+	names       map[string]nameState
+	expiries    expiries      // when the tombstones in names end
+	janitorWake chan struct{} // an earlier tombstone end than the janitor waits for
+	started     bool
+	stopped     bool
+	handler     http.Handler
 
 	done     chan struct{}  // closed by Stop: lane loops end
 	loops    sync.WaitGroup // lane loops and the janitor
@@ -143,6 +145,8 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 		names:     map[string]nameState{},
 		changed:   &signal{},
 		done:      make(chan struct{}),
+
+		janitorWake: make(chan struct{}, 1),
 	}
 	if d.clock == nil {
 		d.clock = WallClock
@@ -178,7 +182,9 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 // load reads the stored tasks into the lanes and the names into memory. A name still
 // marked queued whose task is gone was left by an Enqueue cut off between its two writes
 // (a finished task's name is a tombstone before its task is deleted): that Enqueue never
-// returned nil, so its caller will enqueue again, and the name is freed for it.
+// returned nil, so its caller will enqueue again, and the name is freed for it. A queued
+// task's name is taken whatever the name records say (the janitor may have died between
+// pruning a name and writing it back for the task that took it again).
 func (d *Dispatcher) load(ctx context.Context) error {
 	now := d.clock.Now()
 	have := map[string]bool{}
@@ -218,16 +224,29 @@ func (d *Dispatcher) load(ctx context.Context) error {
 			expired = append(expired, id)
 			return nil
 		}
+		if have[id] {
+			n = nameState{}
+		}
 		d.names[id] = n
+		if !n.Expires.IsZero() {
+			d.expiries = append(d.expiries, expiry{at: n.Expires, key: id})
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("queue: loading task names: %w", err)
 	}
-	for _, id := range expired {
-		if err := d.store.DeleteRecord(ctx, kindName, id); err != nil {
-			return fmt.Errorf("queue: pruning task name %s: %w", id, err)
+	heap.Init(&d.expiries)
+	for key := range have {
+		if _, ok := d.names[key]; !ok {
+			d.names[key] = nameState{}
 		}
+	}
+	if len(expired) == 0 {
+		return nil
+	}
+	if err := d.store.DeleteRecords(ctx, kindName, expired); err != nil {
+		return fmt.Errorf("queue: pruning %d expired task names: %w", len(expired), err)
 	}
 	return nil
 }
@@ -299,6 +318,9 @@ func (d *Dispatcher) putName(ctx context.Context, key string, n nameState) error
 		return fmt.Errorf("queue: recording task name %s: %w", key, err)
 	}
 	d.names[key] = n
+	if !n.Expires.IsZero() {
+		d.expireAt(key, n.Expires)
+	}
 	return nil
 }
 
@@ -424,8 +446,7 @@ func (d *Dispatcher) waitToken(l *lane) bool {
 }
 
 // waitBucket takes a token from b, waiting as long as b says. It re-reads the clock after
-// every wake, since a clock's timers may fire early (a ScaledClock's do, to notice a
-// simulator's clock being moved).
+// every wake, since a clock's timers may fire early (a clock moved by hand wakes them).
 func (d *Dispatcher) waitBucket(l *lane, b *rate.Limiter) bool {
 	now := d.clock.Now()
 	r := b.ReserveN(now, 1)
@@ -576,30 +597,6 @@ func (d *Dispatcher) finish(ctx context.Context, t *stored, log *zap.Logger) {
 		// Left in the store, the task runs again after a restart: at least once, as
 		// on Cloud Tasks, and handlers are idempotent.
 		log.Error("queue: deleting a finished task", zap.Error(err))
-	}
-}
-
-// janitor forgets tombstones that expired, in memory and in the store.
-func (d *Dispatcher) janitor() {
-	for {
-		select {
-		case <-d.clock.After(d.tombstone):
-		case <-d.done:
-			return
-		}
-		now := d.clock.Now()
-		d.mu.Lock()
-		for key, n := range d.names {
-			if n.Expires.IsZero() || n.Expires.After(now) {
-				continue
-			}
-			if err := d.store.DeleteRecord(d.ctx, kindName, key); err != nil {
-				d.log.Warn("queue: pruning a task name", zap.String("name", key), zap.Error(err))
-				continue
-			}
-			delete(d.names, key)
-		}
-		d.mu.Unlock()
 	}
 }
 

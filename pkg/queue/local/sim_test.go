@@ -94,7 +94,9 @@ func newRig(t testing.TB, cfgYAML string, simCfg workspacesim.Config, scale floa
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.d, err = local.Open(ctx, memory.New(), cfg, local.Options{Clock: local.ScaledClock(srv.Sim.Now, scale)})
+	clock := local.ScaledClock(srv.Sim.Now, scale)
+	srv.Sim.OnAdvance(clock.Moved)
+	r.d, err = local.Open(ctx, memory.New(), cfg, local.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
