@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue"
@@ -83,15 +84,9 @@ func TestReconcileCoversPushServiceDowntime(t *testing.T) {
 			}
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	wait := func(what string, ok func() bool) {
+	until := func(what string, ok func() bool) {
 		t.Helper()
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not in time (sim stats %+v)", what, sim.Stats())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		wait.For(t, time.Minute, what, ok)
 	}
 	events := func(member string) []greep.Event {
 		t.Helper()
@@ -110,7 +105,7 @@ func TestReconcileCoversPushServiceDowntime(t *testing.T) {
 
 	cron()
 	runReports()
-	wait("two live channels", func() bool { return sim.Stats().Channels == 2 })
+	until("two live channels", func() bool { return sim.Stats().Channels == 2 })
 	truth, err := sim.Truth("")
 	if err != nil {
 		t.Fatal(err)
@@ -120,20 +115,20 @@ func TestReconcileCoversPushServiceDowntime(t *testing.T) {
 
 	sim.Advance(time.Minute)
 	apply(t, sim, workspacesim.Mutation{Op: "addMember", Group: group, Member: "before@outside.example"})
-	wait("the change before the outage pushed", func() bool { return len(events("before@outside.example")) == 1 })
+	until("the change before the outage pushed", func() bool { return len(events("before@outside.example")) == 1 })
 
 	down.Store(true)
 	failed := sim.Stats().Pushes.Failed
 	sim.Advance(time.Minute)
 	apply(t, sim, workspacesim.Mutation{Op: "addMember", Group: group, Member: "lost@outside.example", Actor: helpdesk})
-	wait("the simulator giving up on the push", func() bool {
+	until("the simulator giving up on the push", func() bool {
 		st := sim.Stats().Pushes
 		return st.Failed > failed && st.Queued == 0
 	})
 	down.Store(false)
 	sim.Advance(time.Minute)
 	apply(t, sim, workspacesim.Mutation{Op: "addMember", Group: group, Member: "after@outside.example"})
-	wait("the change after the outage pushed", func() bool { return len(events("after@outside.example")) == 1 })
+	until("the change after the outage pushed", func() bool { return len(events("after@outside.example")) == 1 })
 	if n := len(events("lost@outside.example")); n != 0 {
 		t.Fatalf("the change made during the outage is recorded %d times before the reconciliation", n)
 	}
