@@ -39,6 +39,8 @@ type Store interface {
 	User(ctx context.Context, key string) (greep.User, error)
 	Users(ctx context.Context, q greep.UserQuery) ([]greep.User, string, error)
 	DeleteUser(ctx context.Context, id string) error
+	// AddEvents records in the history the user changes a users sweep found.
+	AddEvents(ctx context.Context, events []greep.Event) (int, error)
 	greep.StateStore
 	greep.RecordStore
 }
