@@ -33,6 +33,7 @@ func localConfig(args []string, stderr io.Writer, logTo zapcore.WriteSyncer) (cf
 	fs.DurationVar(&cfg.Debounce, "debounce", cfg.Debounce, "wait before refreshing a group after a push notification")
 	fs.DurationVar(&cfg.ResyncEvery, "resync-every", cfg.ResyncEvery, "period of the resync (groups.list compared with the cache); 0 disables it")
 	fs.DurationVar(&cfg.MaxAge, "max-age", cfg.MaxAge, "oldest any group's members may get: the resync re-reads a rolling slice to keep it")
+	fs.DurationVar(&cfg.HistoryRetention, "history-retention", cfg.HistoryRetention, "how long the history keeps events (9600h: 400 days); older ones are pruned when a sweep finishes")
 	fs.StringVar(&cfg.Rules, "rules", cfg.Rules, "remediation rules `FILE`")
 	fs.StringVar(&cfg.Remediation, "remediation", cfg.Remediation, "detect (record and notify) or remediate (patch)")
 	fs.StringVar(&cfg.PubSub, "pubsub", cfg.PubSub, "publish the change feed to the Pub/Sub emulator at `HOST:PORT` (topic greep-changes, project greep-local)")

@@ -3,17 +3,19 @@ package api
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/history"
 )
 
 // DefaultHistoryRetention is Config.HistoryRetention's default: how far back history may
-// be asked for.
-const DefaultHistoryRetention = 400 * 24 * time.Hour
+// be asked for, as far as the directory worker keeps it.
+const DefaultHistoryRetention = history.DefaultRetention
 
 // Export formats of GET /v1/history.
 const (
@@ -58,11 +60,25 @@ func (s *server) parseHistoryRange(r *http.Request) (historyRange, bool, error) 
 	if h.until.Before(h.since) {
 		return h, true, errInvalid("Invalid range: until %s is before since %s", h.until.UTC().Format(time.RFC3339), h.since.UTC().Format(time.RFC3339))
 	}
-	if oldest := s.now().Add(-s.retention); h.since.Before(oldest) {
-		return h, true, errInvalid("Invalid value for since: %s is beyond the history's retention of %d days (the oldest time is %s)",
-			h.since.UTC().Format(time.RFC3339), int(s.retention/(24*time.Hour)), oldest.UTC().Format(time.RFC3339))
+	return h, true, s.withinRetention(h.since)
+}
+
+// withinRetention refuses a since older than the history keeps: the answer would look
+// complete while the events before the cutoff are pruned.
+func (s *server) withinRetention(since time.Time) error {
+	if oldest := s.now().Add(-s.retention); since.Before(oldest) {
+		return errInvalid("Invalid value for since: %s is beyond the history's retention of %s (the oldest time is %s)",
+			since.UTC().Format(time.RFC3339), retentionText(s.retention), oldest.UTC().Format(time.RFC3339))
 	}
-	return h, true, nil
+	return nil
+}
+
+// retentionText says a retention in days when it is whole days.
+func retentionText(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 func timeParam(v, name string) (time.Time, error) {

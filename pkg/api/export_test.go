@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/greep"
 )
 
@@ -126,4 +128,31 @@ func last(s []string) string {
 		return ""
 	}
 	return s[len(s)-1]
+}
+
+// The retention is the configured one, for exports and plain listings alike: a since
+// older than it is 400 in Google's error shape, one inside it is answered.
+func TestHistoryRetentionConfigured(t *testing.T) {
+	a, err := auth.NewStaticToken(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(2 * time.Hour)
+	s, err := newServer(Config{Store: historyFixture(), Auth: a, Now: func() time.Time { return now }, AnswerTTL: -1, HistoryRetention: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := func(d time.Duration) string { return url.QueryEscape(now.Add(-d).Format(time.RFC3339)) }
+	for _, q := range []string{"since=" + since(72*time.Hour) + "&format=ndjson", "since=" + since(72*time.Hour)} {
+		ans := get(t, s.router, "/v1/history?"+q)
+		ans.googleError(t, http.StatusBadRequest, "invalid")
+		if !strings.Contains(string(ans.body), "retention of 2 days") {
+			t.Errorf("%s: %s, want the retention named", q, ans.body)
+		}
+	}
+	for _, q := range []string{"since=" + since(24*time.Hour) + "&format=ndjson", "since=" + since(24*time.Hour)} {
+		if ans := get(t, s.router, "/v1/history?"+q); ans.code != http.StatusOK {
+			t.Errorf("%s inside the retention: %d %s", q, ans.code, ans.body)
+		}
+	}
 }

@@ -296,6 +296,10 @@ func (s *server) v1History(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, errInvalid("Invalid value for since: %q (must be an RFC 3339 time such as 2026-01-02T15:04:05Z)", v))
 			return
 		}
+		if err := s.withinRetention(t); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		q.Since = t
 	}
 	s.events(w, r, q, "v1/history\x00\x00"+q.Since.UTC().Format(time.RFC3339Nano))

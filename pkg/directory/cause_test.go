@@ -142,3 +142,28 @@ func TestPruneKeepsResyncChangesInTheHistory(t *testing.T) {
 		t.Errorf("the history holds %+v for the member the resync found, want one ADD_GROUP_MEMBER of cause resync and no actor", found)
 	}
 }
+
+// A finished sweep prunes the history by its own retention: events older than it go,
+// the rest stay.
+func TestSweepPrunesTheHistory(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, workspacesim.Config{Users: 40, Groups: 30, Seed: 5}, syncplan.Resync{},
+		func(c *directory.Config) { c.HistoryRetention = 48 * time.Hour })
+	now := e.sim.Now()
+	old := greep.Event{ID: "old", Time: now.Add(-72 * time.Hour), Event: "ADD_GROUP_MEMBER", Group: "g@example.com", Member: "a@example.com"}
+	kept := greep.Event{ID: "kept", Time: now.Add(-24 * time.Hour), Event: "ADD_GROUP_MEMBER", Group: "g@example.com", Member: "b@example.com"}
+	if _, err := e.store.AddEvents(ctx, []greep.Event{old, kept}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.q.run()
+	events, _, err := e.store.Events(ctx, greep.EventQuery{Group: "g@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].ID != "kept" {
+		t.Errorf("after a sweep with a history retention of 48 h: %+v, want only the event of 24 h ago", events)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	admin "google.golang.org/api/admin/directory/v1"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/history"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/quota"
 	"github.com/greephq/greep/pkg/syncplan"
@@ -38,6 +39,8 @@ type Store interface {
 	User(ctx context.Context, key string) (greep.User, error)
 	Users(ctx context.Context, q greep.UserQuery) ([]greep.User, string, error)
 	DeleteUser(ctx context.Context, id string) error
+	// AddEvents records in the history the user changes a users sweep found.
+	AddEvents(ctx context.Context, events []greep.Event) (int, error)
 	greep.StateStore
 	greep.RecordStore
 }
@@ -69,7 +72,10 @@ type Config struct {
 	// ChangeRetention is how long the change feed keeps its records (default
 	// DefaultChangeRetention; negative keeps them for ever). Finished sweeps prune it.
 	ChangeRetention time.Duration
-	Logger          *zap.Logger
+	// HistoryRetention is how long the history keeps its events (default
+	// history.DefaultRetention; negative keeps them for ever). Finished sweeps prune it.
+	HistoryRetention time.Duration
+	Logger           *zap.Logger
 	// Freshness hears how long a pushed change took to show in the cache (pkg/metrics);
 	// optional.
 	Freshness FreshnessObserver
@@ -117,6 +123,9 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.ChangeRetention == 0 {
 		cfg.ChangeRetention = DefaultChangeRetention
+	}
+	if cfg.HistoryRetention == 0 {
+		cfg.HistoryRetention = history.DefaultRetention
 	}
 	if cfg.Quota == nil {
 		cfg.Quota = quota.DefaultCalendar()

@@ -286,7 +286,7 @@ func (w *Worker) finish(ctx context.Context, _ queue.Run, t Finish) error {
 	w.log.Info("sweep finished", zap.String("mode", s.Mode), zap.Int64("generation", t.Generation),
 		zap.Int64("groups", groups), zap.Int("removed", len(stale)), zap.Int64("calls", p.Calls))
 	w.clearMarkers(ctx, t.Generation)
-	w.pruneChanges(ctx)
+	w.prune(ctx)
 	return nil
 }
 

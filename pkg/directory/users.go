@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -44,19 +45,32 @@ func (w *Worker) userRefresh(ctx context.Context, run queue.Run, t tasks.UserRef
 		}
 		return w.userGone(ctx, t.User)
 	}
-	return w.storeUser(ctx, fromUser(res, w.cfg.Now()))
+	return w.storeUser(ctx, fromUser(res, w.cfg.Now()), nil)
 }
 
-// storeUser stores u; if its status changed (or it is new to the cache), every group it
-// is in is judged again.
-func (w *Worker) storeUser(ctx context.Context, u greep.User) error {
+// storeUser stores u. If its primary email changed (a rename), the groups it is in are
+// refreshed, so their member lists name it as Google now does; if its status changed (or
+// it is new to the cache), every group it is in is judged again. With found (a users
+// sweep's), a change no event announced is recorded in the history first, as a resync's
+// are: with its cause and no actor.
+func (w *Worker) storeUser(ctx context.Context, u greep.User, found *userFinding) error {
 	prev, err := w.cfg.Store.User(ctx, u.ID)
 	known := err == nil
 	if err != nil && !errors.Is(err, greep.ErrNotFound) {
 		return fmt.Errorf("reading user %s: %w", u.PrimaryEmail, err)
 	}
+	if found != nil {
+		if err := found.record(ctx, w.cfg.Store, userChanges(prev, known, u)); err != nil {
+			return err
+		}
+	}
 	if err := w.cfg.Store.PutUsers(ctx, []greep.User{u}); err != nil {
 		return fmt.Errorf("storing user %s: %w", u.PrimaryEmail, err)
+	}
+	if known && !strings.EqualFold(prev.PrimaryEmail, u.PrimaryEmail) {
+		if err := w.refreshGroupsOf(ctx, u, "renamed", prev.PrimaryEmail+" renamed "+u.PrimaryEmail); err != nil {
+			return err
+		}
 	}
 	if known && prev.Status() == u.Status() {
 		return nil
@@ -85,20 +99,35 @@ func (w *Worker) userGone(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("finding deleted user %s: %w", key, err)
 	}
+	return w.dropUser(ctx, u)
+}
+
+// dropUser removes u from the cache after refreshing the groups that held it (Google
+// takes a deleted user out of every group).
+func (w *Worker) dropUser(ctx context.Context, u greep.User) error {
+	if err := w.refreshGroupsOf(ctx, u, "deleted", "user deleted: "+u.PrimaryEmail); err != nil {
+		return err
+	}
+	if err := w.cfg.Store.DeleteUser(ctx, u.ID); err != nil {
+		return fmt.Errorf("removing deleted user %s: %w", u.PrimaryEmail, err)
+	}
+	w.log.Info("user deleted", zap.String("user", u.PrimaryEmail))
+	return nil
+}
+
+// refreshGroupsOf enqueues a refresh of every group holding u, named after what happened
+// to u (and its email then), so a re-run enqueues nothing new.
+func (w *Worker) refreshGroupsOf(ctx context.Context, u greep.User, what, reason string) error {
 	groups, err := w.groupsOfUser(ctx, u)
 	if err != nil {
 		return err
 	}
 	for _, g := range groups {
-		name := tasks.Name(g, "user-deleted", u.ID)
-		if err := w.enqueue(ctx, w.cfg.PushQueue, tasks.PathDirectoryRefresh, name, tasks.Refresh{Group: g, Reason: "user deleted: " + u.PrimaryEmail}, time.Time{}); err != nil {
+		name := tasks.Name(g, "user-"+what, u.ID, u.PrimaryEmail)
+		if err := w.enqueue(ctx, w.cfg.PushQueue, tasks.PathDirectoryRefresh, name, tasks.Refresh{Group: g, Reason: reason}, time.Time{}); err != nil {
 			return err
 		}
 	}
-	if err := w.cfg.Store.DeleteUser(ctx, u.ID); err != nil {
-		return fmt.Errorf("removing deleted user %s: %w", u.PrimaryEmail, err)
-	}
-	w.log.Info("user deleted", zap.String("user", u.PrimaryEmail), zap.Int("groups", len(groups)))
 	return nil
 }
 

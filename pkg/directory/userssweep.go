@@ -97,8 +97,9 @@ func (w *Worker) usersSweepPage(ctx context.Context, run queue.Run, t UsersSweep
 		return err
 	}
 	now := w.cfg.Now()
+	found := &userFinding{started: t.Started, at: now}
 	for _, au := range res.Users {
-		if err := w.storeUser(ctx, fromUser(au, now)); err != nil {
+		if err := w.storeUser(ctx, fromUser(au, now), found); err != nil {
 			return err
 		}
 	}
@@ -106,7 +107,7 @@ func (w *Worker) usersSweepPage(ctx context.Context, run queue.Run, t UsersSweep
 		next := UsersSweepPage{Started: t.Started, PageToken: res.NextPageToken}
 		return w.enqueue(ctx, w.cfg.SweepQueue, PathUsersSweepPage, usersSweepPageName(t.Started, res.NextPageToken), next, time.Time{})
 	}
-	removed, err := w.removeUnseenUsers(ctx, t.Started)
+	removed, err := w.removeUnseenUsers(ctx, found)
 	if err != nil {
 		return err
 	}
@@ -124,8 +125,10 @@ func (w *Worker) usersSweepPage(ctx context.Context, run queue.Run, t UsersSweep
 	return nil
 }
 
-// removeUnseenUsers drops the users the sweep begun at started did not list.
-func (w *Worker) removeUnseenUsers(ctx context.Context, started time.Time) (int, error) {
+// removeUnseenUsers drops the users the sweep did not list, recording their deletion
+// and refreshing their groups.
+func (w *Worker) removeUnseenUsers(ctx context.Context, found *userFinding) (int, error) {
+	started := found.started
 	var gone []greep.User
 	q := greep.UserQuery{Page: greep.Page{Limit: 500}}
 	for {
@@ -144,8 +147,11 @@ func (w *Worker) removeUnseenUsers(ctx context.Context, started time.Time) (int,
 		q.Token = next
 	}
 	for _, u := range gone {
-		if err := w.cfg.Store.DeleteUser(ctx, u.ID); err != nil {
-			return 0, fmt.Errorf("removing user %s: %w", u.PrimaryEmail, err)
+		if err := found.record(ctx, w.cfg.Store, []userChange{{event: "DELETE_USER", email: u.PrimaryEmail}}); err != nil {
+			return 0, err
+		}
+		if err := w.dropUser(ctx, u); err != nil {
+			return 0, err
 		}
 	}
 	return len(gone), nil

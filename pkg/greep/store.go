@@ -68,6 +68,10 @@ type EventStore interface {
 	AddEvents(ctx context.Context, events []Event) (added int, err error)
 	// Events lists events oldest first (by time, then id).
 	Events(ctx context.Context, q EventQuery) (events []Event, next string, err error)
+	// PruneEvents removes up to max of the oldest events whose time is before cutoff
+	// (with their indexes, so a pruned event id is new again) and reports how many went;
+	// callers loop until it returns 0.
+	PruneEvents(ctx context.Context, cutoff time.Time, max int) (int, error)
 }
 
 // FindingQuery selects findings; empty fields match everything.

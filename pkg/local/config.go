@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/greephq/greep/pkg/history"
 	"github.com/greephq/greep/pkg/service"
 	"github.com/greephq/greep/pkg/wiring"
 )
@@ -56,6 +57,9 @@ type Config struct {
 	// members may get (the rolling slice). 0 disables the resync.
 	ResyncEvery time.Duration
 	MaxAge      time.Duration
+	// HistoryRetention is how long the history keeps events (0: 400 days,
+	// history.DefaultRetention); older ones are pruned when a sweep finishes.
+	HistoryRetention time.Duration
 	// Rules is the remediation rules file (deploy/remediation.yaml by default, looked for
 	// like QueuesFile); Remediation (detect or remediate) overrides its mode.
 	Rules       string
@@ -96,9 +100,11 @@ func Defaults() Config {
 		Debounce:    wiring.DefaultPush().Debounce,
 		ResyncEvery: dir.ResyncEvery,
 		MaxAge:      dir.MaxAge,
-		Rules:       defaultRulesFile,
-		Remediation: "",
-		QueuesFile:  defaultQueuesFile,
+		// Written out so that --help shows it.
+		HistoryRetention: history.DefaultRetention,
+		Rules:            defaultRulesFile,
+		Remediation:      "",
+		QueuesFile:       defaultQueuesFile,
 	}
 }
 
@@ -140,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ResyncEvery < 0 || c.MaxAge < 0 || c.Debounce < 0 {
 		errs = append(errs, errors.New("--resync-every, --debounce and the maximum age must not be negative"))
+	}
+	if c.HistoryRetention < 0 {
+		errs = append(errs, fmt.Errorf("--history-retention %v: must not be negative", c.HistoryRetention))
 	}
 	if c.MaxAge > 0 && c.ResyncEvery > 0 && c.MaxAge < c.ResyncEvery {
 		errs = append(errs, fmt.Errorf("maximum age %v is shorter than --resync-every %v: no resync could keep it", c.MaxAge, c.ResyncEvery))

@@ -26,6 +26,7 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.MaxAge = time.Minute }, "maximum age"},
 		{func(c *Config) { c.Remediation = "fix" }, "--remediation"},
 		{func(c *Config) { c.SimUsers = 0 }, "--sim-users"},
+		{func(c *Config) { c.HistoryRetention = -time.Hour }, "--history-retention"},
 	} {
 		cfg := Defaults()
 		c.change(&cfg)

@@ -120,6 +120,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	// the in-process dispatcher; only the dispatcher's context marks a task here.
 	rt := wiring.New(a.Store, a.Dispatcher, a.Queues, a.Now, a.log)
 	rt.QueueStats = func(context.Context) (map[string]greep.QueueStat, error) { return a.Dispatcher.Stats(), nil }
+	rt.HistoryRetention = cfg.HistoryRetention
 	a.Guard = rt.Quota
 
 	wcfg := workspace.Config{AdminSubject: cfg.AdminSubject, ServiceAccount: cfg.ServiceAccount}

@@ -52,9 +52,11 @@ type Backfill struct {
 	Pages       int       `json:"pages"`
 	Recorded    int       `json:"recorded"` // events new to the history
 	// Through is when the history of app was last known complete: the end of the last
-	// backfill, or the start of a channel that took over from a live one. The last event
-	// seen is looked for from there, so that look stays short.
+	// backfill or reconciliation (or the first start). Backfills start from there.
 	Through time.Time `json:"through,omitzero"`
+	// Reconcile marks a backfill the cron started while channels stayed live
+	// (reconcile.go): what it records, push lost.
+	Reconcile bool `json:"reconcile,omitempty"`
 }
 
 // BackfillState names the state document of app's backfill.
@@ -82,8 +84,11 @@ func (w *Worker) StartBackfills(ctx context.Context) error {
 
 // startBackfill starts app's backfill up to now, unless one is running: then it only
 // enqueues the task of its current page again (the name makes that a no-op if queued).
-// Without a history to start from (first start) it only marks the history complete now:
-// the first full sync reads the state itself.
+// It starts where the history was last known complete (Through), not at the last event
+// seen: events pushed after a gap (the push service down while the channel stayed live)
+// say nothing of the gap. Only a store without Through (written before it existed) starts
+// from its last event. Without a history to start from (first start) it only marks the
+// history complete now: the first full sync reads the state itself.
 func (w *Worker) startBackfill(ctx context.Context, app string) error {
 	if w.record == nil {
 		return nil
@@ -94,14 +99,12 @@ func (w *Worker) startBackfill(ctx context.Context, app string) error {
 		return fmt.Errorf("reports: loading backfill %s: %w", app, err)
 	}
 	from := cur.Through
-	if !cur.Running {
-		last, err := w.lastEvent(ctx, app, cur.Through)
+	if !cur.Running && from.IsZero() {
+		last, err := w.lastEvent(ctx, app, from)
 		if err != nil {
 			return err
 		}
-		if last.After(from) {
-			from = last
-		}
+		from = last
 	}
 	b, err := greep.UpdateStateJSON(ctx, w.store, BackfillState(app), func(b *Backfill) error {
 		switch {
@@ -123,27 +126,9 @@ func (w *Worker) startBackfill(ctx context.Context, app string) error {
 	return w.enqueuePage(ctx, b)
 }
 
-// covered records that app's history is complete up to t: a channel started then, taking
-// over from a live one. It never moves Through back.
-func (w *Worker) covered(ctx context.Context, app string, t time.Time) error {
-	if w.record == nil {
-		return nil
-	}
-	_, err := greep.UpdateStateJSON(ctx, w.store, BackfillState(app), func(b *Backfill) error {
-		if !t.After(b.Through) {
-			return errNotDue
-		}
-		b.Application, b.Through = app, t
-		return nil
-	})
-	if err != nil && !errors.Is(err, errNotDue) {
-		return fmt.Errorf("reports: recording coverage of %s: %w", app, err)
-	}
-	return nil
-}
-
 // lastEvent is the time of the newest event of app recorded since since (of any
-// application when app has none: all of them stopped with Greep), zero if none.
+// application when app has none: all of them stopped with Greep), zero if none. It reads
+// the whole history after since; only a store without Through asks.
 func (w *Worker) lastEvent(ctx context.Context, app string, since time.Time) (time.Time, error) {
 	var ofApp, ofAny time.Time
 	q := greep.EventQuery{Since: since, Page: greep.Page{Limit: BackfillPageSize}}
@@ -235,7 +220,11 @@ func (w *Worker) BackfillPage(ctx context.Context, p BackfillPage) error {
 		return fmt.Errorf("reports: recording backfill page of %s: %w", p.Application, err)
 	}
 	if !b.Running {
-		w.log.Info("reports: backfill done", zap.String("application", b.Application), zap.Int("pages", b.Pages), zap.Int("recorded", b.Recorded))
+		if b.Reconcile {
+			w.reconciled(b)
+		} else {
+			w.log.Info("reports: backfill done", zap.String("application", b.Application), zap.Int("pages", b.Pages), zap.Int("recorded", b.Recorded))
+		}
 		return nil
 	}
 	return w.enqueuePage(ctx, b)

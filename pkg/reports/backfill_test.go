@@ -261,3 +261,35 @@ func TestBackfillQuotaRefusalResumesAtSamePage(t *testing.T) {
 		t.Errorf("admin backfill %+v, want done in 2 pages with %d recorded", b, n)
 	}
 }
+
+// TestBackfillStartsWhereTheHistoryWasComplete: with Through known, a restart backfills
+// from it, not from the last event seen, which may have been pushed after a gap.
+func TestBackfillStartsWhereTheHistoryWasComplete(t *testing.T) {
+	e, _ := newBackfillEnv(t)
+	ctx := context.Background()
+	const group = "gap@example.com"
+	through := e.sim.Now()
+	if _, err := greep.UpdateStateJSON(ctx, e.store, reports.BackfillState("admin"), func(b *reports.Backfill) error {
+		*b = reports.Backfill{Application: "admin", Through: through}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(time.Minute)
+	e.apply(t, workspacesim.Mutation{Op: "createGroup", Group: group}) // in the gap: never pushed
+	e.sim.Advance(time.Minute)
+	if _, err := e.store.AddEvents(ctx, []greep.Event{{ID: "pushed-after", Time: e.sim.Now(), Application: "admin", Event: "ADD_GROUP_MEMBER", Group: "other@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Advance(time.Minute)
+	if err := e.worker.StartBackfills(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.backfill(t, "admin"); !b.Running || !b.StartTime.Equal(through) {
+		t.Fatalf("admin backfill %+v, want running from Through %v", b, through)
+	}
+	e.runBackfill(t)
+	if evs := e.events(t, group); len(evs) != 1 || evs[0].Event != "CREATE_GROUP" {
+		t.Errorf("history of %s after the backfill: %+v, want its creation", group, evs)
+	}
+}

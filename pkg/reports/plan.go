@@ -42,6 +42,13 @@ type Policy struct {
 	// Keep is how long stopped, failed and expired channels stay listed for the status
 	// page (default 24 h).
 	Keep time.Duration
+	// ReconcileEvery is how much unchecked time the cron lets pass before it lists it
+	// with activities.list (reconcile.go): what push did not deliver while the channel
+	// stayed live (default 1 h; negative: never).
+	ReconcileEvery time.Duration
+	// ReconcileSettle is how far behind now a reconciliation ends, so that what Google
+	// logged just before is listable by then (default 10 minutes).
+	ReconcileSettle time.Duration
 }
 
 // WithDefaults fills in the defaults and checks the values.
@@ -64,13 +71,19 @@ func (p Policy) WithDefaults() (Policy, error) {
 	if p.Keep == 0 {
 		p.Keep = 24 * time.Hour
 	}
+	if p.ReconcileEvery == 0 {
+		p.ReconcileEvery = time.Hour
+	}
+	if p.ReconcileSettle == 0 {
+		p.ReconcileSettle = 10 * time.Minute
+	}
 	switch {
 	case p.Lifetime < 0 || p.Lifetime > MaxLifetime:
 		return p, fmt.Errorf("channel lifetime %v: must be positive and at most %v", p.Lifetime, MaxLifetime)
 	case p.RenewAfter <= 0 || p.RenewAfter >= 1:
 		return p, fmt.Errorf("renew-after fraction %v: must be between 0 and 1", p.RenewAfter)
-	case p.Overlap < 0 || p.PendingTimeout < 0 || p.Keep < 0:
-		return p, fmt.Errorf("overlap, pending timeout and keep must not be negative")
+	case p.Overlap < 0 || p.PendingTimeout < 0 || p.Keep < 0 || p.ReconcileSettle < 0:
+		return p, fmt.Errorf("overlap, pending timeout, keep and reconcile settle must not be negative")
 	case time.Duration(float64(p.Lifetime)*(1-p.RenewAfter)) <= p.Overlap:
 		return p, fmt.Errorf("overlap %v must be shorter than the %v a channel lives after its renewal",
 			p.Overlap, time.Duration(float64(p.Lifetime)*(1-p.RenewAfter)))

@@ -134,7 +134,8 @@ func (w *Worker) Run(ctx context.Context, every time.Duration, after func(time.D
 
 // Tick enqueues a task for every Google call the channels need now. Task names come from
 // what the call replaces or stops, so ticking again before a task ran enqueues nothing new.
-// It also forgets channels that expired long ago.
+// It also forgets channels that expired long ago, and starts the reconciliation of an
+// application whose history was last checked over Policy.ReconcileEvery ago.
 func (w *Worker) Tick(ctx context.Context) error {
 	now := w.now()
 	channels, err := w.channels(ctx)
@@ -172,7 +173,14 @@ func (w *Worker) Tick(ctx context.Context) error {
 			return fmt.Errorf("reports: enqueue %s %s: %w", a.Kind, a.Application, err)
 		}
 	}
-	return nil
+	// After the channels: a failure here must not hold a renewal up.
+	var errs []error
+	for _, app := range w.policy.Applications {
+		if _, err := w.reconcile(ctx, app, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (w *Worker) stopTask(app, id string, at time.Time) (queue.Task, error) {
@@ -256,16 +264,14 @@ func (w *Worker) Renew(ctx context.Context, app string) (greep.Channel, error) {
 	w.log.Info("reports: watch channel created", zap.String("application", app), zap.String("channel", ch.ID),
 		zap.Time("expiration", ch.Expiration), zap.String("replaces", replaced.ID))
 	// Without a live predecessor nothing delivered app's activities for a while (a lapsed
-	// channel, or a first start): backfill them. With one, the history is complete up to
-	// the predecessor's start.
+	// channel, or a first start): backfill them. With one, the cron's reconciliation
+	// still checks what it delivered: a live channel is no proof the webhook recorded it.
 	if replaced.ID == "" {
-		err = w.startBackfill(ctx, app)
-	} else {
-		err = w.covered(ctx, app, replaced.CreatedAt)
-	}
-	if err != nil {
-		// The channel is live; the next start or lapse backfills from the last event seen.
-		w.log.Warn("reports: backfill after the watch", zap.String("application", app), zap.Error(err))
+		if err := w.startBackfill(ctx, app); err != nil {
+			// The channel is live; the next start, lapse or reconciliation backfills
+			// from where the history was last complete.
+			w.log.Warn("reports: backfill after the watch", zap.String("application", app), zap.Error(err))
+		}
 	}
 	if replaced.ID != "" {
 		// The stop waits out the overlap in the queue rather than for a later tick.

@@ -21,6 +21,7 @@ import (
 // Embed it in a service's own Config.
 type Config struct {
 	Server
+	History
 	Project  string // Google Cloud project (Datastore and Cloud Tasks)
 	Location string // Cloud Tasks location (the App Engine region)
 	Queues   string // queues.yaml, which names the lanes and the daily API quotas
@@ -34,6 +35,7 @@ type Config struct {
 // from GOOGLE_CLOUD_PROJECT (set by App Engine), GREEP_TASKS_LOCATION and GREEP_QUEUES.
 func (c *Config) Flags(fs *flag.FlagSet) {
 	c.Server.Flags(fs)
+	c.History.Flags(fs)
 	fs.StringVar(&c.Project, "project", Env("GOOGLE_CLOUD_PROJECT", ""), "Google Cloud project (env GOOGLE_CLOUD_PROJECT, set by App Engine)")
 	fs.StringVar(&c.Location, "location", Env("GREEP_TASKS_LOCATION", ""), "Cloud Tasks location, the App Engine region (env GREEP_TASKS_LOCATION)")
 	fs.StringVar(&c.Queues, "queues", Env("GREEP_QUEUES", "queues.yaml"), "queues file (env GREEP_QUEUES)")
@@ -44,6 +46,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 func (c Config) Validate() error {
 	if c.Project == "" || c.Location == "" {
 		return errors.New("--project and --location are required (Datastore and Cloud Tasks)")
+	}
+	if err := c.History.Validate(); err != nil {
+		return err
 	}
 	return c.Server.Validate()
 }
@@ -130,6 +135,7 @@ func Open(ctx context.Context, c Config, log *zap.Logger) (*Backend, error) {
 	}
 	rt := wiring.New(store, enq, qcfg, time.Now, log)
 	rt.TrustTaskHeaders = TrustTaskHeaders()
+	rt.HistoryRetention = c.History.Retention
 	return &Backend{Runtime: rt, close: func() { client.Close(); store.Close() }}, nil
 }
 

@@ -43,6 +43,7 @@ func TestFlagsDefaultFromTheEnvironment(t *testing.T) {
 	}
 	want := service.Config{
 		Server:  service.Server{Addr: ":9099", Level: "debug", Human: false},
+		History: service.History{Retention: 400 * 24 * time.Hour},
 		Project: "proj", Location: "europe-west1", Queues: "q.yaml",
 	}
 	if c != want {
@@ -91,6 +92,8 @@ func TestBadConfigurations(t *testing.T) {
 		{[]string{"--project", "p", "--admin-subject", "a@x.com"}, "--location"},
 		{[]string{"--project", "p", "--location", "l"}, "--admin-subject"},
 		{append(ok, "--log-level", "loud"), "--log-level"},
+		{append(ok, "--history-retention", "0s"), "--history-retention"},
+		{append(ok, "--history-retention", "-24h"), "--history-retention"},
 		{append(ok, "extra"), "unexpected arguments"},
 		{append(ok, "--nosuch"), "nosuch"},
 	} {

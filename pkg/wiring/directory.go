@@ -47,6 +47,7 @@ func NewDirectory(rt *Runtime, c DirectoryConfig) (*Directory, error) {
 		Logger:                rt.Log.Named("directory"),
 		Freshness:             rt.Metrics,
 		ResyncChanges:         rt.Metrics,
+		HistoryRetention:      rt.HistoryRetention,
 	})
 	return &Directory{
 		Service: Service{Name: "directory", Routes: []string{"/tasks/directory/", "/cron/directory/"}, Handler: newPublishing(rt, w.Handler())},

@@ -55,6 +55,10 @@ type Runtime struct {
 	// Ops is what greep local adds for operators (the alerts, the quota projection);
 	// nil in production's services, whose /v1/status then shows none.
 	Ops Ops
+	// HistoryRetention is how long the history keeps its events: the directory worker
+	// prunes what is older, the read API refuses ranges reaching further back. Zero is
+	// history.DefaultRetention.
+	HistoryRetention time.Duration
 }
 
 // New returns a runtime over store and q, with the guard of queues on the clock now

@@ -23,10 +23,14 @@ const (
 type Mutation struct {
 	// Op is addMember, removeMember, updateMember (role), createGroup, deleteGroup or
 	// setSettings; or, on a user, suspendUser, unsuspendUser, archiveUser, unarchiveUser,
-	// addUserAlias or removeUserAlias (users.go).
+	// addUserAlias or removeUserAlias (users.go), createUser, renameUser or deleteUser
+	// (userlife.go).
 	Op string `json:"op"`
-	// User is the user of a user op (primary email, alias or id).
+	// User is the user of a user op (primary email, alias or id); for createUser, the new
+	// user's primary email.
 	User string `json:"user,omitempty"`
+	// Email is the new primary email of renameUser.
+	Email string `json:"email,omitempty"`
 	// Alias is the address addUserAlias adds or removeUserAlias removes.
 	Alias string `json:"alias,omitempty"`
 	// Group is the group's email (or alias or id, except for createGroup).
@@ -57,6 +61,9 @@ func (m Mutation) check() error {
 		if (m.Op == opAddUserAlias || m.Op == opRemoveUserAlias) && strings.TrimSpace(m.Alias) == "" {
 			return fmt.Errorf("%s needs an alias", m.Op)
 		}
+		if m.Op == opRenameUser && strings.TrimSpace(m.Email) == "" {
+			return fmt.Errorf("%s needs the new email", m.Op)
+		}
 		return nil
 	}
 	switch m.Op {
@@ -68,7 +75,7 @@ func (m Mutation) check() error {
 	case "":
 		return errors.New("op is missing")
 	default:
-		return fmt.Errorf("unknown op %q (want addMember, removeMember, updateMember, createGroup, deleteGroup, setSettings, suspendUser, unsuspendUser, archiveUser, unarchiveUser, addUserAlias or removeUserAlias)", m.Op)
+		return fmt.Errorf("unknown op %q (want addMember, removeMember, updateMember, createGroup, deleteGroup, setSettings, suspendUser, unsuspendUser, archiveUser, unarchiveUser, addUserAlias, removeUserAlias, createUser, renameUser or deleteUser)", m.Op)
 	}
 	if strings.TrimSpace(m.Group) == "" {
 		return fmt.Errorf("%s needs a group", m.Op)

@@ -22,8 +22,9 @@ const (
 )
 
 // principal is anything that can be a member: a user of the tenant, an outside address, a
-// group, or the customer ("everyone in the domain"). Principals never change once made, so
-// both the actual and the lagged state share them.
+// group, or the customer ("everyone in the domain"). The actual and the lagged state share
+// them: what changes in one (a user's status, aliases, or email on a rename) changes at
+// once for reads too, as a user's state does at Google.
 type principal struct {
 	id      string
 	email   string // lower case; "" for the customer

@@ -19,7 +19,8 @@ const (
 	opRemoveUserAlias = "removeUserAlias"
 )
 
-var userOps = set(opSuspendUser, opUnsuspendUser, opArchiveUser, opUnarchiveUser, opAddUserAlias, opRemoveUserAlias)
+var userOps = set(opSuspendUser, opUnsuspendUser, opArchiveUser, opUnarchiveUser, opAddUserAlias, opRemoveUserAlias,
+	opCreateUser, opRenameUser, opDeleteUser)
 
 // userEvents are the Reports API event names of the user ops; an alias is a "nickname"
 // in the Admin console's log (parameter USER_NICKNAME).
@@ -34,6 +35,9 @@ var userEvents = map[string]string{
 
 // applyUserOp applies one user mutation. Caller holds mu.
 func (s *Sim) applyUserOp(m Mutation, actor string, now time.Time) *apiError {
+	if _, ok := userLifeEvents[m.Op]; ok {
+		return s.applyUserLife(m, actor, now)
+	}
 	p := s.t.byKey[lower(m.User)]
 	if p == nil || p.user == nil {
 		return notFound("Resource Not Found: user %s", m.User)

@@ -26,6 +26,7 @@ import (
 // variable (the flag wins); App Engine sets PORT and app.yaml sets the rest.
 type Config struct {
 	service.Server
+	service.History
 	Store    string // "embedded" (a bbolt file) or "datastore"
 	Data     string // the embedded store's file
 	Project  string // the Datastore project (GOOGLE_CLOUD_PROJECT on App Engine)
@@ -43,6 +44,7 @@ func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
 	c.Server.Flags(fs)
+	c.History.Flags(fs)
 	fs.StringVar(&c.Store, "store", service.Env("GREEP_STORE", "datastore"), "embedded or datastore (env GREEP_STORE)")
 	fs.StringVar(&c.Data, "data", service.Env("GREEP_DATA", ".greep/greep.db"), "embedded store file (env GREEP_DATA)")
 	fs.StringVar(&c.Project, "project", service.Env("DATASTORE_PROJECT_ID", os.Getenv("GOOGLE_CLOUD_PROJECT")), "Datastore project (env DATASTORE_PROJECT_ID, else GOOGLE_CLOUD_PROJECT)")
@@ -57,6 +59,9 @@ func parseConfig(args []string) (Config, error) {
 	}
 	if c.Store != "embedded" && c.Store != "datastore" {
 		return c, fmt.Errorf("--store %q: want embedded or datastore", c.Store)
+	}
+	if err := c.History.Validate(); err != nil {
+		return c, err
 	}
 	return c, c.Server.Validate()
 }
@@ -86,6 +91,7 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	// The read API enqueues nothing; it shows the queues' stats and the guard's counts.
 	rt := wiring.New(store, nil, qcfg, time.Now, log)
 	mux := http.NewServeMux()
+	rt.HistoryRetention = cfg.History.Retention
 	if cfg.Location != "" {
 		qs, err := cloudtasks.NewQueueStats(ctx, cfg.TasksEndpoint, cloudtasks.Location{Project: cfg.Project, Location: cfg.Location}, qcfg)
 		if err != nil {

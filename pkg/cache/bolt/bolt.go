@@ -652,6 +652,51 @@ func (s *Store) Events(ctx context.Context, q greep.EventQuery) ([]greep.Event, 
 	return out, next, err
 }
 
+// PruneEvents implements greep.EventStore. The events bucket is in time order, so the
+// oldest are at its front.
+func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	end := cache.TimeKey(cutoff)
+	n := 0
+	err := s.update(func(tx *bbolt.Tx) error {
+		n = 0
+		eb, ib, gb := tx.Bucket(bEvents), tx.Bucket(bEventIDs), tx.Bucket(bEventGroup)
+		type drop struct{ k, id, group []byte }
+		var drops []drop
+		c := eb.Cursor()
+		for k, v := c.First(); k != nil && len(drops) < limit && bytes.Compare(k[:len(end)], end) < 0; k, v = c.Next() {
+			var e struct {
+				ID    string `json:"id"`
+				Group string `json:"group"`
+			}
+			if err := json.Unmarshal(v, &e); err != nil {
+				return greep.Errorf(greep.EINTERNAL, "decode event %q: %v", k, err)
+			}
+			d := drop{k: slices.Clone(k), id: []byte(e.ID)}
+			if e.Group != "" {
+				d.group = append(key(cache.FoldEmail(e.Group), ""), k...)
+			}
+			drops = append(drops, d)
+		}
+		// Deleting under a cursor skips keys in bbolt: collect first, then delete.
+		for _, d := range drops {
+			if err := eb.Delete(d.k); err != nil {
+				return err
+			}
+			if err := ib.Delete(d.id); err != nil {
+				return err
+			}
+			if d.group != nil {
+				if err := gb.Delete(d.group); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(drops)
+		return nil
+	})
+	return n, err
+}
+
 // Findings.
 
 // UpdateFinding implements greep.FindingStore. fn may not change the finding's id; a new

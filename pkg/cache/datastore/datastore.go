@@ -1007,6 +1007,22 @@ func (s *Store) Events(ctx context.Context, q greep.EventQuery) ([]greep.Event, 
 	return out, next, nil
 }
 
+// PruneEvents implements greep.EventStore. Each event is its own entity, so the oldest
+// are found by the built-in Time index and deleted without a transaction.
+func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	keys, err := s.client.GetAll(ctx, s.query(kindEvent).FilterField("Time", "<", cutoff).Order("Time").KeysOnly().Limit(min(limit, maxBatch)), nil)
+	if err != nil {
+		return 0, wrap(err, "prune events")
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if err := s.client.DeleteMulti(ctx, keys); err != nil {
+		return 0, wrap(err, "prune events")
+	}
+	return len(keys), nil
+}
+
 // Findings.
 
 type findingEntity struct {

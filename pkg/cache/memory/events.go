@@ -2,6 +2,9 @@ package memory
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/greephq/greep/pkg/cache"
 	"github.com/greephq/greep/pkg/greep"
@@ -76,4 +79,26 @@ func (s *Store) Events(ctx context.Context, q greep.EventQuery) ([]greep.Event, 
 		}
 	}
 	return out, next, nil
+}
+
+// PruneEvents implements greep.EventStore.
+func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if err := s.intercepted("PruneEvents"); err != nil {
+		return 0, err
+	}
+	end := string(cache.TimeKey(cutoff))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var old []string // event ids, oldest first
+	for id, e := range s.events {
+		if e.key < end {
+			old = append(old, id)
+		}
+	}
+	slices.SortFunc(old, func(a, b string) int { return strings.Compare(s.events[a].key, s.events[b].key) })
+	old = old[:min(len(old), limit)]
+	for _, id := range old {
+		delete(s.events, id)
+	}
+	return len(old), nil
 }

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewFunc, opts ...Options) {
 		{"UserDirectory", testUserDirectory},
 		{"GroupNonEditableAliases", testGroupNonEditableAliases},
 		{"Events", testEvents},
+		{"EventPrune", testEventPrune},
 		{"Findings", testFindings},
 		{"State", testState},
 		{"Counters", testCounters},
