@@ -16,8 +16,8 @@ import (
 // MemberChanges returns the records that turn old into new (both normalised lists of
 // group g): removals, then additions and field changes, each in member order. A member
 // whose role and status both changed gets one record per field. A member without an id on
-// one side (a provisional add names only an address) is the same member as the one with
-// its email on the other. c.Members gives members their own cause; one whose provisional
+// one side (a provisional add of an outside address) is the same member as the one with
+// its email on the other, and so is a member whose provisional change c confirms. c.Members gives members their own cause; one whose provisional
 // change c confirms gets one ChangeConfirmed record instead of field changes.
 func MemberChanges(g greep.Group, old, new []greep.Member, c greep.ChangeCause) []greep.Change {
 	before := make(map[string]int, len(old))
@@ -55,7 +55,7 @@ func MemberChanges(g greep.Group, old, new []greep.Member, c greep.ChangeCause) 
 		i, ok := before[MemberIdentity(m)]
 		if !ok && m.Email != "" {
 			i, ok = byEmail[FoldEmail(m.Email)]
-			ok = ok && (m.ID == "" || old[i].ID == "")
+			ok = ok && (m.ID == "" || old[i].ID == "" || c.Members[FoldEmail(m.Email)].Confirmed)
 		}
 		if ok && !taken[i] {
 			taken[i], matched[k] = true, i+1
