@@ -43,7 +43,11 @@ func (h *Handler) Record(ctx context.Context, events []greep.Event) (int, error)
 	// replayed later applies nothing. A failure here costs freshness, not correctness (the
 	// read is on its way), so it is logged rather than answered with a 5xx, whose
 	// redelivery would apply nothing anyway.
-	if open && h.applier != nil {
+	switch {
+	case h.applier == nil || len(events) == 0:
+	case !open:
+		h.log.Info("events recorded before: nothing applied provisionally", zap.Int("events", len(events)), zap.String("activityId", events[0].ID))
+	default:
 		if err := h.applier.Apply(ctx, events); err != nil {
 			h.log.Error("provisional apply failed; the debounced read will bring the change", zap.Error(err))
 		}
