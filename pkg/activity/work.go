@@ -164,7 +164,28 @@ func expectation(eff effect, e greep.Event) (tasks.Expectation, bool) {
 	case memberRemoved:
 		return tasks.Expectation{Member: e.Member, Present: false}, true
 	case memberRole:
-		return tasks.Expectation{Member: e.Member, Present: true, Role: strings.ToUpper(strings.TrimSpace(e.NewValue))}, true
+		role := strings.ToUpper(strings.TrimSpace(e.NewValue))
+		if role == "" {
+			// A partial activity: it says the role changed, not to what.
+			return tasks.Expectation{}, false
+		}
+		return tasks.Expectation{Member: e.Member, Present: true, Role: role}, true
 	}
 	return tasks.Expectation{}, false
+}
+
+// MemberEvent reports whether e is a membership event (a member added, removed or given a
+// role), whatever its parameters hold.
+func MemberEvent(e greep.Event) bool {
+	switch effects[strings.ToUpper(e.Event)] {
+	case memberAdded, memberRemoved, memberRole:
+		return true
+	}
+	return false
+}
+
+// Expectation returns what a membership event says of its member, and false for any
+// other event or one that names no member.
+func Expectation(e greep.Event) (tasks.Expectation, bool) {
+	return expectation(effects[strings.ToUpper(e.Event)], e)
 }

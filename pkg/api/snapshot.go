@@ -6,12 +6,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/provisional"
 )
 
 // A snapshot is one group's member list as the store holds it (or an expansion of it),
@@ -28,7 +30,12 @@ type snapshot struct {
 	// scanning every user.
 	groups []greep.Member
 
-	v1  fragments // {"id","email","role","type","status"}
+	// provisional holds, by folded email, the activity id of members whose change a
+	// notification announced and Google's read has not confirmed yet: /v1 flags them,
+	// the Directory-compatible surface shows Google's shape only.
+	provisional map[string]string
+
+	v1  fragments // {"id","email","role","type","status"[,"provisional","activityId"]}
 	dir fragments // Directory API Member resources
 
 	pages pageCache // whole pages, encoded once (pagecache.go)
@@ -107,22 +114,49 @@ func (s *snapshot) after(cursor string) int {
 	return i
 }
 
+// flag marks the members whose folded email is in activities as provisional. The
+// flags are part of the content hash, so a confirmation that leaves the members as they
+// were still changes the pages' ETags.
+func (s *snapshot) flag(activities map[string]string) {
+	if len(activities) == 0 {
+		return
+	}
+	s.provisional = activities
+	h := fnv.New64a()
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], s.hash)
+	h.Write(n[:])
+	for _, k := range slices.Sorted(maps.Keys(activities)) {
+		h.Write([]byte(k + "\x00" + activities[k] + "\x00"))
+	}
+	s.hash = h.Sum64()
+}
+
 // v1Page returns members [i, j) rendered for /v1.
-func (s *snapshot) v1Page(i, j int) [][]byte { return s.v1.page(s.members, i, j, renderV1Member) }
+func (s *snapshot) v1Page(i, j int) [][]byte {
+	return s.v1.page(s.members, i, j, func(m greep.Member) []byte {
+		return renderV1Member(m, s.provisional[strings.ToLower(m.Email)])
+	})
+}
 
 // dirMember returns member k rendered as a Directory API Member resource.
 func (s *snapshot) dirMember(k int) []byte {
 	return s.dir.page(s.members, k, k+1, func(m greep.Member) []byte { return appendDirMember(nil, m) })[0]
 }
 
-func renderV1Member(m greep.Member) []byte {
-	b := make([]byte, 0, 64+len(m.ID)+len(m.Email))
+// renderV1Member renders m for /v1; activityID, when set, flags it provisional.
+func renderV1Member(m greep.Member, activityID string) []byte {
+	b := make([]byte, 0, 64+len(m.ID)+len(m.Email)+len(activityID))
 	b = append(b, '{')
 	b = appendField(b, true, "id", m.ID)
 	b = appendField(b, false, "email", m.Email)
 	b = appendField(b, false, "role", m.Role)
 	b = appendField(b, false, "type", m.Type)
 	b = appendField(b, false, "status", m.Status)
+	if activityID != "" {
+		b = append(b, `,"provisional":true`...)
+		b = appendField(b, false, "activityId", activityID)
+	}
 	return append(b, '}')
 }
 
@@ -198,6 +232,13 @@ func (c *snapshots) get(ctx context.Context, g greep.Group) (*snapshot, error) {
 		return nil, fmt.Errorf("members of %s: %w", g.Email, err)
 	}
 	s = newSnapshot(v, ms)
+	if provisional.BaseETag(g.MembersETag) != g.MembersETag {
+		marks, err := provisional.Load(ctx, c.store, g.ID)
+		if err != nil {
+			return nil, fmt.Errorf("provisional members of %s: %w", g.Email, err)
+		}
+		s.flag(marks.ActivityIDs())
+	}
 	c.put(g.ID, s)
 	return s, nil
 }

@@ -120,6 +120,8 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	res := &Result{Scenario: "day", TimeScale: o.TimeScale, Freshness: fresh}
+	accepted, acceptedBusy := w.acceptedResult()
+	res.AcceptedToVisible = accepted
 	d := delta(before, after)
 	e.fillCalls(res, d)
 	if err := e.tenantFigures(ctx, res); err != nil {
@@ -144,6 +146,7 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 	busy, calm := w.busyResult()
 	res.Figures["freshnessDuringSettingsSweep"] = busy
 	res.Figures["freshnessOutsideSettingsSweep"] = calm
+	res.Figures["acceptedToVisibleDuringSettingsSweep"] = acceptedBusy
 	if settingsFresh != nil {
 		res.Figures["settingsFreshness"] = settingsFresh
 	}

@@ -107,6 +107,7 @@ func DuringSync(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	res := &Result{Scenario: "during-sync", TimeScale: o.TimeScale, Freshness: fresh}
+	res.AcceptedToVisible, _ = w.acceptedResult()
 	e.fillCalls(res, delta(before, e.sim.Stats()))
 	if err := e.tenantFigures(ctx, res); err != nil {
 		return nil, err

@@ -68,8 +68,12 @@ type Result struct {
 	// behind the sweep.
 	PushRefreshSeconds float64  `json:"pushRefreshSeconds,omitempty"`
 	Differences        []string `json:"differences,omitempty"`
-	// Freshness is how long changes took to show in the cache (simulated seconds).
+	// Freshness is how long changes took to show in the cache as Google's read confirmed
+	// them, from the change (simulated seconds).
 	Freshness *Freshness `json:"freshness,omitempty"`
+	// AcceptedToVisible is how long membership changes took from their notification
+	// being accepted to showing in the cache, provisionally (simulated seconds).
+	AcceptedToVisible *Freshness `json:"acceptedToVisible,omitempty"`
 	// Figures are the scenario's own figures (refreshes per event, share of a daily
 	// quota, requests per second, ...), named in docs/benchmarks.md.
 	Figures map[string]any `json:"figures,omitempty"`

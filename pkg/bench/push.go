@@ -52,6 +52,12 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 	plan := burstPlan(truth, o.Seed)
 
 	w := newWatcher(e.store, e.sim.Now)
+	// Polled all along, not only between bursts: a change shows provisionally for the
+	// debounce only, then as confirmed.
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); w.run(wctx) }()
+	defer func() { stopWatch(); <-watched }()
 	before := e.sim.Stats()
 	var refused int
 	// spreads is how long each burst took to make, in simulated time: a burst longer
@@ -90,6 +96,7 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 	}
 	d := delta(before, e.sim.Stats())
 	res := &Result{Scenario: "push", TimeScale: o.TimeScale, Freshness: fresh}
+	res.AcceptedToVisible, _ = w.acceptedResult()
 	e.fillCalls(res, d)
 	if err := e.tenantFigures(ctx, res); err != nil {
 		return nil, err

@@ -42,6 +42,11 @@ func TestPush(t *testing.T) {
 	if f := res.Freshness; f.Changes != 200 || f.Unseen != 0 || f.Max < debounce.Seconds() {
 		t.Errorf("freshness %+v: want 200 changes seen, the last after the %v debounce", f, debounce)
 	}
+	// Changes show as soon as their notification is applied, before the read: the
+	// figure is the bench's; that they show provisionally at all is this test's.
+	if a := res.AcceptedToVisible; a == nil || a.Changes != 200 || a.Unseen == a.Changes {
+		t.Errorf("accepted to visible %+v: want changes seen provisionally, before the read", a)
+	}
 	if res.Naive == nil || res.Naive.Figures["refreshes"] != int64(200) {
 		t.Errorf("naive: %v, want one refresh per event", res.Naive)
 	}

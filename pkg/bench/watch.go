@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/provisional"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -22,6 +23,9 @@ type change struct {
 	at                  time.Time
 	// busy marks a change made while the process was busy with a settings sweep.
 	busy bool
+	// provisional: the cache has shown it, applied from its notification, before
+	// Google's read confirmed it.
+	provisional bool
 }
 
 // watcher measures freshness: it records the simulated time of each change and polls
@@ -40,7 +44,13 @@ type watcher struct {
 	settingsLags []time.Duration
 	// busyLags are the membership lags of the changes marked busy (also in lags).
 	busyLags []time.Duration
-	err      error
+	// accepted are the times from a change's notification being accepted (its mark's
+	// AcceptedAt) to the change showing provisionally, busyAccepted those of the busy
+	// changes (also in accepted); unmarked counts changes confirmed without ever being
+	// seen provisional.
+	accepted, busyAccepted []time.Duration
+	unmarked               int
+	err                    error
 }
 
 func newWatcher(store greep.Store, now func() time.Time) *watcher {
@@ -78,14 +88,25 @@ func (w *watcher) poll(ctx context.Context) error {
 	}
 	now := w.now()
 	members := map[string][]greep.Member{}
+	marks := map[string]provisional.Marks{}
 	seen := map[int]bool{}
+	shown := map[int]time.Duration{} // seen provisional: accepted to visible
 	for i, c := range pending {
 		ok, err := w.visible(ctx, c, members)
 		if err != nil {
 			return err
 		}
-		if ok {
+		if !ok {
+			continue
+		}
+		m, err := w.mark(ctx, c, marks)
+		switch {
+		case err != nil:
+			return err
+		case m == nil:
 			seen[i] = true
+		case !c.provisional:
+			shown[i] = max(0, now.Sub(m.AcceptedAt))
 		}
 	}
 	w.mu.Lock()
@@ -94,8 +115,19 @@ func (w *watcher) poll(ctx context.Context) error {
 	// entries were checked.
 	rest := w.pending[:0:0]
 	for i, c := range w.pending {
+		lag, wasShown := shown[i]
 		switch {
+		case i < len(pending) && wasShown:
+			c.provisional = true
+			w.accepted = append(w.accepted, lag)
+			if c.busy {
+				w.busyAccepted = append(w.busyAccepted, lag)
+			}
+			rest = append(rest, c)
 		case i < len(pending) && seen[i]:
+			if c.field == "" && !c.provisional {
+				w.unmarked++
+			}
 			if c.field != "" {
 				w.settingsLags = append(w.settingsLags, now.Sub(c.at))
 			} else {
@@ -140,6 +172,28 @@ func (w *watcher) visible(ctx context.Context, c change, members map[string][]gr
 		}
 	}
 	return has != c.removed, nil
+}
+
+// mark returns the provisional mark a visible membership change shows under (nil once
+// Google's read confirmed it, and for settings changes).
+func (w *watcher) mark(ctx context.Context, c change, marks map[string]provisional.Marks) (*provisional.Mark, error) {
+	if c.field != "" {
+		return nil, nil
+	}
+	ms, ok := marks[c.groupID]
+	if !ok {
+		var err error
+		if ms, err = provisional.Load(ctx, w.store, c.groupID); err != nil {
+			return nil, err
+		}
+		marks[c.groupID] = ms
+	}
+	for i, m := range ms.Members {
+		if strings.EqualFold(m.Member, c.member) && m.Present != c.removed {
+			return &ms.Members[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // run polls every 10 ms of wall time until ctx ends.
@@ -219,4 +273,20 @@ func (w *watcher) result() (members, settings *Freshness, err error) {
 		settings = freshnessOf(w.settingsLags, unseenSettings)
 	}
 	return members, settings, w.err
+}
+
+// acceptedResult is the time from a notification being accepted to its change showing
+// in the cache (provisionally), of every membership change and of the busy ones. A
+// change never seen provisional (confirmed by the read first, or never seen) counts as
+// unseen.
+func (w *watcher) acceptedResult() (all, busy *Freshness) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	unseen := w.unmarked
+	for _, c := range w.pending {
+		if c.field == "" && !c.provisional {
+			unseen++
+		}
+	}
+	return freshnessOf(w.accepted, unseen), freshnessOf(w.busyAccepted, 0)
 }

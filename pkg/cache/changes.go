@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -13,19 +15,32 @@ import (
 
 // MemberChanges returns the records that turn old into new (both normalised lists of
 // group g): removals, then additions and field changes, each in member order. A member
-// whose role and status both changed gets one record per field.
+// whose role and status both changed gets one record per field. A member without an id on
+// one side (a provisional add of an outside address) is the same member as the one with
+// its email on the other, and so is a member whose provisional change c confirms. c.Members gives members their own cause; one whose provisional
+// change c confirms gets one ChangeConfirmed record instead of field changes.
 func MemberChanges(g greep.Group, old, new []greep.Member, c greep.ChangeCause) []greep.Change {
-	before := make(map[string]greep.Member, len(old))
-	for _, m := range old {
-		before[MemberIdentity(m)] = m
+	before := make(map[string]int, len(old))
+	byEmail := make(map[string]int, len(old))
+	for i, m := range old {
+		before[MemberIdentity(m)] = i
+		if m.Email != "" {
+			byEmail[FoldEmail(m.Email)] = i
+		}
 	}
 	var out []greep.Change
+	recorded := map[string]bool{}
 	rec := func(kind string, b, a *greep.Member) {
 		m := a
 		if m == nil {
 			m = b
 		}
 		ch := greep.Change{Time: c.At, GroupID: g.ID, Group: g.Email, Member: memberName(*m), Kind: kind, ChangeCause: c}
+		ch.Members = nil
+		if mc, ok := c.Members[FoldEmail(m.Email)]; ok {
+			ch.Actor, ch.ActivityID, ch.Reverted = mc.Actor, mc.ActivityID, mc.Reverted
+			recorded[FoldEmail(m.Email)] = true
+		}
 		if b != nil {
 			ch.Before = greep.MemberValue(*b)
 		}
@@ -34,20 +49,32 @@ func MemberChanges(g greep.Group, old, new []greep.Member, c greep.ChangeCause) 
 		}
 		out = append(out, ch)
 	}
-	after := make(map[string]bool, len(new))
-	for _, m := range new {
-		after[MemberIdentity(m)] = true
+	matched := make([]int, len(new)) // index in old + 1; 0: none
+	taken := make(map[int]bool, len(new))
+	for k, m := range new {
+		i, ok := before[MemberIdentity(m)]
+		if !ok && m.Email != "" {
+			i, ok = byEmail[FoldEmail(m.Email)]
+			ok = ok && (m.ID == "" || old[i].ID == "" || c.Members[FoldEmail(m.Email)].Confirmed)
+		}
+		if ok && !taken[i] {
+			taken[i], matched[k] = true, i+1
+		}
 	}
 	for i := range old {
-		if !after[MemberIdentity(old[i])] {
+		if !taken[i] {
 			rec(greep.ChangeRemoved, &old[i], nil)
 		}
 	}
-	for i := range new {
-		m := &new[i]
-		b, ok := before[MemberIdentity(*m)]
-		if !ok {
+	for k := range new {
+		m := &new[k]
+		if matched[k] == 0 {
 			rec(greep.ChangeAdded, nil, m)
+			continue
+		}
+		b := old[matched[k]-1]
+		if mc := c.Members[FoldEmail(m.Email)]; mc.Confirmed {
+			rec(greep.ChangeConfirmed, &b, m)
 			continue
 		}
 		for _, f := range [...]struct {
@@ -62,6 +89,14 @@ func MemberChanges(g greep.Group, old, new []greep.Member, c greep.ChangeCause) 
 			if f.was != f.now {
 				rec(f.kind, &b, m)
 			}
+		}
+	}
+	// A confirmed removal: the member is in neither list.
+	for _, email := range slices.Sorted(maps.Keys(c.Members)) {
+		if mc := c.Members[email]; mc.Confirmed && !recorded[email] {
+			ch := greep.Change{Time: c.At, GroupID: g.ID, Group: g.Email, Member: email, Kind: greep.ChangeConfirmed, ChangeCause: c}
+			ch.Members, ch.Actor, ch.ActivityID = nil, mc.Actor, mc.ActivityID
+			out = append(out, ch)
 		}
 	}
 	return out

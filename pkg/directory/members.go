@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/provisional"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
@@ -91,7 +92,7 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 			// A last page delivered again after its run was swapped in finds its staged
 			// pages dropped: the work is done.
 			if merr := w.cfg.Store.CreateRecord(ctx, kindRun, t.Run, nil); errors.Is(merr, greep.ErrConflict) {
-				return w.runDone(ctx, t, nil, false)
+				return w.runDone(ctx, t, nil, nil, false)
 			}
 			_ = w.cfg.Store.DeleteRecord(ctx, kindRun, t.Run)
 			return err
@@ -100,13 +101,14 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 	}
 	// A read that started after this one (a push refresh while the sweep ran) and was
 	// stored already is fresher: this run must not put an older list over it.
+	var lagging []provisional.Mark
 	if c, err := w.cfg.Store.Group(ctx, t.Group.ID); err == nil && c.MembersSyncedAt.After(t.ReadAt) {
 		w.log.Debug("a fresher member list is stored; keeping it", zap.String("group", t.Group.Email))
 		if members, err = w.cfg.Store.Members(ctx, t.Group.ID); err != nil {
 			return fmt.Errorf("reading members of %s: %w", t.Group.Email, err)
 		}
-	} else if err := w.cfg.Store.ReplaceMembers(ctx, t.Group.ID, members, t.Group.ETag, t.ReadAt); err != nil {
-		return fmt.Errorf("storing members of %s: %w", t.Group.Email, err)
+	} else if lagging, err = w.storeRead(ctx, t.Group, members, t.ReadAt, w.lastPoll(t.Refresh)); err != nil {
+		return err
 	}
 	if t.Page > 0 {
 		// Recorded before the staged pages go, so a second delivery knows the swap is done.
@@ -115,17 +117,18 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 		}
 		w.dropStaged(ctx, t.Run)
 	}
-	return w.runDone(ctx, t, members, true)
+	return w.runDone(ctx, t, members, lagging, true)
 }
 
 // runDone finishes a member run whose snapshot is in: a refresh checks what the push
-// event announced (when it has the members), a sweep counts the group.
-func (w *Worker) runDone(ctx context.Context, t MembersPage, members []greep.Member, fresh bool) error {
+// event announced and the provisional changes the read lags behind (when it has the
+// members), a sweep counts the group.
+func (w *Worker) runDone(ctx context.Context, t MembersPage, members []greep.Member, lagging []provisional.Mark, fresh bool) error {
 	if t.Refresh != nil {
 		if !fresh {
 			return nil
 		}
-		return w.checkExpectations(ctx, *t.Refresh, t.Group, members)
+		return w.checkExpectations(ctx, *t.Refresh, t.Group, members, lagging)
 	}
 	if t.Generation > 0 {
 		return w.groupDone(ctx, t.Generation, t.Group.ID)

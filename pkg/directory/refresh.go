@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/provisional"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/syncplan"
 	"github.com/greephq/greep/pkg/tasks"
@@ -48,10 +49,11 @@ func (w *Worker) refresh(ctx context.Context, run queue.Run, t tasks.Refresh) er
 		return fmt.Errorf("storing group %s: %w", g.Email, err)
 	}
 	if !syncplan.NeedsMembers(g) {
-		if err := w.cfg.Store.ReplaceMembers(ctx, g.ID, nil, g.ETag, w.cfg.Now()); err != nil {
-			return fmt.Errorf("storing empty group %s: %w", g.Email, err)
+		lagging, err := w.storeRead(ctx, g, nil, w.cfg.Now(), w.lastPoll(&t))
+		if err != nil {
+			return err
 		}
-		return w.checkExpectations(ctx, t, g, nil)
+		return w.checkExpectations(ctx, t, g, nil, lagging)
 	}
 	runID, err := newRunID()
 	if err != nil {
@@ -78,10 +80,13 @@ func (w *Worker) groupGone(ctx context.Context, key string) error {
 }
 
 // checkExpectations re-polls a refresh whose snapshot does not show yet what the push event
-// announced (Google's reads lag its writes), with backoff, and records a discrepancy when
-// the re-polls run out.
-func (w *Worker) checkExpectations(ctx context.Context, t tasks.Refresh, g greep.Group, members []greep.Member) error {
+// announced or a provisional change applied before the read (Google's reads lag its
+// writes), with backoff, and records a discrepancy when the re-polls run out.
+func (w *Worker) checkExpectations(ctx context.Context, t tasks.Refresh, g greep.Group, members []greep.Member, lagging []provisional.Mark) error {
 	unmet := syncplan.Unmet(t.Expect, members)
+	for _, m := range lagging {
+		unmet = append(unmet, m.Expectation())
+	}
 	if len(unmet) == 0 {
 		w.observeFreshness(t)
 		return nil
@@ -95,6 +100,16 @@ func (w *Worker) checkExpectations(ctx context.Context, t tasks.Refresh, g greep
 	next.Attempt = t.Attempt + 1
 	name := tasks.Name("repoll", g.ID, t.Reason, strconv.Itoa(next.Attempt))
 	return w.enqueue(ctx, w.cfg.PushQueue, tasks.PathDirectoryRefresh, name, next, w.cfg.Now().Add(delay))
+}
+
+// lastPoll reports whether the read of refresh t (nil: a sweep's read) is its last
+// re-poll: a provisional change the read still contradicts is then dropped.
+func (w *Worker) lastPoll(t *tasks.Refresh) bool {
+	if t == nil {
+		return false
+	}
+	_, more := w.cfg.Repoll.Next(t.Attempt)
+	return !more
 }
 
 func (w *Worker) observeFreshness(t tasks.Refresh) {

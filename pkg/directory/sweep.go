@@ -168,8 +168,8 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 		g.Generation = t.Generation
 		if !syncplan.NeedsMembers(g) {
 			// An empty group's snapshot is known without a call.
-			if err := w.cfg.Store.ReplaceMembers(ctx, g.ID, nil, g.ETag, now); err != nil {
-				return fmt.Errorf("storing empty group %s: %w", g.Email, err)
+			if _, err := w.storeRead(ctx, g, nil, now, false); err != nil {
+				return err
 			}
 			if err := w.groupDone(ctx, t.Generation, g.ID); err != nil {
 				return err

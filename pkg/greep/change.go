@@ -16,6 +16,9 @@ const (
 	ChangeGroupCreated  = "groupCreated"
 	ChangeGroupDeleted  = "groupDeleted"
 	ChangeGroupRenamed  = "groupRenamed"
+	// ChangeConfirmed: Google's read shows what a provisional change (ActivityID) said;
+	// the member's value is now Google's (After), no longer provisional.
+	ChangeConfirmed = "confirmed"
 )
 
 // Causes: what made the cache change.
@@ -72,9 +75,29 @@ type ChangeCause struct {
 	Cause      string `json:"cause,omitempty"`
 	Actor      string `json:"actor,omitempty"`
 	ActivityID string `json:"activityId,omitempty"`
+	// Provisional marks a change applied from a notification's own content, before
+	// Google's read confirmed it (design rule 11).
+	Provisional bool `json:"provisional,omitempty"`
+	// Reverted marks a change that undoes a provisional one (ActivityID) Google's read
+	// never showed.
+	Reverted bool `json:"reverted,omitempty"`
+	// Members, when set, names the activity behind each member's change of a write that
+	// carries several (by folded member email): its records take the member's cause, and
+	// a member whose provisional change the write confirms gets a ChangeConfirmed record.
+	Members map[string]MemberCause `json:"-"`
 	// At is when the change is recorded, on the writer's clock (the simulator's under
 	// greep local); zero means the store's wall clock.
 	At time.Time `json:"-"`
+}
+
+// MemberCause is what one member's records of a write say beyond the write's cause.
+type MemberCause struct {
+	Actor, ActivityID string
+	// Confirmed: the write is Google's read showing the member's provisional change.
+	Confirmed bool
+	// Reverted: the write drops the member's provisional change, which the read never
+	// showed.
+	Reverted bool
 }
 
 type causeKey struct{}

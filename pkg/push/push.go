@@ -75,6 +75,14 @@ type Config struct {
 	Log *zap.Logger
 	// Observer hears every notification's outcome (pkg/metrics); optional.
 	Observer Observer
+	// Provisional applies each new notification's membership events to the cache at
+	// once (pkg/provisional); optional. Without it readers wait for the debounced read.
+	Provisional Applier
+}
+
+// Applier applies events' effect to the cache before Google's read confirms it.
+type Applier interface {
+	Apply(ctx context.Context, events []greep.Event) error
 }
 
 // Observer is told the outcome of every notification: "accepted" (reason ""), "refused"
@@ -89,6 +97,7 @@ type Handler struct {
 	store    Store
 	log      *zap.Logger
 	observer Observer
+	applier  Applier
 	now      func() time.Time
 	debounce debouncer
 }
@@ -108,6 +117,7 @@ func New(store Store, q queue.Enqueuer, cfg Config) *Handler {
 		store:    store,
 		log:      cfg.Log,
 		observer: cfg.Observer,
+		applier:  cfg.Provisional,
 		now:      cfg.Now,
 		debounce: debouncer{store: store, queue: q, window: cfg.Debounce, now: cfg.Now},
 	}

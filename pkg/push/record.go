@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"go.uber.org/zap"
+
 	"github.com/greephq/greep/pkg/activity"
 	"github.com/greephq/greep/pkg/greep"
 )
@@ -35,6 +37,19 @@ func (h *Handler) Record(ctx context.Context, events []greep.Event) (int, error)
 	for _, u := range work.Users {
 		if err := h.debounce.schedule(ctx, job{kind: kindUser, group: u.User, reason: u.Reason}, open); err != nil {
 			return added, err
+		}
+	}
+	// Applied after the read is scheduled, and only from new events: a notification
+	// replayed later applies nothing. A failure here costs freshness, not correctness (the
+	// read is on its way), so it is logged rather than answered with a 5xx, whose
+	// redelivery would apply nothing anyway.
+	switch {
+	case h.applier == nil || len(events) == 0:
+	case !open:
+		h.log.Info("events recorded before: nothing applied provisionally", zap.Int("events", len(events)), zap.String("activityId", events[0].ID))
+	default:
+		if err := h.applier.Apply(ctx, events); err != nil {
+			h.log.Error("provisional apply failed; the debounced read will bring the change", zap.Error(err))
 		}
 	}
 	return added, nil

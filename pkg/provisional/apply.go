@@ -1,0 +1,177 @@
+package provisional
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/greephq/greep/pkg/activity"
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// Store is what applying needs of the cache.
+type Store interface {
+	greep.StateStore
+	Group(ctx context.Context, key string) (greep.Group, error)
+	Members(ctx context.Context, groupID string) ([]greep.Member, error)
+	ReplaceMembers(ctx context.Context, groupID string, members []greep.Member, etag string, syncedAt time.Time) error
+	User(ctx context.Context, key string) (greep.User, error)
+}
+
+// Applier applies notifications' membership events to the cache, provisionally.
+type Applier struct {
+	Store Store
+	Now   func() time.Time
+	Log   *zap.Logger
+	// Changed, when set, is called after a group's members changed (the rules' judge).
+	Changed func(ctx context.Context, groupID string)
+}
+
+// Apply applies the membership events among events, group by group. Events it does not
+// apply (unknown group, malformed, older than the group's last read, superseded) are
+// logged with their activity id; the debounced read runs for them all the same.
+func (a *Applier) Apply(ctx context.Context, events []greep.Event) error {
+	byGroup := map[string][]greep.Event{}
+	var order []string
+	for _, e := range events {
+		if !activity.MemberEvent(e) {
+			continue
+		}
+		g := fold(e.Group)
+		if _, ok := byGroup[g]; !ok {
+			order = append(order, g)
+		}
+		byGroup[g] = append(byGroup[g], e)
+	}
+	var errs []error
+	for _, g := range order {
+		if err := a.group(ctx, g, byGroup[g]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Applier) group(ctx context.Context, key string, events []greep.Event) error {
+	if key == "" {
+		a.skipped(events, "no group")
+		return nil
+	}
+	g, err := a.Store.Group(ctx, key)
+	if errors.Is(err, greep.ErrNotFound) {
+		a.skipped(events, "unknown group")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("provisional apply to %s: %w", key, err)
+	}
+	members, err := a.Store.Members(ctx, g.ID)
+	if err != nil {
+		return fmt.Errorf("provisional apply to %s: %w", key, err)
+	}
+	marks, err := Load(ctx, a.Store, g.ID)
+	if err != nil {
+		return fmt.Errorf("provisional apply to %s: %w", key, err)
+	}
+	known, err := a.known(ctx, members, events)
+	if err != nil {
+		return fmt.Errorf("provisional apply to %s: %w", key, err)
+	}
+	res := Plan(Input{Group: g, Members: members, Marks: marks, Events: events, Known: known, Now: a.Now()})
+	for _, s := range res.Skipped {
+		a.Log.Info("provisional change not applied", zap.String("group", g.Email), zap.String("member", s.Event.Member),
+			zap.String("event", s.Event.Event), zap.String("activityId", s.Event.ID), zap.String("reason", s.Reason))
+	}
+	if len(res.Applied) == 0 {
+		return nil
+	}
+	// The marks go first: a reader that renders the old snapshot with them in between
+	// flags nothing wrong for long, one that renders the new snapshot without them would
+	// keep a confirmed-looking member until the next version.
+	if err := Save(ctx, a.Store, g.ID, res.Marks); err != nil {
+		return fmt.Errorf("provisional apply to %s: marks: %w", g.Email, err)
+	}
+	if !res.Changed {
+		return nil
+	}
+	causes := make(map[string]greep.MemberCause, len(res.Applied))
+	for _, m := range res.Applied {
+		causes[m.Member] = greep.MemberCause{Actor: m.Actor, ActivityID: m.ActivityID}
+	}
+	last := res.Applied[len(res.Applied)-1]
+	ctx = greep.WithCause(ctx, greep.ChangeCause{Cause: greep.CausePush, Actor: last.Actor, ActivityID: last.ActivityID,
+		Provisional: true, Members: causes, At: a.Now()})
+	// The last read's time stays: it is what later events are ordered against.
+	if err := a.Store.ReplaceMembers(ctx, g.ID, res.Members, ETag(g.MembersETag, res.Marks), g.MembersSyncedAt); err != nil {
+		return fmt.Errorf("provisional apply to %s: %w", g.Email, err)
+	}
+	if a.Changed != nil {
+		a.Changed(ctx, g.ID)
+	}
+	return nil
+}
+
+// known looks up the members the events name that are not in the group yet.
+func (a *Applier) known(ctx context.Context, members []greep.Member, events []greep.Event) (map[string]greep.Member, error) {
+	out := map[string]greep.Member{}
+	for _, e := range events {
+		k := fold(e.Member)
+		if _, done := out[k]; done || !strings.Contains(k, "@") || find(members, k) >= 0 {
+			continue
+		}
+		u, err := a.Store.User(ctx, k)
+		if err == nil {
+			out[k] = greep.Member{ID: u.ID, Email: u.PrimaryEmail, Type: greep.TypeUser, Status: u.Status()}
+			continue
+		}
+		if !errors.Is(err, greep.ErrNotFound) && !errors.Is(err, greep.ErrInvalid) {
+			return nil, err
+		}
+		g, err := a.Store.Group(ctx, k)
+		if err == nil {
+			out[k] = greep.Member{ID: g.ID, Email: g.Email, Type: greep.TypeGroup}
+			continue
+		}
+		if !errors.Is(err, greep.ErrNotFound) && !errors.Is(err, greep.ErrInvalid) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (a *Applier) skipped(events []greep.Event, reason string) {
+	for _, e := range events {
+		a.Log.Info("provisional change not applied", zap.String("group", e.Group), zap.String("member", e.Member),
+			zap.String("event", e.Event), zap.String("activityId", e.ID), zap.String("reason", reason))
+	}
+}
+
+// provisionalTag marks a MembersETag as Google's etag with provisional changes over it.
+const provisionalTag = "~provisional:"
+
+// ETag is the MembersETag of the snapshot read under etag with marks over it. It differs
+// from every group etag, so the read API takes the snapshot for a new version and a
+// resync re-reads the group; BaseETag gives the read's etag back.
+func ETag(etag string, marks Marks) string {
+	base := BaseETag(etag)
+	if len(marks.Members) == 0 {
+		return base
+	}
+	h := fnv.New64a()
+	for _, m := range marks.Members {
+		h.Write([]byte(m.Member + "\x00" + m.ActivityID + "\x00"))
+	}
+	return base + provisionalTag + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// BaseETag strips what ETag added.
+func BaseETag(etag string) string {
+	base, _, _ := strings.Cut(etag, provisionalTag)
+	return base
+}

@@ -1,0 +1,87 @@
+package provisional_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/greephq/greep/pkg/cache/memory"
+	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/provisional"
+)
+
+// TestApply: a notification's membership events reach the cache as one new snapshot
+// whose change records are provisional and name each member's activity; the last read's
+// time stays; an unknown group gets nothing, logged.
+func TestApply(t *testing.T) {
+	ctx := context.Background()
+	read := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	store := memory.New()
+	g := greep.Group{ID: "g1", Email: "eng@example.com", ETag: "e1"}
+	if err := store.PutGroups(ctx, []greep.Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.PutUsers(ctx, []greep.User{{ID: "u-bob", PrimaryEmail: "bob@example.com", Suspended: true}}); err != nil {
+		t.Fatal(err)
+	}
+	alice := greep.Member{ID: "u-alice", Email: "alice@example.com", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
+	if err := store.ReplaceMembers(ctx, g.ID, []greep.Member{alice}, "e1", read); err != nil {
+		t.Fatal(err)
+	}
+	_, head, err := store.Changes(ctx, greep.ChangeQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	core, logs := observer.New(zap.InfoLevel)
+	a := &provisional.Applier{Store: store, Now: func() time.Time { return read.Add(time.Minute) }, Log: zap.New(core)}
+	events := []greep.Event{
+		{ID: "x1", Time: read.Add(10 * time.Second), Event: "ADD_GROUP_MEMBER", Group: "ENG@example.com", Member: "bob@example.com", Actor: "root@example.com"},
+		{ID: "x2", Time: read.Add(20 * time.Second), Event: "REMOVE_GROUP_MEMBER", Group: "eng@example.com", Member: "alice@example.com", Actor: "root@example.com"},
+		{ID: "x3", Time: read.Add(20 * time.Second), Event: "ADD_GROUP_MEMBER", Group: "nosuch@example.com", Member: "bob@example.com"},
+	}
+	if err := a.Apply(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+
+	ms, err := store.Members(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || ms[0].ID != "u-bob" || ms[0].Status != greep.UserSuspended || ms[0].Role != "MEMBER" {
+		t.Fatalf("members %+v: want bob alone, known as the suspended user", ms)
+	}
+	cur, err := store.Group(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cur.MembersSyncedAt.Equal(read) || cur.MembersETag == "e1" || provisional.BaseETag(cur.MembersETag) != "e1" {
+		t.Fatalf("group after the apply: synced %v etag %q; want the read's time and a provisional etag over e1", cur.MembersSyncedAt, cur.MembersETag)
+	}
+	changes, _, err := store.Changes(ctx, greep.ChangeQuery{Since: head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"alice@example.com": greep.ChangeRemoved + "/x2", "bob@example.com": greep.ChangeAdded + "/x1"}
+	if len(changes) != 2 {
+		t.Fatalf("%d change records, want 2: %+v", len(changes), changes)
+	}
+	for _, c := range changes {
+		if !c.Provisional || c.Cause != greep.CausePush || want[c.Member] != c.Kind+"/"+c.ActivityID {
+			t.Fatalf("record %+v: want provisional push %s", c, want[c.Member])
+		}
+	}
+	marks, err := provisional.Load(ctx, store, g.ID)
+	if err != nil || len(marks.Members) != 2 {
+		t.Fatalf("marks %+v (%v): want two", marks, err)
+	}
+	if logs.FilterField(zap.String("reason", "unknown group")).FilterField(zap.String("activityId", "x3")).Len() != 1 {
+		t.Fatalf("the event on an unknown group is not logged: %v", logs.All())
+	}
+	if _, err := store.Group(ctx, "nosuch@example.com"); err == nil {
+		t.Fatal("an unknown group was created")
+	}
+}
