@@ -45,9 +45,13 @@ func counter(gen int64, what string) string {
 }
 
 // Sweep returns the current sweep's state (zero when none ever ran).
-func (w *Worker) Sweep(ctx context.Context) (Sweep, error) {
+func (w *Worker) Sweep(ctx context.Context) (Sweep, error) { return LoadSweep(ctx, w.cfg.Store) }
+
+// LoadSweep reads the current sweep's state from store, for readers without a worker
+// (the alerts).
+func LoadSweep(ctx context.Context, store greep.StateStore) (Sweep, error) {
 	var s Sweep
-	if _, err := greep.LoadState(ctx, w.cfg.Store, stateSweep, &s); err != nil {
+	if _, err := greep.LoadState(ctx, store, stateSweep, &s); err != nil {
 		return Sweep{}, fmt.Errorf("directory: sweep state: %w", err)
 	}
 	return s, nil

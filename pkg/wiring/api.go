@@ -3,6 +3,8 @@ package wiring
 import (
 	"context"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/greep"
@@ -27,7 +29,10 @@ func NewAPI(ctx context.Context, rt *Runtime, authn auth.Authenticator) (*Servic
 	if err != nil {
 		return nil, err
 	}
-	return &Service{Name: "default", Routes: []string{"/"}, Handler: h}, nil
+	r := chi.NewRouter()
+	r.Handle(PathCronAlerts, cronAlerts(rt))
+	r.Mount("/", h)
+	return &Service{Name: "default", Routes: []string{"/"}, Handler: r}, nil
 }
 
 // status gives the read API the queues' and the guard's live figures.
