@@ -170,7 +170,9 @@ func (a *Alerts) inputs(ctx context.Context) (alert.Inputs, []alert.APIProjectio
 	usage, err := rt.Quota.Usage(ctx)
 	var stats map[string]greep.QueueStat
 	if err == nil && rt.QueueStats != nil {
-		stats, err = rt.QueueStats(ctx)
+		if stats, err = rt.QueueStats(ctx); err == nil {
+			sampleBacklog(rt, now, stats)
+		}
 	}
 	var st greep.SyncState
 	if err == nil {

@@ -20,11 +20,11 @@ func NewAPI(ctx context.Context, rt *Runtime, authn auth.Authenticator) (*Servic
 	if err != nil {
 		return nil, err
 	}
-	history := metrics.NewRing()
-	rt.Metrics.Listen(history.Feed)
+	rt.History = metrics.NewRing()
+	rt.Metrics.Listen(rt.History.Feed)
 	h, err := api.New(api.Config{
 		Store: rt.Store, Status: status{rt}, Metrics: rt.Metrics.Handler(), Auth: authn, Logger: rt.Log.Named("api"),
-		Now: rt.Now, PageTokenKey: key, History: history, HistoryRetention: rt.HistoryRetention,
+		Now: rt.Now, PageTokenKey: key, History: rt.History, HistoryRetention: rt.HistoryRetention,
 	})
 	if err != nil {
 		return nil, err

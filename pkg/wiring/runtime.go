@@ -52,6 +52,9 @@ type Runtime struct {
 	// Topic is where the directory service publishes the change feed (ConnectPubSub);
 	// nil keeps the feed HTTP only.
 	Topic fanout.Topic
+	// History is the dashboard's 24-hour chart ring (NewAPI makes it); nil in a process
+	// that serves no dashboard.
+	History *metrics.Ring
 	// Ops is the alerts and the quota projection (NewAlerts): set by greep local and by
 	// production's default service, which judges them on PathCronAlerts; nil elsewhere,
 	// whose /v1/status then shows none.
