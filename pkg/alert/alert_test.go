@@ -16,6 +16,7 @@ import (
 	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/alert"
 	"github.com/greephq/greep/pkg/cache/bolt"
+	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/metrics"
 	"github.com/greephq/greep/pkg/notify"
@@ -77,8 +78,24 @@ func newFixture(t *testing.T) *fixture {
 	rec := newReceiver(t)
 	s := alert.NewSender(&notify.Poster{URL: rec.srv.URL}, alert.SenderConfig{Backoff: time.Millisecond})
 	t.Cleanup(s.Close)
-	return &fixture{rec: rec, mgr: alert.NewManager(alert.Config{}, s),
+	return &fixture{rec: rec, mgr: alert.NewManager(alert.Config{}, memory.New(), s),
 		in: alert.Inputs{Now: t0, Started: t0.Add(-24 * time.Hour), PushExpected: true}}
+}
+
+func (f *fixture) update(t *testing.T) {
+	t.Helper()
+	if err := f.mgr.Update(context.Background(), f.in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) firing(t *testing.T) []alert.Alert {
+	t.Helper()
+	firing, err := f.mgr.Firing(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return firing
 }
 
 // occurrence checks the lifecycle of one alert: raise makes it fire (one message, however
@@ -89,17 +106,17 @@ func (f *fixture) occurrence(t *testing.T, kind string, raise, recover func(in *
 	base := len(f.rec.messages())
 	raise(&f.in)
 	for range 3 {
-		f.mgr.Update(f.in)
+		f.update(t)
 		f.in.Now = f.in.Now.Add(time.Second)
 	}
-	firing := f.mgr.Firing()
+	firing := f.firing(t)
 	if len(firing) != 1 || firing[0].Kind != kind {
 		t.Fatalf("firing %+v, want one %s", firing, kind)
 	}
 	recover(&f.in)
-	f.mgr.Update(f.in)
-	if n := len(f.mgr.Firing()); n != 0 {
-		t.Fatalf("still firing after recovery: %+v", f.mgr.Firing())
+	f.update(t)
+	if n := len(f.firing(t)); n != 0 {
+		t.Fatalf("still firing after recovery: %+v", f.firing(t))
 	}
 	ms := f.rec.waitMessages(t, base+2)[base:]
 	if len(ms) != 2 || !strings.Contains(ms[0], "Greep alert: ") || !strings.Contains(ms[1], "resolved") {
@@ -227,14 +244,14 @@ func TestWebhookThatHangsOrFailsNeverBlocks(t *testing.T) {
 func TestUnknownFiguresKeepTheirAlerts(t *testing.T) {
 	f := newFixture(t)
 	f.in.FailedFindings = []greep.Finding{{ID: "f1", Group: "g@example.com", Rule: "r", State: greep.FindingFailed}}
-	f.mgr.Update(f.in)
+	f.update(t)
 	f.in.FailedFindings, f.in.Unknown = nil, []string{alert.KindPatchFailures}
-	f.mgr.Update(f.in)
-	if n := len(f.mgr.Firing()); n != 1 {
+	f.update(t)
+	if n := len(f.firing(t)); n != 1 {
 		t.Errorf("%d alerts firing after an unreadable snapshot, want the one kept", n)
 	}
 	f.in.Unknown = nil
-	f.mgr.Update(f.in)
+	f.update(t)
 	if ms := f.rec.waitMessages(t, 2); len(ms) != 2 || !strings.Contains(ms[1], "resolved") {
 		t.Errorf("messages %q", ms)
 	}

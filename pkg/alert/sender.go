@@ -34,6 +34,10 @@ type Sender struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	mu      sync.Mutex
+	pending int           // messages queued or being posted
+	idle    chan struct{} // closed while pending is 0
 }
 
 // NewSender starts a sender posting with p. Close stops it.
@@ -53,19 +57,48 @@ func NewSender(p Poster, cfg SenderConfig) *Sender {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
-	s := &Sender{post: p, cfg: cfg, q: make(chan string, cfg.Queue), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Sender{post: p, cfg: cfg, q: make(chan string, cfg.Queue), stop: make(chan struct{}), done: make(chan struct{}), idle: make(chan struct{})}
+	close(s.idle)
 	go s.run()
 	return s
 }
 
 // Send queues text, or drops it with a log line when the queue is full.
 func (s *Sender) Send(text string) {
+	s.add(1)
 	select {
 	case <-s.stop:
+		s.add(-1)
 		s.cfg.Log.Warn("alert dropped: the sender is stopped", zap.String("text", text))
 	case s.q <- text:
 	default:
+		s.add(-1)
 		s.cfg.Log.Error("alert dropped: the webhook queue is full (the webhook fails or hangs)", zap.Int("queue", s.cfg.Queue), zap.String("text", text))
+	}
+}
+
+func (s *Sender) add(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == 0 && n > 0 {
+		s.idle = make(chan struct{})
+	}
+	if s.pending += n; s.pending == 0 {
+		close(s.idle)
+	}
+}
+
+// Flush waits until every message sent so far was posted or dropped, or ctx ends, or the
+// sender is stopped: a request that announced alerts (App Engine's cron) ends after them,
+// as an instance may get no CPU between requests.
+func (s *Sender) Flush(ctx context.Context) {
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	case <-s.done:
 	}
 }
 
@@ -83,6 +116,7 @@ func (s *Sender) run() {
 			return
 		case text := <-s.q:
 			s.deliver(text)
+			s.add(-1)
 		}
 	}
 }

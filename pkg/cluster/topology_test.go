@@ -31,6 +31,7 @@ func TestLoadsTheRepositorysTopology(t *testing.T) {
 		"/cron/directory/resync":      "directory",
 		"/tasks/groupssettings/patch": "groupssettings",
 		"/cron/remediation/sweep":     "remediation",
+		"/cron/alerts":                "default",
 		"/tasks/reports/watch":        "reports",
 		"/v1/status":                  "default",
 		"/cron/lanes":                 "default",
@@ -41,8 +42,8 @@ func TestLoadsTheRepositorysTopology(t *testing.T) {
 			t.Errorf("%s routed to %s, want %s", path, got, svc)
 		}
 	}
-	if len(top.Cron) != 5 {
-		t.Fatalf("%d cron jobs, want 5", len(top.Cron))
+	if len(top.Cron) != 6 {
+		t.Fatalf("%d cron jobs, want 6", len(top.Cron))
 	}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, j := range top.Cron {
@@ -54,6 +55,10 @@ func TestLoadsTheRepositorysTopology(t *testing.T) {
 		case "/cron/lanes":
 			if n := j.Next(at); n != at.Add(time.Minute) || !j.Interval() || j.Target != "default" {
 				t.Errorf("lanes next %v on %s", n, j.Target)
+			}
+		case "/cron/alerts":
+			if n := j.Next(at); n != at.Add(time.Minute) || !j.Interval() || j.Target != "default" {
+				t.Errorf("alerts next %v, target %s: want every minute on the default service", n, j.Target)
 			}
 		case "/cron/directory/publish":
 			if n := j.Next(at); n != at.Add(5*time.Minute) || !j.Interval() {

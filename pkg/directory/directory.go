@@ -10,6 +10,7 @@ package directory
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -102,6 +103,8 @@ type Worker struct {
 	log    *zap.Logger
 	runner queue.Runner
 	pub    publisher
+	// waited is the quota reset (Unix ns) this process last recorded a wait for.
+	waited atomic.Int64
 }
 
 // New returns a Worker; it needs a store, a Directory client and a queue.

@@ -63,6 +63,7 @@ func (w *Worker) callFailed(ctx context.Context, group string, callErr error) (o
 	case syncplan.Gone:
 		return gone, nil
 	case syncplan.Reschedule:
+		w.waitForReset(ctx, v.ResetAt)
 		return 0, queue.RetryAfter(v.ResetAt, v.Reason, callErr)
 	case syncplan.Fail:
 		w.recordFailure(ctx, group, callErr, false)

@@ -45,9 +45,13 @@ func counter(gen int64, what string) string {
 }
 
 // Sweep returns the current sweep's state (zero when none ever ran).
-func (w *Worker) Sweep(ctx context.Context) (Sweep, error) {
+func (w *Worker) Sweep(ctx context.Context) (Sweep, error) { return LoadSweep(ctx, w.cfg.Store) }
+
+// LoadSweep reads the current sweep's state from store, for readers without a worker
+// (the alerts).
+func LoadSweep(ctx context.Context, store greep.StateStore) (Sweep, error) {
 	var s Sweep
-	if _, err := greep.LoadState(ctx, w.cfg.Store, stateSweep, &s); err != nil {
+	if _, err := greep.LoadState(ctx, store, stateSweep, &s); err != nil {
 		return Sweep{}, fmt.Errorf("directory: sweep state: %w", err)
 	}
 	return s, nil
@@ -133,43 +137,62 @@ func (w *Worker) Resume(ctx context.Context) error {
 	if err != nil || !s.Running() {
 		return err
 	}
-	prefix := markerID(s.Generation, "")
-	var done, total int64
-	err = w.cfg.Store.Records(ctx, kindDone, func(id string, _ []byte) error {
-		if strings.HasPrefix(id, prefix) {
-			done++
+	if _, err := w.recount(ctx, s.Generation); err != nil {
+		return err
+	}
+	return w.maybeFinish(ctx, s.Generation)
+}
+
+// sweepMarkers is what the markers of a sweep say: its pages read (by page token) and its
+// groups done.
+type sweepMarkers struct {
+	pages map[string]pageMarker
+	done  map[string]bool
+}
+
+// recount sets sweep gen's counters to what its markers say, and returns the markers.
+func (w *Worker) recount(ctx context.Context, gen int64) (sweepMarkers, error) {
+	prefix := markerID(gen, "")
+	m := sweepMarkers{pages: map[string]pageMarker{}, done: map[string]bool{}}
+	err := w.cfg.Store.Records(ctx, kindDone, func(id string, _ []byte) error {
+		if group, ok := strings.CutPrefix(id, prefix); ok {
+			m.done[group] = true
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("directory: recounting the sweep: %w", err)
+		return m, fmt.Errorf("directory: recounting the sweep: %w", err)
 	}
+	var total int64
 	err = w.cfg.Store.Records(ctx, kindPage, func(id string, data []byte) error {
-		if strings.HasPrefix(id, prefix) {
-			n, err := strconv.ParseInt(string(data), 10, 64)
-			if err != nil {
-				return fmt.Errorf("page marker %s: %w", id, err)
-			}
-			total += n
+		token, ok := strings.CutPrefix(id, prefix+"groups/")
+		if !ok {
+			return nil
 		}
+		pm, err := parsePageMarker(data)
+		if err != nil {
+			return fmt.Errorf("page marker %s: %w", id, err)
+		}
+		m.pages[token] = pm
+		total += int64(pm.Count)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("directory: recounting the sweep: %w", err)
+		return m, fmt.Errorf("directory: recounting the sweep: %w", err)
 	}
-	for name, want := range map[string]int64{"done": done, "total": total} {
-		have, err := w.cfg.Store.Count(ctx, counter(s.Generation, name))
+	for name, want := range map[string]int64{"done": int64(len(m.done)), "total": total} {
+		have, err := w.cfg.Store.Count(ctx, counter(gen, name))
 		if err != nil {
-			return fmt.Errorf("directory: recounting the sweep: %w", err)
+			return m, fmt.Errorf("directory: recounting the sweep: %w", err)
 		}
 		if have != want {
 			w.log.Info("sweep counter recounted", zap.String("counter", name), zap.Int64("was", have), zap.Int64("is", want))
-			if _, err := w.cfg.Store.AddCount(ctx, counter(s.Generation, name), want-have); err != nil {
-				return fmt.Errorf("directory: recounting the sweep: %w", err)
+			if _, err := w.cfg.Store.AddCount(ctx, counter(gen, name), want-have); err != nil {
+				return m, fmt.Errorf("directory: recounting the sweep: %w", err)
 			}
 		}
 	}
-	return w.maybeFinish(ctx, s.Generation)
+	return m, nil
 }
 
 // maybeFinish enqueues the finish task once the listing is complete and every group done.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -152,9 +151,18 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 	if err := w.cfg.Store.PutGroups(ctx, listed); err != nil {
 		return fmt.Errorf("storing groups: %w", err)
 	}
-	// The page marker holds the page's count, so Resume can recount the total.
+	// The page marker holds the page's count, so Resume can recount the total, and its
+	// groups and next page, so a stalled sweep can re-issue what was lost (reissue).
 	pageID := markerID(t.Generation, "groups/"+t.PageToken)
-	first, err := w.once(ctx, kindPage, pageID, []byte(strconv.Itoa(len(selected))))
+	marker := pageMarker{Count: len(selected), Groups: make([]string, 0, len(selected)), Next: res.NextPageToken, Last: res.NextPageToken == ""}
+	for _, s := range selected {
+		marker.Groups = append(marker.Groups, s.Group.ID)
+	}
+	data, err := marker.encode()
+	if err != nil {
+		return err
+	}
+	first, err := w.once(ctx, kindPage, pageID, data)
 	if err != nil {
 		return err
 	}
@@ -186,15 +194,9 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 		next := GroupsPage{Generation: t.Generation, Mode: t.Mode, PageToken: res.NextPageToken}
 		return w.enqueue(ctx, w.cfg.SweepQueue, PathGroupsPage, syncplan.GroupsPageName(t.Generation, res.NextPageToken), next, time.Time{})
 	}
-	if _, err := greep.UpdateStateJSON(ctx, w.cfg.Store, stateSweep, func(s *Sweep) error {
-		if s.Generation == t.Generation {
-			s.ListingDone = true
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("marking the listing done: %w", err)
+	if err := w.listingDone(ctx, t.Generation); err != nil {
+		return err
 	}
-	w.publish(ctx, true)
 	return w.maybeFinish(ctx, t.Generation)
 }
 

@@ -173,8 +173,8 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 
 // resyncTick is how often the scenario plays the directory's resync cron job while a sweep
 // has not finished: in production it runs hourly, and the tick that finds a sweep unmoved
-// since the one before recounts it (a sweep an instance left between a marker and its
-// count); the scenario's minutes stand for those hours.
+// since the one before recounts it and re-issues its lost work (a count or tasks lost to
+// a kill); the scenario's minutes stand for those hours.
 const resyncTick = 15 * time.Second
 
 // tick runs the resync cron job when resyncTick passed since the last one.

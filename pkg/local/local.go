@@ -229,7 +229,8 @@ func (a *App) startInitialSync(ctx context.Context) error {
 	return err
 }
 
-// resyncLoop starts a resync every ResyncEvery of the process's clock.
+// resyncLoop runs the resync cron's tick (Worker.Tick, as production's cron does) every
+// ResyncEvery of the process's clock: a resync, or the recovery of a stalled sweep.
 func (a *App) resyncLoop() {
 	defer a.bg.Done()
 	due := a.Now().Add(a.cfg.ResyncEvery)
@@ -246,8 +247,8 @@ func (a *App) resyncLoop() {
 		}
 		due = a.Now().Add(a.cfg.ResyncEvery)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if _, err := a.Directory.StartResync(ctx); err != nil {
-			a.log.Warn("starting a resync", zap.Error(err))
+		if _, err := a.Directory.Tick(ctx); err != nil {
+			a.log.Warn("the resync tick", zap.Error(err))
 		}
 		cancel()
 	}

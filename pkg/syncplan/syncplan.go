@@ -55,6 +55,20 @@ func SweepRun(generation int64, groupID string) string {
 	return "g" + strconv.FormatInt(generation, 10) + "-" + groupID
 }
 
+// Reissued names the copy of a task that a stalled sweep re-issues in its round-th
+// recovery. The copy cannot take the lost task's name: Cloud Tasks refuses a name for
+// hours after its task ran or was deleted.
+func Reissued(name string, round int64) string {
+	return name + "-r" + strconv.FormatInt(round, 10)
+}
+
+// ReissuedRun identifies a group's member run re-issued by a stalled sweep's round-th
+// recovery: apart from the lost run's, so the two never share staged pages should the
+// lost one turn up after all.
+func ReissuedRun(generation int64, groupID string, round int64) string {
+	return SweepRun(generation, groupID) + "~r" + strconv.FormatInt(round, 10)
+}
+
 // NeedsMembers reports whether reading a group's members costs a call. A group with no
 // direct members has an empty snapshot, known without asking.
 func NeedsMembers(g greep.Group) bool { return g.DirectMembersCount > 0 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,11 +29,20 @@ func TestNamesAreStableAndDistinct(t *testing.T) {
 		{"m", MembersPageName(SweepRun(3, "id1"), "")},
 		{"m2", MembersPageName(SweepRun(3, "id2"), "")},
 		{"f3", FinishName(3)},
+		{"g3r1", Reissued(GroupsPageName(3, ""), 1)},
+		{"g3r2", Reissued(GroupsPageName(3, ""), 2)},
+		{"f3r1", Reissued(FinishName(3), 1)},
+		{"m-r1", MembersPageName(ReissuedRun(3, "id1", 1), "")},
+		{"m-r2", MembersPageName(ReissuedRun(3, "id1", 2), "")},
 	} {
 		if prev, ok := seen[n.name]; ok {
 			t.Errorf("%s and %s share the name %s", prev, n.what, n.name)
 		}
 		seen[n.name] = n.what
+	}
+	// A re-issued run stages its pages under its own prefix, not under the lost run's.
+	if r := ReissuedRun(3, "id1", 1); strings.HasPrefix(r, SweepRun(3, "id1")+"/") || !strings.HasPrefix(r, SweepRun(3, "")) {
+		t.Errorf("re-issued run %q: shares the lost run's staging, or escapes the sweep's prefix", r)
 	}
 }
 

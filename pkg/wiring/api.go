@@ -3,6 +3,8 @@ package wiring
 import (
 	"context"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/greephq/greep/pkg/api"
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/greep"
@@ -18,16 +20,19 @@ func NewAPI(ctx context.Context, rt *Runtime, authn auth.Authenticator) (*Servic
 	if err != nil {
 		return nil, err
 	}
-	history := metrics.NewRing()
-	rt.Metrics.Listen(history.Feed)
+	rt.History = metrics.NewRing()
+	rt.Metrics.Listen(rt.History.Feed)
 	h, err := api.New(api.Config{
 		Store: rt.Store, Status: status{rt}, Metrics: rt.Metrics.Handler(), Auth: authn, Logger: rt.Log.Named("api"),
-		Now: rt.Now, PageTokenKey: key, History: history, HistoryRetention: rt.HistoryRetention,
+		Now: rt.Now, PageTokenKey: key, History: rt.History, HistoryRetention: rt.HistoryRetention,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Service{Name: "default", Routes: []string{"/"}, Handler: h}, nil
+	r := chi.NewRouter()
+	r.Handle(PathCronAlerts, cronAlerts(rt))
+	r.Mount("/", h)
+	return &Service{Name: "default", Routes: []string{"/"}, Handler: r}, nil
 }
 
 // status gives the read API the queues' and the guard's live figures.

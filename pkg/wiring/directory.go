@@ -28,9 +28,9 @@ type Directory struct {
 	Worker *directory.Worker
 }
 
-// NewDirectory builds the directory service. A sweep an instance left between a group's
-// marker and its count is recounted by the resync cron (Worker.Tick) in production, and
-// by greep local at start. With a topic in the runtime (ConnectPubSub) the service
+// NewDirectory builds the directory service. A stalled sweep (a count or tasks lost) is
+// recovered by the resync tick (Worker.Tick): the cron in production, greep local's
+// resync loop; greep local also recounts at start. With a topic in the runtime (ConnectPubSub) the service
 // publishes the change feed after each task, and on /cron/directory/publish.
 func NewDirectory(rt *Runtime, c DirectoryConfig) (*Directory, error) {
 	g, err := rt.google("directory")

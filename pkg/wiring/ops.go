@@ -8,8 +8,10 @@ import (
 )
 
 // Ops is what operators are told beyond the runtime's figures: the alerts firing and the
-// quota projection that knows the guard's budgets (greep local judges them).
+// quota projection that knows the guard's budgets (*Alerts: greep local judges them on a
+// timer, production's default service on its cron path).
 type Ops interface {
+	Judge(ctx context.Context) error
 	Alerts() []alert.Alert
 	Projections(ctx context.Context) ([]alert.APIProjection, error)
 }

@@ -52,8 +52,12 @@ type Runtime struct {
 	// Topic is where the directory service publishes the change feed (ConnectPubSub);
 	// nil keeps the feed HTTP only.
 	Topic fanout.Topic
-	// Ops is what greep local adds for operators (the alerts, the quota projection);
-	// nil in production's services, whose /v1/status then shows none.
+	// History is the dashboard's 24-hour chart ring (NewAPI makes it); nil in a process
+	// that serves no dashboard.
+	History *metrics.Ring
+	// Ops is the alerts and the quota projection (NewAlerts): set by greep local and by
+	// production's default service, which judges them on PathCronAlerts; nil elsewhere,
+	// whose /v1/status then shows none.
 	Ops Ops
 	// HistoryRetention is how long the history keeps its events: the directory worker
 	// prunes what is older, the read API refuses ranges reaching further back. Zero is

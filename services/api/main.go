@@ -18,6 +18,7 @@ import (
 	"github.com/greephq/greep/pkg/auth"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
 	"github.com/greephq/greep/pkg/queueconfig"
+	"github.com/greephq/greep/pkg/rules"
 	"github.com/greephq/greep/pkg/service"
 	"github.com/greephq/greep/pkg/wiring"
 )
@@ -38,6 +39,18 @@ type Config struct {
 	// "" shows none. TasksEndpoint is a Cloud Tasks emulator's address ("" is Google's).
 	Location      string
 	TasksEndpoint string
+	// Rules names the remediation rules file whose notify URL the alerts are posted to
+	// ("": the alerts are shown, not sent). ResyncEvery and MaxAge are the directory
+	// service's, for the quota projection.
+	Rules               string
+	ResyncEvery, MaxAge time.Duration
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(service.Env(name, "")); err == nil {
+		return d
+	}
+	return def
 }
 
 func parseConfig(args []string) (Config, error) {
@@ -54,6 +67,10 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Queues, "queues", service.Env("GREEP_QUEUES", "queues.yaml"), "queues file, for the quota on /v1/status (env GREEP_QUEUES)")
 	fs.StringVar(&c.Location, "location", service.Env("GREEP_TASKS_LOCATION", ""), "Cloud Tasks location whose queue stats /v1/status shows (env GREEP_TASKS_LOCATION)")
 	fs.StringVar(&c.TasksEndpoint, "tasks-endpoint", service.Env("GREEP_TASKS_ENDPOINT", ""), "a Cloud Tasks emulator's gRPC address on loopback; empty for Google (env GREEP_TASKS_ENDPOINT)")
+	dir := wiring.DefaultDirectory()
+	fs.StringVar(&c.Rules, "rules", service.Env("GREEP_RULES", ""), "remediation rules file whose notify URL the alerts are posted to; empty: alerts shown only (env GREEP_RULES)")
+	fs.DurationVar(&c.ResyncEvery, "resync-every", envDuration("GREEP_RESYNC_EVERY", dir.ResyncEvery), "the directory's resync period, for the quota projection (env GREEP_RESYNC_EVERY)")
+	fs.DurationVar(&c.MaxAge, "max-age", envDuration("GREEP_MAX_AGE", dir.MaxAge), "the directory's maximum age, for the quota projection (env GREEP_MAX_AGE)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
@@ -111,17 +128,30 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer rt.Ops.(*wiring.Alerts).Close()
 	log.Info("read API", zap.String("store", cfg.Store))
 	svc.Mount(mux)
 	return cfg.Serve(ctx, mux, log)
 }
 
-// build is the service on its runtime, by the constructor greep local calls too.
+// build is the service on its runtime, by the constructors greep local calls too: the
+// read API, and the alerts it shows and judges on wiring.PathCronAlerts.
 func build(ctx context.Context, rt *wiring.Runtime, cfg Config) (*wiring.Service, error) {
 	authn, err := authenticator(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	url := ""
+	if cfg.Rules != "" {
+		rc, err := rules.LoadFile(cfg.Rules)
+		if err != nil {
+			return nil, err
+		}
+		url = rc.NotifyURL
+	}
+	rt.Ops = wiring.NewAlerts(rt, wiring.AlertsConfig{
+		ResyncEvery: cfg.ResyncEvery, MaxAge: cfg.MaxAge, PushExpected: true, SettingsSweep: true, NotifyURL: url,
+	})
 	return wiring.NewAPI(ctx, rt, authn)
 }
 
