@@ -76,8 +76,9 @@ func TestBackfillAfterDowntime(t *testing.T) {
 		t.Fatal("the tenant has no group with an active member to suspend")
 	}
 
-	// A change while Greep runs: the last event seen, from which the backfill starts.
-	before := sim.Sim.Now()
+	// A change while Greep runs, pushed. Activity times are in milliseconds, as Google's
+	// are: a since taken from the nanosecond clock would pass over the change.
+	before := sim.Sim.Now().Add(-time.Second)
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: added, Member: "before@outside.example"}}); err != nil {
 		t.Fatal(err)
 	}
