@@ -94,7 +94,7 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 	defer srv.Close()
 	dir := o.DataDir
 	if dir == "" {
-		if dir, err = os.MkdirTemp("", "greep-bench-"); err != nil {
+		if dir, err = os.MkdirTemp(scratch(), "greep-bench-"); err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
