@@ -38,6 +38,8 @@ type Config struct {
 	// "" shows none. TasksEndpoint is a Cloud Tasks emulator's address ("" is Google's).
 	Location      string
 	TasksEndpoint string
+	// Pprof serves net/http/pprof under /debug/pprof/ to clients with the status scope.
+	Pprof bool
 }
 
 func parseConfig(args []string) (Config, error) {
@@ -54,6 +56,7 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Queues, "queues", service.Env("GREEP_QUEUES", "queues.yaml"), "queues file, for the quota on /v1/status (env GREEP_QUEUES)")
 	fs.StringVar(&c.Location, "location", service.Env("GREEP_TASKS_LOCATION", ""), "Cloud Tasks location whose queue stats /v1/status shows (env GREEP_TASKS_LOCATION)")
 	fs.StringVar(&c.TasksEndpoint, "tasks-endpoint", service.Env("GREEP_TASKS_ENDPOINT", ""), "a Cloud Tasks emulator's gRPC address on loopback; empty for Google (env GREEP_TASKS_ENDPOINT)")
+	fs.BoolVar(&c.Pprof, "pprof", service.Env("GREEP_PPROF", "") == "true", "serve Go's profiles under /debug/pprof/ to clients with the status scope (env GREEP_PPROF=true)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
@@ -92,6 +95,7 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	rt := wiring.New(store, nil, qcfg, time.Now, log)
 	mux := http.NewServeMux()
 	rt.HistoryRetention = cfg.History.Retention
+	rt.Pprof = cfg.Pprof
 	if cfg.Location != "" {
 		qs, err := cloudtasks.NewQueueStats(ctx, cfg.TasksEndpoint, cloudtasks.Location{Project: cfg.Project, Location: cfg.Location}, qcfg)
 		if err != nil {
