@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+const (
+	statLine   = "4242 (greep local) S 1 4242 4242 0 -1 4194560 9123 0 12 0 1234 567 0 0 20 0 14 0 88 1500000000 30000 18446744073709551615\n"
+	statusFile = "Name:\tgreep\nVmPeak:\t 2000000 kB\nVmHWM:\t  512000 kB\nVmRSS:\t  256000 kB\nThreads:\t14\n"
+)
+
+func TestParseProcFigures(t *testing.T) {
+	cpu, err := parseStatCPU(statLine)
+	if err != nil || cpu != 18010*time.Millisecond {
+		t.Errorf("CPU %v, %v; want 18.01s (1234+567 ticks)", cpu, err)
+	}
+	rss, peak, err := parseStatusRSS(statusFile)
+	if err != nil || rss != 256000*1024 || peak != 512000*1024 {
+		t.Errorf("RSS %d, peak %d, %v", rss, peak, err)
+	}
+	for _, bad := range []string{"", "1 (x) S 1", "1 (x) S 1 2 3 4 5 6 7 8 9 10 -1 12", "1 (a) b) S 1 2 3 4 5 6 7 8 9 10 x 12"} {
+		if _, err := parseStatCPU(bad); err == nil {
+			t.Errorf("stat %q accepted", bad)
+		}
+	}
+	for _, bad := range []string{"", "VmRSS:\tmany kB\n", "VmHWM:\t 1 kB\n"} {
+		if _, _, err := parseStatusRSS(bad); err == nil {
+			t.Errorf("status %q accepted", bad)
+		}
+	}
+	// This process's own figures read, where /proc exists.
+	if _, err := os.Stat("/proc/self/stat"); err == nil {
+		if _, err := processCPU(); err != nil {
+			t.Error(err)
+		}
+		if rss, _, err := processRSS(); err != nil || rss <= 0 {
+			t.Errorf("own RSS %d, %v", rss, err)
+		}
+	}
+}
+
+func FuzzParseStatCPU(f *testing.F) {
+	f.Add(statLine)
+	f.Add("1 (a) b) S 1 2 3 4 5 6 7 8 9 10 11 12")
+	f.Add("1 (x) S 1 2 3 4 5 6 7 8 9 10 9223372036854775807 1")
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := parseStatCPU(s); err == nil && d < 0 {
+			t.Errorf("negative CPU time %v from %q", d, s)
+		}
+	})
+}
+
+func FuzzParseStatusRSS(f *testing.F) {
+	f.Add(statusFile)
+	f.Add("VmRSS:\t-1 kB\n")
+	f.Add("VmRSS:\t9223372036854775807 kB\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		if rss, peak, err := parseStatusRSS(s); err == nil && (rss <= 0 || peak < 0) {
+			t.Errorf("RSS %d, peak %d from %q", rss, peak, s)
+		}
+	})
+}
