@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"testing"
 	"time"
@@ -61,4 +63,38 @@ func FuzzParseStatusRSS(f *testing.F) {
 			t.Errorf("RSS %d, peak %d from %q", rss, peak, s)
 		}
 	})
+}
+
+// TestRest: after the sync and the settings sweep, the idle process is measured and
+// makes no API call; its figures are all there.
+func TestRest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs greep local against a simulator")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := tiny()
+	o.RestWindow = 2 * time.Second
+	res, err := Rest(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(res)
+	t.Logf("%s", b)
+	if !res.CacheEqualsTruth || res.QuotaErrors != 0 {
+		t.Errorf("cache equals truth %v (%v), quota errors %d", res.CacheEqualsTruth, res.Differences, res.QuotaErrors)
+	}
+	if got, want := res.Calls["groupssettings.groups.get"], int64(res.Groups); got < want {
+		t.Errorf("measured after %d settings reads of %d groups", got, want)
+	}
+	f := res.Figures
+	if f["restAPICalls"].(int64) != 0 {
+		t.Errorf("%d API calls at rest", f["restAPICalls"])
+	}
+	if f["rssBytes"].(int64) <= 0 || f["restWallSeconds"].(float64) < 2 {
+		t.Errorf("figures %v", f)
+	}
+	if s := f["cpuAtRestShare"].(float64); s < 0 || s > 1 {
+		t.Errorf("CPU share %v", s)
+	}
 }
