@@ -23,6 +23,7 @@ var scenarios = map[string]func(context.Context, bench.Options) (*bench.Result, 
 	"day":            bench.Day,
 	"faults":         bench.Faults,
 	"backfill":       bench.Backfill,
+	"rest":           bench.Rest,
 }
 
 // clusterScenarios are the scenarios `greep bench --target cluster` runs against greep
@@ -33,12 +34,12 @@ var clusterScenarios = map[string]func(context.Context, bench.Options) (*bench.R
 }
 
 // scenarioOrder is the order `greep bench` without --scenario runs them in.
-var scenarioOrder = []string{"full-sync", "read", "during-sync", "push", "settings-sweep", "day", "faults", "backfill"}
+var scenarioOrder = []string{"full-sync", "read", "during-sync", "push", "settings-sweep", "day", "faults", "backfill", "rest"}
 
 func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("greep bench", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
-	scenario := fs.String("scenario", "", "scenario to run: full-sync, read, during-sync, push, settings-sweep, day, faults or backfill (every one if empty)")
+	scenario := fs.String("scenario", "", "scenario to run: full-sync, read, during-sync, push, settings-sweep, day, faults, backfill or rest (every one if empty)")
 	o := bench.Options{Seed: 1, QueuesFile: "queues.yaml"}
 	fs.IntVar(&o.Users, "users", 500, "users of the generated tenant (the origin has 5000)")
 	fs.IntVar(&o.Groups, "groups", 1000, "groups of the generated tenant (the origin has 45000)")
@@ -48,6 +49,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.QueuesFile, "queues", o.QueuesFile, "queues.yaml `FILE`")
 	fs.StringVar(&o.DataDir, "data", "", "`DIR` for the store (a temporary directory if empty)")
 	fs.StringVar(&o.ReadClient, "read-client", "go", "the read scenario's load generator: go (its own) or wrk (on PATH; scripts/wrk.sh installs it)")
+	fs.DurationVar(&o.RestWindow, "rest-window", bench.DefaultRestWindow, "how long the rest scenario measures the idle process's CPU")
 	asJSON := fs.Bool("json", false, "print one JSON object per scenario")
 	target := fs.String("target", "local", "what runs Greep: local (greep local's wiring, in process) or cluster (greep cluster: a process per service; full-sync and faults only)")
 	if err := fs.Parse(args); err != nil {

@@ -38,6 +38,7 @@ func localConfig(args []string, stderr io.Writer, logTo zapcore.WriteSyncer) (cf
 	fs.StringVar(&cfg.Remediation, "remediation", cfg.Remediation, "detect (record and notify) or remediate (patch)")
 	fs.StringVar(&cfg.PubSub, "pubsub", cfg.PubSub, "publish the change feed to the Pub/Sub emulator at `HOST:PORT` (topic greep-changes, project greep-local)")
 	fs.StringVar(&cfg.QueuesFile, "queues", cfg.QueuesFile, "queues.yaml `FILE` (looked for in the working directory and its parents)")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiles (net/http/pprof) under /debug/pprof/, behind the read API's token")
 	verbose := fs.Bool("v", false, "log at debug level")
 	fs.BoolVar(&printConfig, "print-config", false, "write the embedded default queues.yaml and rules to stdout and exit")
 	if err := fs.Parse(args); err != nil {

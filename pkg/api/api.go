@@ -87,6 +87,9 @@ type Config struct {
 	// HistoryRetention is how far back GET /v1/history exports may reach
 	// (DefaultHistoryRetention when zero).
 	HistoryRetention time.Duration
+	// Pprof serves net/http/pprof under /debug/pprof/ to clients with the status scope
+	// (the operators', as /metrics); off, those paths are 404.
+	Pprof bool
 }
 
 // DefaultAnswerTTL is Config.AnswerTTL's default.
@@ -112,6 +115,7 @@ type server struct {
 	router chi.Router
 
 	metrics   http.Handler // GET /metrics; nil: 404
+	pprof     bool         // /debug/pprof/
 	retention time.Duration
 	rates     rates // the dashboard's achieved queue rates
 	history   *metrics.Ring
@@ -141,6 +145,7 @@ func newServer(cfg Config) (*server, error) {
 	s := &server{store: cfg.Store, status: cfg.Status, auth: cfg.Auth, log: cfg.Logger, now: cfg.Now}
 	s.metrics = cfg.Metrics
 	s.history = cfg.History
+	s.pprof = cfg.Pprof
 	s.feed, _ = cfg.Store.(feedStore)
 	s.projector = history.NewProjector(cfg.Store)
 	if s.log == nil {
@@ -219,6 +224,9 @@ func (s *server) routes() chi.Router {
 		r.With(need(auth.ScopeStatus)).Get("/v1/status", s.v1Status)
 		if s.metrics != nil {
 			r.With(need(auth.ScopeStatus)).Method(http.MethodGet, "/metrics", s.metrics)
+		}
+		if s.pprof {
+			r.With(need(auth.ScopeStatus)).Handle(pprofPrefix+"*", pprofHandler())
 		}
 
 		r.Route(directoryPrefix, func(r chi.Router) {

@@ -41,6 +41,9 @@ type Options struct {
 	// ReadClient is the read scenario's load generator: "go" (the bench's own, the
 	// default) or "wrk" (on PATH; scripts/wrk.sh installs it).
 	ReadClient string
+	// RestWindow is how long the rest scenario measures the idle process
+	// (DefaultRestWindow when zero).
+	RestWindow time.Duration
 }
 
 // Result is one scenario's figures, in the shape `greep bench --json` prints.

@@ -73,6 +73,9 @@ type Config struct {
 	// NoPush runs without watch channels and the webhook (the resync alone keeps the
 	// cache fresh); NoRemediation without the settings sweep and rules.
 	NoPush, NoRemediation bool
+	// Pprof serves net/http/pprof under /debug/pprof/ behind the read API's token (off by
+	// default).
+	Pprof bool
 	// PubSub is a Pub/Sub emulator's HOST:PORT to publish the change feed to (topic
 	// greep-changes of project greep-local); empty: the feed is HTTP only.
 	PubSub string

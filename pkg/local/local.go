@@ -121,6 +121,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	rt := wiring.New(a.Store, a.Dispatcher, a.Queues, a.Now, a.log)
 	rt.QueueStats = func(context.Context) (map[string]greep.QueueStat, error) { return a.Dispatcher.Stats(), nil }
 	rt.HistoryRetention = cfg.HistoryRetention
+	rt.Pprof = cfg.Pprof
 	a.Guard = rt.Quota
 
 	wcfg := workspace.Config{AdminSubject: cfg.AdminSubject, ServiceAccount: cfg.ServiceAccount}

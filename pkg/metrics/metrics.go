@@ -145,8 +145,12 @@ func (m *Metrics) ObserveNotification(channel, outcome, reason string) {
 	if outcome == "accepted" && channel != "" {
 		m.mu.Lock()
 		m.lastByCh[channel] = now
+		gone := m.forgetOldChannel()
 		m.mu.Unlock()
 		m.lastNotified.WithLabelValues(channel).Set(float64(now.UnixNano()) / 1e9)
+		if gone != "" {
+			m.lastNotified.DeleteLabelValues(gone)
+		}
 	}
 	m.emit(Event{Kind: "notification", At: now, Channel: channel, Outcome: outcome, Reason: reason})
 }
@@ -175,6 +179,27 @@ func (m *Metrics) ObserveResyncChanges(n int) {
 	m.lastFound = now
 	m.mu.Unlock()
 	m.emit(Event{Kind: "resyncChanges", At: now, Seconds: float64(n)})
+}
+
+// MaxChannels is how many watch channels the metrics remember the last notification of:
+// every renewal makes a new channel, so without a bound the map and the gauge's series
+// would grow for as long as the process runs. A few channels are live at a time.
+const MaxChannels = 64
+
+// forgetOldChannel drops the channel heard from longest ago once more than MaxChannels
+// are remembered, and returns it ("" when none is dropped). Called with mu held.
+func (m *Metrics) forgetOldChannel() string {
+	if len(m.lastByCh) <= MaxChannels {
+		return ""
+	}
+	var oldest string
+	for ch, at := range m.lastByCh {
+		if oldest == "" || at.Before(m.lastByCh[oldest]) {
+			oldest = ch
+		}
+	}
+	delete(m.lastByCh, oldest)
+	return oldest
 }
 
 // LastResyncChange returns when a resync last found a change (zero if never).

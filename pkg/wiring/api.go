@@ -24,7 +24,7 @@ func NewAPI(ctx context.Context, rt *Runtime, authn auth.Authenticator) (*Servic
 	rt.Metrics.Listen(rt.History.Feed)
 	h, err := api.New(api.Config{
 		Store: rt.Store, Status: status{rt}, Metrics: rt.Metrics.Handler(), Auth: authn, Logger: rt.Log.Named("api"),
-		Now: rt.Now, PageTokenKey: key, History: rt.History, HistoryRetention: rt.HistoryRetention,
+		Now: rt.Now, PageTokenKey: key, History: rt.History, HistoryRetention: rt.HistoryRetention, Pprof: rt.Pprof,
 	})
 	if err != nil {
 		return nil, err

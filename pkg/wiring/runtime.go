@@ -63,6 +63,9 @@ type Runtime struct {
 	// prunes what is older, the read API refuses ranges reaching further back. Zero is
 	// history.DefaultRetention.
 	HistoryRetention time.Duration
+	// Pprof has the read API serve net/http/pprof under /debug/pprof/ behind the
+	// operators' credentials (the status scope).
+	Pprof bool
 }
 
 // New returns a runtime over store and q, with the guard of queues on the clock now

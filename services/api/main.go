@@ -44,6 +44,8 @@ type Config struct {
 	// service's, for the quota projection.
 	Rules               string
 	ResyncEvery, MaxAge time.Duration
+	// Pprof serves net/http/pprof under /debug/pprof/ to clients with the status scope.
+	Pprof bool
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
@@ -71,6 +73,7 @@ func parseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Rules, "rules", service.Env("GREEP_RULES", ""), "remediation rules file whose notify URL the alerts are posted to; empty: alerts shown only (env GREEP_RULES)")
 	fs.DurationVar(&c.ResyncEvery, "resync-every", envDuration("GREEP_RESYNC_EVERY", dir.ResyncEvery), "the directory's resync period, for the quota projection (env GREEP_RESYNC_EVERY)")
 	fs.DurationVar(&c.MaxAge, "max-age", envDuration("GREEP_MAX_AGE", dir.MaxAge), "the directory's maximum age, for the quota projection (env GREEP_MAX_AGE)")
+	fs.BoolVar(&c.Pprof, "pprof", service.Env("GREEP_PPROF", "") == "true", "serve Go's profiles under /debug/pprof/ to clients with the status scope (env GREEP_PPROF=true)")
 	if err := service.Parse(fs, args); err != nil {
 		return c, err
 	}
@@ -109,6 +112,7 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	rt := wiring.New(store, nil, qcfg, time.Now, log)
 	mux := http.NewServeMux()
 	rt.HistoryRetention = cfg.History.Retention
+	rt.Pprof = cfg.Pprof
 	if cfg.Location != "" {
 		qs, err := cloudtasks.NewQueueStats(ctx, cfg.TasksEndpoint, cloudtasks.Location{Project: cfg.Project, Location: cfg.Location}, qcfg)
 		if err != nil {

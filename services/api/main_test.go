@@ -23,8 +23,12 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":9099" || c.Store != "datastore" || c.Clients != "deploy/clients.yaml" {
+	if c.Addr != ":9099" || c.Store != "datastore" || c.Clients != "deploy/clients.yaml" || c.Pprof {
 		t.Errorf("defaults: %+v", c)
+	}
+	t.Setenv("GREEP_PPROF", "true")
+	if c, err := parseConfig(nil); err != nil || !c.Pprof {
+		t.Errorf("GREEP_PPROF=true: pprof %v, %v", c.Pprof, err)
 	}
 	for _, args := range [][]string{{"--store", "mysql"}, {"--nosuch"}, {"extra"}} {
 		if _, err := parseConfig(args); err == nil {
@@ -34,13 +38,19 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestRunServesAndStops(t *testing.T) {
+	for _, pprof := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pprof=%v", pprof), func(t *testing.T) { testRunServesAndStops(t, pprof) })
+	}
+}
+
+func testRunServesAndStops(t *testing.T, pprof bool) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cfg, err := parseConfig([]string{"--addr", addr, "--store", "embedded", "--data", filepath.Join(t.TempDir(), "g.db"), "--api-token", "tok", "--queues", "../../queues.yaml"})
+	cfg, err := parseConfig([]string{"--addr", addr, "--store", "embedded", "--data", filepath.Join(t.TempDir(), "g.db"), "--api-token", "tok", "--queues", "../../queues.yaml", fmt.Sprintf("--pprof=%v", pprof)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +83,17 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	if code, _ := get("/v1/groups", "wrong"); code != 401 {
 		t.Errorf("wrong token: %d", code)
+	}
+	// Go's profiles only with --pprof, and then behind the operators' credentials.
+	want := 404
+	if pprof {
+		want = 200
+		if code, _ := get("/debug/pprof/heap", ""); code != 401 {
+			t.Errorf("heap profile without a token: %d, want 401", code)
+		}
+	}
+	if code, _ := get("/debug/pprof/heap", "tok"); code != want {
+		t.Errorf("heap profile with the token: %d, want %d", code, want)
 	}
 	cancel()
 	select {
