@@ -101,6 +101,7 @@ const DefaultCacheMembers = 500_000
 type server struct {
 	store  Store
 	feed   feedStore // nil when the store keeps no change feed
+	head   *feedHead // the feed's head, kept between requests; nil without a feed
 	status StatusSource
 	auth   auth.Authenticator
 	log    *zap.Logger
@@ -112,6 +113,7 @@ type server struct {
 	users  *userAnswers           // users' groups, rendered, by version; nil: off
 	walks  *ttlCache[walked]      // expansions by group and scope, with the root's version
 	groups *ttlCache[greep.Group] // groups by the key they were asked by
+	listed *ttlCache[listedAt]    // groups by id, read after the feed's cursor
 	router chi.Router
 
 	metrics   http.Handler // GET /metrics; nil: 404
@@ -176,6 +178,9 @@ func newServer(cfg Config) (*server, error) {
 		ttl = DefaultAnswerTTL
 	}
 	s.answerTTL = ttl
+	if s.feed != nil {
+		s.head = &feedHead{feed: s.feed, now: s.now, ttl: ttl}
+	}
 	if ttl > 0 {
 		userBudget := cfg.CacheUserGroups
 		if userBudget <= 0 {
@@ -184,6 +189,7 @@ func newServer(cfg Config) (*server, error) {
 		s.users = newUserAnswers(userBudget)
 	}
 	s.groups = newTTLCache[greep.Group](ttl, s.now, 200_000)
+	s.listed = newTTLCache[listedAt](ttl, s.now, 200_000)
 	s.walks = newTTLCache[walked](ttl, s.now, 10_000)
 	s.router = s.routes()
 	return s, nil

@@ -77,10 +77,10 @@ func parseWait(v string) (time.Duration, error) {
 // the list, so every change up to it is in the list (later ones may be too; following
 // from it replays them, which a copy applies as no-ops). "" without a feed.
 func (s *server) listCursor(ctx context.Context) (string, error) {
-	if s.feed == nil {
+	if s.head == nil {
 		return "", nil
 	}
-	l, err := s.feed.ChangeLog(ctx)
+	l, err := s.head.get(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +89,9 @@ func (s *server) listCursor(ctx context.Context) (string, error) {
 
 // listedGroup is s.group for a member list that carries a cursor: the group (whose
 // snapshot version picks the member list) is read from the store after the cursor, not
-// from the short-lived group cache, which may hold a version from before it.
+// from the short-lived group cache, which may hold a version from before it. A group so
+// read is kept with its cursor and used again while the cursor is the same: no change
+// was recorded since, so its members are the same (for up to AnswerTTL, as the head is).
 func (s *server) listedGroup(r *http.Request) (greep.Group, string, error) {
 	cursor, err := s.listCursor(r.Context())
 	if err != nil {
@@ -99,11 +101,24 @@ func (s *server) listedGroup(r *http.Request) (greep.Group, string, error) {
 	if err != nil || cursor == "" {
 		return g, cursor, err
 	}
+	if l, ok := s.listed.get(g.ID); ok && l.cursor == cursor {
+		return l.g, cursor, nil
+	}
 	fresh, err := s.store.Group(r.Context(), g.ID)
 	if errors.Is(err, greep.ErrNotFound) {
 		return greep.Group{}, "", greep.Errorf(greep.ENOTFOUND, "Resource Not Found: groupKey %s", pathParam(r, "groupKey"))
 	}
-	return fresh, cursor, err
+	if err != nil {
+		return greep.Group{}, "", err
+	}
+	s.listed.put(g.ID, listedAt{fresh, cursor})
+	return fresh, cursor, nil
+}
+
+// listedAt is a group read from the store after the feed's cursor.
+type listedAt struct {
+	g      greep.Group
+	cursor string
 }
 
 // v1Changes is /v1/changes' answer.

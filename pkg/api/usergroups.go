@@ -109,14 +109,14 @@ func (c *userAnswers) put(key string, a *userAnswer) {
 
 // current tells whether a may still be served.
 func (s *server) current(ctx context.Context, a *userAnswer) (bool, error) {
-	if s.feed == nil {
+	if s.head == nil {
 		// No feed, no version: the answer is kept for AnswerTTL, as group metadata is.
 		return s.now().Sub(a.made) < s.answerTTL, nil
 	}
 	if s.now().Sub(a.made) >= userGroupsRefresh {
 		return false, nil
 	}
-	l, err := s.feed.ChangeLog(ctx)
+	l, err := s.head.get(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -212,8 +212,8 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 // after the feed's head, so that every change up to the head is in the answer.
 func (s *server) userGroups(ctx context.Context, key string, transitive bool) (*userAnswer, error) {
 	a := &userAnswer{made: s.now(), touches: map[string]bool{}}
-	if s.feed != nil {
-		l, err := s.feed.ChangeLog(ctx)
+	if s.head != nil {
+		l, err := s.head.get(ctx)
 		if err != nil {
 			return nil, err
 		}
