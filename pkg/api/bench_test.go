@@ -32,7 +32,7 @@ const (
 
 type origin struct {
 	url       string
-	coldURL   string // the same API with the answer memo off
+	coldURL   string // the same API with the answer caches off (AnswerTTL < 0)
 	group     string // a group of about 200 members
 	groupSize int
 	user      string // a typical user: direct memberships nearest the mean
@@ -231,8 +231,8 @@ func BenchmarkOriginGroupMembers(b *testing.B) {
 }
 
 // BenchmarkOriginUserGroups: a typical user's transitive groups, served from the answer
-// memo (the steady state of a job polling its users) and computed from the store on
-// every request (memo off); and the same for the user in the most groups.
+// kept by version (the steady state of a job polling its users) and computed from the
+// store on every request (caches off); and the same for the user in the most groups.
 func BenchmarkOriginUserGroups(b *testing.B) {
 	o := loadOrigin(b)
 	for _, u := range []struct{ name, email string }{{"typical", o.user}, {"heaviest", o.heavy}} {

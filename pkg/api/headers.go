@@ -7,7 +7,7 @@ import "net/http"
 // group name as HTML.
 func noSniff(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header()["X-Content-Type-Options"] = nosniffValue
 		next.ServeHTTP(w, r)
 	})
 }
@@ -17,7 +17,16 @@ func noSniff(next http.Handler) http.Handler {
 // hand one client's answer to another, nor a browser keep members on disk.
 func privateAnswers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "private, no-store")
+		w.Header()["Cache-Control"] = privateValue
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Header values set on every answer are shared, not made per request (Header.Set makes a
+// slice each time). A slice of one element with no spare capacity is safe to share: Add
+// appends to a copy.
+var (
+	nosniffValue = []string{"nosniff"}
+	privateValue = []string{"private, no-store"}
+	jsonValue    = []string{"application/json; charset=UTF-8"}
+)

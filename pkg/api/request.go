@@ -135,7 +135,7 @@ func writeParts(w http.ResponseWriter, r *http.Request, etag string, syncedAt ti
 	for _, p := range parts {
 		n += len(p)
 	}
-	h.Set("Content-Type", "application/json; charset=UTF-8")
+	h["Content-Type"] = jsonValue
 	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(http.StatusOK)
 	for _, p := range parts {

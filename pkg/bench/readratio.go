@@ -23,7 +23,7 @@ var readConnections = []int{8, 64}
 // readRounds is how many turns each side takes per endpoint and connection count, the
 // order swapped each round, so that a change in the machine's load during the run falls
 // on both sides.
-const readRounds = 4
+const readRounds = 6
 
 // VsStatic is one endpoint at one connection count, Greep and the static server.
 type VsStatic struct {

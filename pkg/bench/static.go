@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"github.com/greephq/greep/pkg/service"
 )
 
 // A staticServer answers each of a few request URIs with bytes it holds in memory: the
 // status, headers and body Greep answered it with, captured once. It is what the read
-// scenario measures Greep against: the same bytes, through the same net/http server
-// and loopback, with none of the work of finding them.
+// scenario measures Greep against: the same bytes, through a net/http server set up as
+// Greep's is (service.HTTPServer) and the same loopback, with none of the work of
+// finding them.
 type staticServer struct {
 	URL     string
 	answers map[string]staticAnswer
@@ -56,7 +59,9 @@ func captureStatic(ctx context.Context, base, token string, uris []string) (*sta
 		return nil, err
 	}
 	s.URL = "http://" + l.Addr().String()
-	s.srv = &http.Server{Handler: s}
+	// Greep's own server settings (its timeouts arm a deadline per request), so that
+	// the two sides differ only by what Greep does to find the answer.
+	s.srv = service.HTTPServer(s, service.Timeouts{})
 	go s.srv.Serve(l)
 	return s, nil
 }
