@@ -29,8 +29,7 @@ type Applier struct {
 	Store Store
 	Now   func() time.Time
 	Log   *zap.Logger
-	// Changed, when set, is called after a group's members changed (the rules' judge).
-	Changed func(ctx context.Context, groupID string)
+	locks groupLocks
 }
 
 // Apply applies the membership events among events, group by group. Events it does not
@@ -71,26 +70,59 @@ func (a *Applier) group(ctx context.Context, key string, events []greep.Event) e
 	if err != nil {
 		return fmt.Errorf("provisional apply to %s: %w", key, err)
 	}
+	defer a.locks.lock(g.ID)()
+	for attempt := 1; ; attempt++ {
+		res, err := a.plan(ctx, g, events, attempt == 1)
+		if err != nil || len(res.Applied) == 0 {
+			return err
+		}
+		// A read stored meanwhile (by the directory worker, which does not take this
+		// process's lock) is Google's newer answer: plan again on it rather than put the
+		// older snapshot back. What is left is the moment between this check and the write,
+		// and the next read repairs that.
+		cur, err := a.Store.Group(ctx, g.ID)
+		if err != nil {
+			return fmt.Errorf("provisional apply to %s: %w", g.Email, err)
+		}
+		if (!cur.MembersSyncedAt.Equal(g.MembersSyncedAt) || cur.MembersETag != g.MembersETag) && attempt < maxAttempts {
+			g = cur
+			continue
+		}
+		return a.write(ctx, g, res)
+	}
+}
+
+// maxAttempts bounds the plans of one group's events when reads keep landing between the
+// plan and its write.
+const maxAttempts = 3
+
+// plan reads g's snapshot and marks and plans events on them, logging the skipped events
+// once.
+func (a *Applier) plan(ctx context.Context, g greep.Group, events []greep.Event, log bool) (Result, error) {
 	members, err := a.Store.Members(ctx, g.ID)
 	if err != nil {
-		return fmt.Errorf("provisional apply to %s: %w", key, err)
+		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
 	marks, err := Load(ctx, a.Store, g.ID)
 	if err != nil {
-		return fmt.Errorf("provisional apply to %s: %w", key, err)
+		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
 	known, err := a.known(ctx, members, events)
 	if err != nil {
-		return fmt.Errorf("provisional apply to %s: %w", key, err)
+		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
 	res := Plan(Input{Group: g, Members: members, Marks: marks, Events: events, Known: known, Now: a.Now()})
-	for _, s := range res.Skipped {
-		a.Log.Info("provisional change not applied", zap.String("group", g.Email), zap.String("member", s.Event.Member),
-			zap.String("event", s.Event.Event), zap.String("activityId", s.Event.ID), zap.String("reason", s.Reason))
+	if log {
+		for _, s := range res.Skipped {
+			a.Log.Info("provisional change not applied", zap.String("group", g.Email), zap.String("member", s.Event.Member),
+				zap.String("event", s.Event.Event), zap.String("activityId", s.Event.ID), zap.String("reason", s.Reason))
+		}
 	}
-	if len(res.Applied) == 0 {
-		return nil
-	}
+	return res, nil
+}
+
+// write stores a plan: the marks, then the snapshot.
+func (a *Applier) write(ctx context.Context, g greep.Group, res Result) error {
 	// The marks go first: a reader that renders the old snapshot with them in between
 	// flags nothing wrong for long, one that renders the new snapshot without them would
 	// keep a confirmed-looking member until the next version.
@@ -110,9 +142,6 @@ func (a *Applier) group(ctx context.Context, key string, events []greep.Event) e
 	// The last read's time stays: it is what later events are ordered against.
 	if err := a.Store.ReplaceMembers(ctx, g.ID, res.Members, ETag(g.MembersETag, res.Marks), g.MembersSyncedAt); err != nil {
 		return fmt.Errorf("provisional apply to %s: %w", g.Email, err)
-	}
-	if a.Changed != nil {
-		a.Changed(ctx, g.ID)
 	}
 	return nil
 }
