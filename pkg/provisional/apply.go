@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,16 +27,17 @@ type Store interface {
 
 // Applier applies notifications' membership events to the cache, provisionally.
 type Applier struct {
-	Store Store
-	Now   func() time.Time
-	Log   *zap.Logger
-	locks groupLocks
+	Store   Store
+	Now     func() time.Time
+	Log     *zap.Logger
+	batches batches
 }
 
-// Apply applies the membership events among events, group by group. Events it does not
-// apply (unknown group, malformed, older than the group's last read, superseded) are
-// logged with their activity id; the debounced read runs for them all the same.
-func (a *Applier) Apply(ctx context.Context, events []greep.Event) error {
+// Apply queues the membership events among events to be applied, group by group, and
+// returns without waiting (Flush waits). Events it does not apply (unknown group,
+// malformed, older than the group's last read, superseded) are logged with their activity
+// id, and so is a failure; the debounced read runs for them all the same.
+func (a *Applier) Apply(ctx context.Context, events []greep.Event) {
 	byGroup := map[string][]greep.Event{}
 	var order []string
 	for _, e := range events {
@@ -48,16 +50,22 @@ func (a *Applier) Apply(ctx context.Context, events []greep.Event) error {
 		}
 		byGroup[g] = append(byGroup[g], e)
 	}
-	var errs []error
+	// The work outlives this request: only its values (the logger's fields) go with it.
+	bctx := context.WithoutCancel(ctx)
+	now := a.Now()
 	for _, g := range order {
-		if err := a.group(ctx, g, byGroup[g]); err != nil {
-			errs = append(errs, err)
-		}
+		a.batches.add(g, byGroup[g], now, func(key string, events []greep.Event, accepted map[string]time.Time) {
+			if err := a.group(bctx, key, events, accepted); err != nil {
+				a.Log.Error("provisional apply failed; the debounced read will bring the change", zap.String("group", key), zap.Error(err))
+			}
+		})
 	}
-	return errors.Join(errs...)
 }
 
-func (a *Applier) group(ctx context.Context, key string, events []greep.Event) error {
+// Flush waits until every queued event is applied (or failed).
+func (a *Applier) Flush() { a.batches.wait() }
+
+func (a *Applier) group(ctx context.Context, key string, events []greep.Event, accepted map[string]time.Time) error {
 	if key == "" {
 		a.skipped(events, "no group")
 		return nil
@@ -70,9 +78,8 @@ func (a *Applier) group(ctx context.Context, key string, events []greep.Event) e
 	if err != nil {
 		return fmt.Errorf("provisional apply to %s: %w", key, err)
 	}
-	defer a.locks.lock(g.ID)()
 	for attempt := 1; ; attempt++ {
-		res, err := a.plan(ctx, g, events, attempt == 1)
+		res, err := a.plan(ctx, g, events, accepted, attempt == 1)
 		if err != nil || len(res.Applied) == 0 {
 			return err
 		}
@@ -98,7 +105,13 @@ const maxAttempts = 3
 
 // plan reads g's snapshot and marks and plans events on them, logging the skipped events
 // once.
-func (a *Applier) plan(ctx context.Context, g greep.Group, events []greep.Event, log bool) (Result, error) {
+func (a *Applier) plan(ctx context.Context, g greep.Group, events []greep.Event, accepted map[string]time.Time, log bool) (Result, error) {
+	in := Input{Group: g, Events: events, Now: a.Now(), Accepted: accepted}
+	if !slices.ContainsFunc(events, func(e greep.Event) bool { return e.Time.After(g.MembersSyncedAt) }) {
+		// A read came first (the applier is behind, or the notification late): nothing
+		// will apply, so nothing more is read. This is what lets a busy applier catch up.
+		return a.logged(g, Plan(in), log), nil
+	}
 	members, err := a.Store.Members(ctx, g.ID)
 	if err != nil {
 		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
@@ -107,18 +120,24 @@ func (a *Applier) plan(ctx context.Context, g greep.Group, events []greep.Event,
 	if err != nil {
 		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
-	known, err := a.known(ctx, members, events)
+	known, err := a.known(ctx, members, g.MembersSyncedAt, events)
 	if err != nil {
 		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
-	res := Plan(Input{Group: g, Members: members, Marks: marks, Events: events, Known: known, Now: a.Now()})
+	in.Members, in.Marks, in.Known = members, marks, known
+	return a.logged(g, Plan(in), log), nil
+}
+
+// logged logs res's skipped events (when log) and returns res.
+func (a *Applier) logged(g greep.Group, res Result, log bool) Result {
 	if log {
 		for _, s := range res.Skipped {
 			a.Log.Info("provisional change not applied", zap.String("group", g.Email), zap.String("member", s.Event.Member),
-				zap.String("event", s.Event.Event), zap.String("activityId", s.Event.ID), zap.String("reason", s.Reason))
+				zap.String("event", s.Event.Event), zap.String("activityId", s.Event.ID), zap.String("reason", s.Reason),
+				zap.Time("eventTime", s.Event.Time), zap.Time("lastRead", g.MembersSyncedAt))
 		}
 	}
-	return res, nil
+	return res
 }
 
 // write stores a plan: the marks, then the snapshot.
@@ -147,11 +166,11 @@ func (a *Applier) write(ctx context.Context, g greep.Group, res Result) error {
 }
 
 // known looks up the members the events name that are not in the group yet.
-func (a *Applier) known(ctx context.Context, members []greep.Member, events []greep.Event) (map[string]greep.Member, error) {
+func (a *Applier) known(ctx context.Context, members []greep.Member, lastRead time.Time, events []greep.Event) (map[string]greep.Member, error) {
 	out := map[string]greep.Member{}
 	for _, e := range events {
 		k := fold(e.Member)
-		if _, done := out[k]; done || !strings.Contains(k, "@") || find(members, k) >= 0 {
+		if _, done := out[k]; done || !e.Time.After(lastRead) || !strings.Contains(k, "@") || find(members, k) >= 0 {
 			continue
 		}
 		u, err := a.Store.User(ctx, k)
