@@ -87,8 +87,8 @@ func (w *watcher) poll(ctx context.Context) error {
 		return nil
 	}
 	now := w.now()
-	members := map[string][]greep.Member{}
-	marks := map[string]provisional.Marks{}
+	members := map[string]map[string]bool{}
+	marks := map[string]map[string]provisional.Mark{}
 	seen := map[int]bool{}
 	shown := map[int]time.Duration{} // seen provisional: accepted to visible
 	for i, c := range pending {
@@ -144,7 +144,7 @@ func (w *watcher) poll(ctx context.Context) error {
 	return nil
 }
 
-func (w *watcher) visible(ctx context.Context, c change, members map[string][]greep.Member) (bool, error) {
+func (w *watcher) visible(ctx context.Context, c change, members map[string]map[string]bool) (bool, error) {
 	if c.field != "" {
 		s, err := w.store.Settings(ctx, c.groupEmail)
 		if errors.Is(err, greep.ErrNotFound) {
@@ -155,43 +155,43 @@ func (w *watcher) visible(ctx context.Context, c change, members map[string][]gr
 		}
 		return s.Settings[c.field] == c.value && !s.ReadAt.Before(c.at), nil
 	}
-	ms, ok := members[c.groupID]
+	// A set per group and poll: a poll checks every pending change, up to a burst's
+	// thousand, against groups of hundreds of members, and runs every 10 ms.
+	set, ok := members[c.groupID]
 	if !ok {
-		var err error
-		ms, err = w.store.Members(ctx, c.groupID)
+		ms, err := w.store.Members(ctx, c.groupID)
 		if err != nil && !errors.Is(err, greep.ErrNotFound) {
 			return false, err
 		}
-		members[c.groupID] = ms
-	}
-	has := false
-	for _, m := range ms {
-		if strings.EqualFold(m.Email, c.member) {
-			has = true
-			break
+		set = make(map[string]bool, len(ms))
+		for _, m := range ms {
+			set[strings.ToLower(m.Email)] = true
 		}
+		members[c.groupID] = set
 	}
-	return has != c.removed, nil
+	return set[strings.ToLower(c.member)] != c.removed, nil
 }
 
 // mark returns the provisional mark a visible membership change shows under (nil once
 // Google's read confirmed it, and for settings changes).
-func (w *watcher) mark(ctx context.Context, c change, marks map[string]provisional.Marks) (*provisional.Mark, error) {
+func (w *watcher) mark(ctx context.Context, c change, marks map[string]map[string]provisional.Mark) (*provisional.Mark, error) {
 	if c.field != "" {
 		return nil, nil
 	}
-	ms, ok := marks[c.groupID]
+	byMember, ok := marks[c.groupID]
 	if !ok {
-		var err error
-		if ms, err = provisional.Load(ctx, w.store, c.groupID); err != nil {
+		ms, err := provisional.Load(ctx, w.store, c.groupID)
+		if err != nil {
 			return nil, err
 		}
-		marks[c.groupID] = ms
-	}
-	for i, m := range ms.Members {
-		if strings.EqualFold(m.Member, c.member) && m.Present != c.removed {
-			return &ms.Members[i], nil
+		byMember = make(map[string]provisional.Mark, len(ms.Members))
+		for _, m := range ms.Members {
+			byMember[strings.ToLower(m.Member)] = m
 		}
+		marks[c.groupID] = byMember
+	}
+	if m, ok := byMember[strings.ToLower(c.member)]; ok && m.Present != c.removed {
+		return &m, nil
 	}
 	return nil, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,17 +27,17 @@ type Store interface {
 
 // Applier applies notifications' membership events to the cache, provisionally.
 type Applier struct {
-	Store Store
-	Now   func() time.Time
-	Log   *zap.Logger
-	// Changed, when set, is called after a group's members changed (the rules' judge).
-	Changed func(ctx context.Context, groupID string)
+	Store   Store
+	Now     func() time.Time
+	Log     *zap.Logger
+	batches batches
 }
 
-// Apply applies the membership events among events, group by group. Events it does not
-// apply (unknown group, malformed, older than the group's last read, superseded) are
-// logged with their activity id; the debounced read runs for them all the same.
-func (a *Applier) Apply(ctx context.Context, events []greep.Event) error {
+// Apply queues the membership events among events to be applied, group by group, and
+// returns without waiting (Flush waits). Events it does not apply (unknown group,
+// malformed, older than the group's last read, superseded) are logged with their activity
+// id, and so is a failure; the debounced read runs for them all the same.
+func (a *Applier) Apply(ctx context.Context, events []greep.Event) {
 	byGroup := map[string][]greep.Event{}
 	var order []string
 	for _, e := range events {
@@ -49,16 +50,22 @@ func (a *Applier) Apply(ctx context.Context, events []greep.Event) error {
 		}
 		byGroup[g] = append(byGroup[g], e)
 	}
-	var errs []error
+	// The work outlives this request: only its values (the logger's fields) go with it.
+	bctx := context.WithoutCancel(ctx)
+	now := a.Now()
 	for _, g := range order {
-		if err := a.group(ctx, g, byGroup[g]); err != nil {
-			errs = append(errs, err)
-		}
+		a.batches.add(g, byGroup[g], now, func(key string, events []greep.Event, accepted map[string]time.Time) {
+			if err := a.group(bctx, key, events, accepted); err != nil {
+				a.Log.Error("provisional apply failed; the debounced read will bring the change", zap.String("group", key), zap.Error(err))
+			}
+		})
 	}
-	return errors.Join(errs...)
 }
 
-func (a *Applier) group(ctx context.Context, key string, events []greep.Event) error {
+// Flush waits until every queued event is applied (or failed).
+func (a *Applier) Flush() { a.batches.wait() }
+
+func (a *Applier) group(ctx context.Context, key string, events []greep.Event, accepted map[string]time.Time) error {
 	if key == "" {
 		a.skipped(events, "no group")
 		return nil
@@ -71,26 +78,70 @@ func (a *Applier) group(ctx context.Context, key string, events []greep.Event) e
 	if err != nil {
 		return fmt.Errorf("provisional apply to %s: %w", key, err)
 	}
+	for attempt := 1; ; attempt++ {
+		res, err := a.plan(ctx, g, events, accepted, attempt == 1)
+		if err != nil || len(res.Applied) == 0 {
+			return err
+		}
+		// A read stored meanwhile (by the directory worker, which does not take this
+		// process's lock) is Google's newer answer: plan again on it rather than put the
+		// older snapshot back. What is left is the moment between this check and the write,
+		// and the next read repairs that.
+		cur, err := a.Store.Group(ctx, g.ID)
+		if err != nil {
+			return fmt.Errorf("provisional apply to %s: %w", g.Email, err)
+		}
+		if (!cur.MembersSyncedAt.Equal(g.MembersSyncedAt) || cur.MembersETag != g.MembersETag) && attempt < maxAttempts {
+			g = cur
+			continue
+		}
+		return a.write(ctx, g, res)
+	}
+}
+
+// maxAttempts bounds the plans of one group's events when reads keep landing between the
+// plan and its write.
+const maxAttempts = 3
+
+// plan reads g's snapshot and marks and plans events on them, logging the skipped events
+// once.
+func (a *Applier) plan(ctx context.Context, g greep.Group, events []greep.Event, accepted map[string]time.Time, log bool) (Result, error) {
+	in := Input{Group: g, Events: events, Now: a.Now(), Accepted: accepted}
+	if !slices.ContainsFunc(events, func(e greep.Event) bool { return e.Time.After(g.MembersSyncedAt) }) {
+		// A read came first (the applier is behind, or the notification late): nothing
+		// will apply, so nothing more is read. This is what lets a busy applier catch up.
+		return a.logged(g, Plan(in), log), nil
+	}
 	members, err := a.Store.Members(ctx, g.ID)
 	if err != nil {
-		return fmt.Errorf("provisional apply to %s: %w", key, err)
+		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
 	marks, err := Load(ctx, a.Store, g.ID)
 	if err != nil {
-		return fmt.Errorf("provisional apply to %s: %w", key, err)
+		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
-	known, err := a.known(ctx, members, events)
+	known, err := a.known(ctx, members, g.MembersSyncedAt, events)
 	if err != nil {
-		return fmt.Errorf("provisional apply to %s: %w", key, err)
+		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
-	res := Plan(Input{Group: g, Members: members, Marks: marks, Events: events, Known: known, Now: a.Now()})
-	for _, s := range res.Skipped {
-		a.Log.Info("provisional change not applied", zap.String("group", g.Email), zap.String("member", s.Event.Member),
-			zap.String("event", s.Event.Event), zap.String("activityId", s.Event.ID), zap.String("reason", s.Reason))
+	in.Members, in.Marks, in.Known = members, marks, known
+	return a.logged(g, Plan(in), log), nil
+}
+
+// logged logs res's skipped events (when log) and returns res.
+func (a *Applier) logged(g greep.Group, res Result, log bool) Result {
+	if log {
+		for _, s := range res.Skipped {
+			a.Log.Info("provisional change not applied", zap.String("group", g.Email), zap.String("member", s.Event.Member),
+				zap.String("event", s.Event.Event), zap.String("activityId", s.Event.ID), zap.String("reason", s.Reason),
+				zap.Time("eventTime", s.Event.Time), zap.Time("lastRead", g.MembersSyncedAt))
+		}
 	}
-	if len(res.Applied) == 0 {
-		return nil
-	}
+	return res
+}
+
+// write stores a plan: the marks, then the snapshot.
+func (a *Applier) write(ctx context.Context, g greep.Group, res Result) error {
 	// The marks go first: a reader that renders the old snapshot with them in between
 	// flags nothing wrong for long, one that renders the new snapshot without them would
 	// keep a confirmed-looking member until the next version.
@@ -111,18 +162,15 @@ func (a *Applier) group(ctx context.Context, key string, events []greep.Event) e
 	if err := a.Store.ReplaceMembers(ctx, g.ID, res.Members, ETag(g.MembersETag, res.Marks), g.MembersSyncedAt); err != nil {
 		return fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
-	if a.Changed != nil {
-		a.Changed(ctx, g.ID)
-	}
 	return nil
 }
 
 // known looks up the members the events name that are not in the group yet.
-func (a *Applier) known(ctx context.Context, members []greep.Member, events []greep.Event) (map[string]greep.Member, error) {
+func (a *Applier) known(ctx context.Context, members []greep.Member, lastRead time.Time, events []greep.Event) (map[string]greep.Member, error) {
 	out := map[string]greep.Member{}
 	for _, e := range events {
 		k := fold(e.Member)
-		if _, done := out[k]; done || !strings.Contains(k, "@") || find(members, k) >= 0 {
+		if _, done := out[k]; done || !e.Time.After(lastRead) || !strings.Contains(k, "@") || find(members, k) >= 0 {
 			continue
 		}
 		u, err := a.Store.User(ctx, k)

@@ -33,8 +33,10 @@ type Input struct {
 	// are not in the group yet (ID, Email, Type, Status); any other address added is an
 	// outside user.
 	Known map[string]greep.Member
-	// Now is when the notification is accepted.
-	Now time.Time
+	// Now is when the notification is accepted; Accepted, when it names an event's id,
+	// is when that event's notification was (the events of several, applied together).
+	Now      time.Time
+	Accepted map[string]time.Time
 }
 
 // Skip is an event not applied, and why.
@@ -94,7 +96,11 @@ func Plan(in Input) Result {
 			res.Skipped = append(res.Skipped, Skip{e, SkipUnknown})
 			continue
 		}
-		mark := Mark{Member: member, Present: x.Present, Role: x.Role, EventTime: e.Time, ActivityID: e.ID, Actor: e.Actor, AcceptedAt: in.Now}
+		accepted, ok := in.Accepted[e.ID]
+		if !ok {
+			accepted = in.Now
+		}
+		mark := Mark{Member: member, Present: x.Present, Role: x.Role, EventTime: e.Time, ActivityID: e.ID, Actor: e.Actor, AcceptedAt: accepted}
 		switch {
 		case !x.Present && i >= 0:
 			res.Members = slices.Delete(res.Members, i, i+1)

@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -17,15 +18,15 @@ import (
 
 // provisionalFixture is the webhook with provisional apply on, over a cached group
 // eng@example.com (read at t0) holding alice.
-func provisionalFixture(t *testing.T) (*fixture, *observer.ObservedLogs) {
+func provisionalFixture(t *testing.T) (*provisionalFix, *observer.ObservedLogs) {
 	t.Helper()
 	ctx := context.Background()
 	core, logs := observer.New(zap.InfoLevel)
 	f := &fixture{store: newMemStore(), queue: &queuetest.Queue{}, clock: &clock{t: t0.Add(time.Minute)}}
 	f.store.putChannels(t, liveChannel)
 	log := zap.New(core)
-	f.h = New(f.store, f.queue, Config{Debounce: 2 * time.Minute, Now: f.clock.Now, Log: log,
-		Provisional: &provisional.Applier{Store: f.store, Now: f.clock.Now, Log: log}})
+	ap := &provisional.Applier{Store: f.store, Now: f.clock.Now, Log: log}
+	f.h = New(f.store, f.queue, Config{Debounce: 2 * time.Minute, Now: f.clock.Now, Log: log, Provisional: ap})
 	if err := f.store.PutGroups(ctx, []greep.Group{{ID: "g-eng", Email: "eng@example.com", ETag: "e1"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -33,10 +34,22 @@ func provisionalFixture(t *testing.T) (*fixture, *observer.ObservedLogs) {
 	if err := f.store.ReplaceMembers(ctx, "g-eng", []greep.Member{alice}, "e1", t0); err != nil {
 		t.Fatal(err)
 	}
-	return f, logs
+	return &provisionalFix{fixture: f, applier: ap}, logs
 }
 
-func (f *fixture) members(t *testing.T) []string {
+// provisionalFix serves a notification and waits for what it applies.
+type provisionalFix struct {
+	*fixture
+	applier *provisional.Applier
+}
+
+func (f *provisionalFix) serve(r *http.Request) *httptest.ResponseRecorder {
+	w := f.fixture.serve(r)
+	f.applier.Flush()
+	return w
+}
+
+func (f *provisionalFix) members(t *testing.T) []string {
 	t.Helper()
 	ms, err := f.store.Members(context.Background(), "g-eng")
 	if err != nil {
@@ -49,7 +62,7 @@ func (f *fixture) members(t *testing.T) []string {
 	return out
 }
 
-func (f *fixture) refreshes(t *testing.T) int {
+func (f *provisionalFix) refreshes(t *testing.T) int {
 	n := 0
 	for _, task := range f.queue.Accepted() {
 		if task.Path == tasks.PathDirectoryRefresh {

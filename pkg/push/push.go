@@ -80,9 +80,10 @@ type Config struct {
 	Provisional Applier
 }
 
-// Applier applies events' effect to the cache before Google's read confirms it.
+// Applier applies events' effect to the cache before Google's read confirms it, without
+// holding up the answer (it logs what fails).
 type Applier interface {
-	Apply(ctx context.Context, events []greep.Event) error
+	Apply(ctx context.Context, events []greep.Event)
 }
 
 // Observer is told the outcome of every notification: "accepted" (reason ""), "refused"

@@ -40,17 +40,15 @@ func (h *Handler) Record(ctx context.Context, events []greep.Event) (int, error)
 		}
 	}
 	// Applied after the read is scheduled, and only from new events: a notification
-	// replayed later applies nothing. A failure here costs freshness, not correctness (the
-	// read is on its way), so it is logged rather than answered with a 5xx, whose
-	// redelivery would apply nothing anyway.
+	// replayed later applies nothing. A failure costs freshness, not correctness (the read
+	// is on its way), so the applier logs it rather than answer a 5xx, whose redelivery
+	// would apply nothing anyway.
 	switch {
 	case h.applier == nil || len(events) == 0:
 	case !open:
 		h.log.Info("events recorded before: nothing applied provisionally", zap.Int("events", len(events)), zap.String("activityId", events[0].ID))
 	default:
-		if err := h.applier.Apply(ctx, events); err != nil {
-			h.log.Error("provisional apply failed; the debounced read will bring the change", zap.Error(err))
-		}
+		h.applier.Apply(ctx, events)
 	}
 	return added, nil
 }
