@@ -76,6 +76,7 @@ type Store struct {
 	db      *bbolt.DB
 	cache   readCache
 	changed cache.Signal
+	writes  cache.WriteCounter
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -151,7 +152,16 @@ func (s *Store) view(fn func(*bbolt.Tx) error) (err error) {
 
 func (s *Store) update(fn func(*bbolt.Tx) error) (err error) {
 	defer recoverCorrupt(&err)
+	s.writes.Tx(0)
 	return s.db.Update(fn)
+}
+
+// WriteStats reports the write transactions (Update calls) and the pages they wrote.
+func (s *Store) WriteStats() greep.WriteStats {
+	st := s.writes.Stats()
+	db := s.db.Stats()
+	st.PageWrites = db.TxStats.GetWrite()
+	return st
 }
 
 func recoverCorrupt(err *error) {
