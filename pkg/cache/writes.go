@@ -28,3 +28,50 @@ func (c *WriteCounter) Entities(n int) { c.entities.Add(int64(n)) }
 func (c *WriteCounter) Stats() greep.WriteStats {
 	return greep.WriteStats{Transactions: c.tx.Load(), EntityWrites: c.entities.Load()}
 }
+
+// CheckWrites applies to a unit of work the checks each store method applies to its
+// arguments, so Commit accepts and refuses what the methods do, with the same codes.
+func CheckWrites(w *greep.Writes) error {
+	for _, m := range w.Members {
+		if err := CheckKey("group id", m.GroupID); err != nil {
+			return err
+		}
+	}
+	for _, m := range w.Marks {
+		if err := CheckRecord(m.Kind, m.ID, m.Data); err != nil {
+			return err
+		}
+		if m.Counter != "" {
+			if err := CheckKey("counter name", m.Counter); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range w.Counts {
+		if err := CheckKey("counter name", c.Name); err != nil {
+			return err
+		}
+	}
+	for _, r := range w.Puts {
+		if err := CheckRecord(r.Kind, r.ID, r.Data); err != nil {
+			return err
+		}
+	}
+	for _, r := range w.Deletes {
+		if err := CheckRecord(r.Kind, r.ID, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckRecord applies the RecordStore methods' checks.
+func CheckRecord(kind, id string, data []byte) error {
+	if err := CheckKey("record kind", kind); err != nil {
+		return err
+	}
+	if err := CheckKey("record id", id); err != nil {
+		return err
+	}
+	return CheckSize("record "+kind+"/"+id, len(data))
+}

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/greephq/greep/pkg/greep"
+import (
+	"context"
+
+	"github.com/greephq/greep/pkg/greep"
+)
 
 // WriteStats passes on the instrumented store's write counts (the bench reads them), or
 // zero when it keeps none.
@@ -9,4 +13,9 @@ func (c *countingStore) WriteStats() greep.WriteStats {
 		return w.WriteStats()
 	}
 	return greep.WriteStats{}
+}
+
+// Commit counts a failed unit of work as a store error, as the other writes are.
+func (c *countingStore) Commit(ctx context.Context, w *greep.Writes) error {
+	return c.check(ctx, "Commit", c.Store.Commit(ctx, w))
 }

@@ -1021,7 +1021,7 @@ func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time, limit int) (i
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	if err := s.client.DeleteMulti(ctx, keys); err != nil {
+	if err := s.deleteMulti(ctx, keys); err != nil {
 		return 0, wrap(err, "prune events")
 	}
 	return len(keys), nil
@@ -1232,19 +1232,9 @@ func (s *Store) recordKey(kind, id string) *ds.Key {
 	return s.key(kindRecord, id, s.key(kindRecordKind, kind, nil))
 }
 
-func checkRecord(kind, id string, data []byte) error {
-	if err := cache.CheckKey("record kind", kind); err != nil {
-		return err
-	}
-	if err := cache.CheckKey("record id", id); err != nil {
-		return err
-	}
-	return cache.CheckSize("record "+kind+"/"+id, len(data))
-}
-
 // CreateRecord implements greep.RecordStore.
 func (s *Store) CreateRecord(ctx context.Context, kind, id string, data []byte) error {
-	if err := checkRecord(kind, id, data); err != nil {
+	if err := cache.CheckRecord(kind, id, data); err != nil {
 		return err
 	}
 	k := s.recordKey(kind, id)
@@ -1264,7 +1254,7 @@ func (s *Store) CreateRecord(ctx context.Context, kind, id string, data []byte) 
 
 // PutRecord implements greep.RecordStore.
 func (s *Store) PutRecord(ctx context.Context, kind, id string, data []byte) error {
-	if err := checkRecord(kind, id, data); err != nil {
+	if err := cache.CheckRecord(kind, id, data); err != nil {
 		return err
 	}
 	_, err := s.put(ctx, s.recordKey(kind, id), &blobEntity{Data: data})
@@ -1273,7 +1263,7 @@ func (s *Store) PutRecord(ctx context.Context, kind, id string, data []byte) err
 
 // DeleteRecord implements greep.RecordStore.
 func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
-	if err := checkRecord(kind, id, nil); err != nil {
+	if err := cache.CheckRecord(kind, id, nil); err != nil {
 		return err
 	}
 	err := s.delete(ctx, s.recordKey(kind, id))
@@ -1289,7 +1279,7 @@ const maxDeleteMulti = 500
 // DeleteRecords implements greep.RecordStore: one DeleteMulti per 500 ids.
 func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) error {
 	for _, id := range ids {
-		if err := checkRecord(kind, id, nil); err != nil {
+		if err := cache.CheckRecord(kind, id, nil); err != nil {
 			return err
 		}
 	}
@@ -1299,7 +1289,7 @@ func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) er
 		for i, id := range ids[:n] {
 			keys[i] = s.recordKey(kind, id)
 		}
-		if err := s.client.DeleteMulti(ctx, keys); err != nil && !allNoSuchEntity(err) {
+		if err := s.deleteMulti(ctx, keys); err != nil && !allNoSuchEntity(err) {
 			return wrap(err, "delete %d records of %s", n, kind)
 		}
 		ids = ids[n:]
