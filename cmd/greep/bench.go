@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/greephq/greep/pkg/bench"
 )
@@ -16,6 +17,7 @@ import (
 // scenarios are the benchmark scenarios `greep bench` knows.
 var scenarios = map[string]func(context.Context, bench.Options) (*bench.Result, error){
 	"full-sync":      bench.FullSync,
+	"floor":          bench.FloorScenario,
 	"read":           bench.Read,
 	"during-sync":    bench.DuringSync,
 	"push":           bench.Push,
@@ -34,12 +36,12 @@ var clusterScenarios = map[string]func(context.Context, bench.Options) (*bench.R
 }
 
 // scenarioOrder is the order `greep bench` without --scenario runs them in.
-var scenarioOrder = []string{"full-sync", "read", "during-sync", "push", "settings-sweep", "day", "faults", "backfill", "rest"}
+var scenarioOrder = []string{"full-sync", "floor", "read", "during-sync", "push", "settings-sweep", "day", "faults", "backfill", "rest"}
 
 func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("greep bench", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
-	scenario := fs.String("scenario", "", "scenario to run: full-sync, read, during-sync, push, settings-sweep, day, faults, backfill or rest (every one if empty)")
+	scenario := fs.String("scenario", "", "scenario to run: "+strings.Join(scenarioOrder, ", ")+" (every one if empty)")
 	o := bench.Options{Seed: 1, QueuesFile: "queues.yaml"}
 	fs.IntVar(&o.Users, "users", 500, "users of the generated tenant (the origin has 5000)")
 	fs.IntVar(&o.Groups, "groups", 1000, "groups of the generated tenant (the origin has 45000)")

@@ -118,6 +118,7 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer app.Close(context.Background())
+	writesBefore := storeWrites(app.Store)
 	pushed, err := probePush(ctx, app, srv.Sim)
 	if err != nil {
 		return nil, err
@@ -125,6 +126,7 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 	if err := waitFinished(ctx, app); err != nil {
 		return nil, err
 	}
+	writesAfter := storeWrites(app.Store)
 	p, _, err := app.Directory.Progress(ctx)
 	if err != nil {
 		return nil, err
@@ -151,6 +153,7 @@ func FullSync(ctx context.Context, o Options) (*Result, error) {
 	if ratio, ok := wallRatio(res.SimulatedSeconds, calls, usableRate(app.Queues, workspacesim.APIDirectory)); ok {
 		res.Figures["wallRatio"] = ratio
 	}
+	perCall(res.Figures, writesBefore, writesAfter, calls)
 
 	truth, err := srv.Sim.Truth("")
 	if err != nil {

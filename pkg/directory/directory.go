@@ -10,6 +10,7 @@ package directory
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,7 @@ type Store interface {
 	AddEvents(ctx context.Context, events []greep.Event) (int, error)
 	greep.StateStore
 	greep.RecordStore
+	greep.Committer
 }
 
 // Config wires a Worker.
@@ -105,6 +107,9 @@ type Worker struct {
 	pub    publisher
 	// waited is the quota reset (Unix ns) this process last recorded a wait for.
 	waited atomic.Int64
+	// finishing holds the units of work that will check for the sweep's end once
+	// committed (writes.go).
+	finishing sync.Map
 }
 
 // New returns a Worker; it needs a store, a Directory client and a queue.

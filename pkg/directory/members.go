@@ -107,7 +107,7 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 		if members, err = w.cfg.Store.Members(ctx, t.Group.ID); err != nil {
 			return fmt.Errorf("reading members of %s: %w", t.Group.Email, err)
 		}
-	} else if lagging, err = w.storeRead(ctx, t.Group, members, t.ReadAt, w.lastPoll(t.Refresh)); err != nil {
+	} else if lagging, err = w.storeRead(w.storeCtx(ctx, t), t.Group, members, t.ReadAt, w.lastPoll(t.Refresh)); err != nil {
 		return err
 	}
 	if t.Page > 0 {
@@ -134,6 +134,16 @@ func (w *Worker) runDone(ctx context.Context, t MembersPage, members []greep.Mem
 		return w.groupDone(ctx, t.Generation, t.Group.ID)
 	}
 	return nil
+}
+
+// storeCtx is the context a run's list is stored with: a sweep's one-page list goes to
+// the run's unit of work; a longer one (its run marker must follow the swap) and a
+// refresh's (its expectations are checked against the store) are written at once.
+func (w *Worker) storeCtx(ctx context.Context, t MembersPage) context.Context {
+	if t.Generation > 0 && t.Page == 0 {
+		return ctx
+	}
+	return queue.WithBatch(ctx, nil)
 }
 
 func stageID(run string, page int) string { return fmt.Sprintf("%s/%06d", run, page) }

@@ -23,7 +23,8 @@ func (w *Worker) storeRead(ctx context.Context, g greep.Group, read []greep.Memb
 		return nil, fmt.Errorf("provisional changes of %s: %w", g.Email, err)
 	}
 	if len(marks.Members) == 0 {
-		if err := w.cfg.Store.ReplaceMembers(ctx, g.ID, read, g.ETag, readAt); err != nil {
+		// The common case: into the run's unit of work, if ctx has one (writes.go).
+		if err := w.replaceMembers(ctx, g.ID, read, g.ETag, readAt); err != nil {
 			return nil, fmt.Errorf("storing members of %s: %w", g.Email, err)
 		}
 		return nil, nil

@@ -75,17 +75,6 @@ func (w *Worker) Progress(ctx context.Context) (syncplan.Progress, Sweep, error)
 	return p, s, nil
 }
 
-// countCall records one Directory call of sweep gen (refreshes, gen 0, are counted by the
-// budget guard's daily count only: one store write per call is enough).
-func (w *Worker) countCall(ctx context.Context, gen int64) {
-	if gen <= 0 {
-		return
-	}
-	if _, err := w.cfg.Store.AddCount(ctx, counter(gen, "calls"), 1); err != nil {
-		w.log.Warn("counting a call", zap.Error(err))
-	}
-}
-
 // once creates a marker record and reports whether this call created it: the guard that
 // keeps a task run twice from counting twice.
 func (w *Worker) once(ctx context.Context, kind, id string, data []byte) (bool, error) {
@@ -104,13 +93,9 @@ func markerID(gen int64, id string) string { return strconv.FormatInt(gen, 10) +
 // groupDone counts a group of sweep gen as done (once), and closes the sweep when it was
 // the last.
 func (w *Worker) groupDone(ctx context.Context, gen int64, groupID string) error {
-	id := markerID(gen, groupID)
-	first, err := w.once(ctx, kindDone, id, []byte("1"))
-	if err != nil || !first {
+	deferred, first, err := w.mark(ctx, gen, kindDone, markerID(gen, groupID), []byte("1"), counter(gen, "done"), 1)
+	if err != nil || deferred || !first {
 		return err
-	}
-	if err := w.addCount(ctx, counter(gen, "done"), 1, kindDone, id); err != nil {
-		return fmt.Errorf("counting group %s done: %w", groupID, err)
 	}
 	return w.maybeFinish(ctx, gen)
 }

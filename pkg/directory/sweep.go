@@ -153,6 +153,9 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 	}
 	// The page marker holds the page's count, so Resume can recount the total, and its
 	// groups and next page, so a stalled sweep can re-issue what was lost (reissue).
+	// The last page's is written at once: the listing is marked done below, before this
+	// run's unit commits, and a total without the last page's count would let a member
+	// run see the sweep finished early.
 	pageID := markerID(t.Generation, "groups/"+t.PageToken)
 	marker := pageMarker{Count: len(selected), Groups: make([]string, 0, len(selected)), Next: res.NextPageToken, Last: res.NextPageToken == ""}
 	for _, s := range selected {
@@ -162,14 +165,13 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 	if err != nil {
 		return err
 	}
-	first, err := w.once(ctx, kindPage, pageID, data)
+	mark := w.mark
+	if res.NextPageToken == "" {
+		mark = w.markNow
+	}
+	_, _, err = mark(ctx, t.Generation, kindPage, pageID, data, counter(t.Generation, "total"), int64(len(selected)))
 	if err != nil {
 		return err
-	}
-	if first {
-		if err := w.addCount(ctx, counter(t.Generation, "total"), int64(len(selected)), kindPage, pageID); err != nil {
-			return fmt.Errorf("counting groups: %w", err)
-		}
 	}
 	for _, s := range selected {
 		g := s.Group
@@ -308,9 +310,10 @@ func (w *Worker) observeResync(selected []syncplan.Selection) {
 }
 
 // clearMarkers drops the sweep's idempotency markers, and the run markers of refreshes
-// (which only guard a re-delivery in the minutes after a run); a failure only leaves
-// garbage.
+// (which only guard a re-delivery in the minutes after a run), in one commit; a failure
+// only leaves garbage.
 func (w *Worker) clearMarkers(ctx context.Context, gen int64) {
+	var drop greep.Writes
 	for kind, prefixes := range map[string][]string{
 		kindDone: {markerID(gen, "")},
 		kindPage: {markerID(gen, "")},
@@ -331,11 +334,11 @@ func (w *Worker) clearMarkers(ctx context.Context, gen int64) {
 			continue
 		}
 		for _, id := range ids {
-			if err := w.cfg.Store.DeleteRecord(ctx, kind, id); err != nil {
-				w.log.Warn("deleting a sweep marker", zap.Error(err))
-				break
-			}
+			drop.Deletes = append(drop.Deletes, greep.RecordKey{Kind: kind, ID: id})
 		}
+	}
+	if err := w.cfg.Store.Commit(ctx, &drop); err != nil {
+		w.log.Warn("deleting the sweep's markers", zap.Error(err))
 	}
 }
 

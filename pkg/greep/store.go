@@ -131,6 +131,7 @@ type Store interface {
 	StateStore
 	RecordStore
 	ChangeStore
+	Committer
 	Close() error
 }
 

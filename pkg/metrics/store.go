@@ -22,7 +22,7 @@ func (m *Metrics) InstrumentStore(s greep.Store) greep.Store {
 
 // storeOps are the operations counted, listed so a scrape shows each at zero.
 var storeOps = []string{"PutGroups", "DeleteGroup", "ReplaceMembers", "PutUsers", "PutSettings", "AddEvents",
-	"UpdateFinding", "UpdateState", "AddCount", "CreateRecord", "PutRecord", "DeleteRecord", "DeleteRecords"}
+	"UpdateFinding", "UpdateState", "AddCount", "CreateRecord", "PutRecord", "DeleteRecord", "DeleteRecords", "Commit"}
 
 type countingStore struct {
 	greep.Store

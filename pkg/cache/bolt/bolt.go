@@ -76,6 +76,7 @@ type Store struct {
 	db      *bbolt.DB
 	cache   readCache
 	changed cache.Signal
+	writes  cache.WriteCounter
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -151,7 +152,16 @@ func (s *Store) view(fn func(*bbolt.Tx) error) (err error) {
 
 func (s *Store) update(fn func(*bbolt.Tx) error) (err error) {
 	defer recoverCorrupt(&err)
+	s.writes.Tx(0)
 	return s.db.Update(fn)
+}
+
+// WriteStats reports the write transactions (Update calls) and the pages they wrote.
+func (s *Store) WriteStats() greep.WriteStats {
+	st := s.writes.Stats()
+	db := s.db.Stats()
+	st.PageWrites = db.TxStats.GetWrite()
+	return st
 }
 
 func recoverCorrupt(err *error) {
@@ -409,22 +419,27 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	defer s.cache.invalidate(groupID) // after the commit: see readCache
 	cause := greep.CauseOf(ctx)
 	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
-		gb := tx.Bucket(bGroups)
-		var g greep.Group
-		found, err := getJSON(gb, []byte(groupID), "group", &g)
-		if err != nil {
-			return nil, err
-		}
-		if !found {
-			return nil, greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
-		}
-		old, err := swapSnapshot(tx, groupID, ms)
-		if err != nil {
-			return nil, err
-		}
-		g.MembersETag, g.MembersSyncedAt = etag, syncedAt
-		return cache.MemberChanges(g, old, ms, cause), putJSON(gb, []byte(groupID), "group "+groupID, g)
+		return replaceMembers(tx, groupID, ms, etag, syncedAt, cause)
 	})
+}
+
+// replaceMembers swaps in ms, normalised, and returns the change records of the swap.
+func replaceMembers(tx *bbolt.Tx, groupID string, ms []greep.Member, etag string, syncedAt time.Time, cause greep.ChangeCause) ([]greep.Change, error) {
+	gb := tx.Bucket(bGroups)
+	var g greep.Group
+	found, err := getJSON(gb, []byte(groupID), "group", &g)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
+	}
+	old, err := swapSnapshot(tx, groupID, ms)
+	if err != nil {
+		return nil, err
+	}
+	g.MembersETag, g.MembersSyncedAt = etag, syncedAt
+	return cache.MemberChanges(g, old, ms, cause), putJSON(gb, []byte(groupID), "group "+groupID, g)
 }
 
 // swapSnapshot replaces the group's snapshot with ms (removing it when ms is nil) and
@@ -847,12 +862,11 @@ func (s *Store) AddCount(ctx context.Context, name string, delta int64) (int64, 
 	var total int64
 	err := s.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bCounters)
-		cur, err := counter(b, name)
-		if err != nil {
+		if err := addCount(b, name, delta); err != nil {
 			return err
 		}
-		total = cur + delta
-		return b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, uint64(total)))
+		total, _ = counter(b, name)
+		return nil
 	})
 	return total, err
 }
@@ -884,19 +898,9 @@ func counter(b *bbolt.Bucket, name string) (int64, error) {
 
 // Records.
 
-func checkRecord(kind, id string, data []byte) error {
-	if err := cache.CheckKey("record kind", kind); err != nil {
-		return err
-	}
-	if err := cache.CheckKey("record id", id); err != nil {
-		return err
-	}
-	return cache.CheckSize("record "+kind+"/"+id, len(data))
-}
-
 // CreateRecord implements greep.RecordStore.
 func (s *Store) CreateRecord(ctx context.Context, kind, id string, data []byte) error {
-	if err := checkRecord(kind, id, data); err != nil {
+	if err := cache.CheckRecord(kind, id, data); err != nil {
 		return err
 	}
 	return s.update(func(tx *bbolt.Tx) error {
@@ -913,7 +917,7 @@ func (s *Store) CreateRecord(ctx context.Context, kind, id string, data []byte) 
 
 // PutRecord implements greep.RecordStore.
 func (s *Store) PutRecord(ctx context.Context, kind, id string, data []byte) error {
-	if err := checkRecord(kind, id, data); err != nil {
+	if err := cache.CheckRecord(kind, id, data); err != nil {
 		return err
 	}
 	return s.update(func(tx *bbolt.Tx) error {
@@ -936,7 +940,7 @@ func nonNil(b []byte) []byte {
 
 // DeleteRecord implements greep.RecordStore.
 func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
-	if err := checkRecord(kind, id, nil); err != nil {
+	if err := cache.CheckRecord(kind, id, nil); err != nil {
 		return err
 	}
 	return s.update(func(tx *bbolt.Tx) error {
@@ -951,7 +955,7 @@ func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
 // DeleteRecords implements greep.RecordStore, in one transaction.
 func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) error {
 	for _, id := range ids {
-		if err := checkRecord(kind, id, nil); err != nil {
+		if err := cache.CheckRecord(kind, id, nil); err != nil {
 			return err
 		}
 	}

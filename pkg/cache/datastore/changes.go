@@ -61,7 +61,7 @@ func (s *Store) appendChanges(tx *ds.Transaction, changes []greep.Change) error 
 		return err
 	}
 	l.Head = int64(cache.Number(changes, uint64(l.Head)))
-	if _, err := tx.Put(s.changeLogKey(), &l); err != nil {
+	if _, err := s.txPut(tx, s.changeLogKey(), &l); err != nil {
 		return err
 	}
 	var (
@@ -97,7 +97,7 @@ func (s *Store) appendChanges(tx *ds.Transaction, changes []greep.Change) error 
 	if err := flush(); err != nil {
 		return err
 	}
-	_, err := tx.PutMulti(keys, ents)
+	_, err := s.txPutMulti(tx, keys, ents)
 	return err
 }
 
@@ -249,10 +249,10 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time, limit int) (
 			return err
 		}
 		l.Pruned = max(l.Pruned, last)
-		if _, err := tx.Put(s.changeLogKey(), &l); err != nil {
+		if _, err := s.txPut(tx, s.changeLogKey(), &l); err != nil {
 			return err
 		}
-		return tx.DeleteMulti(drop)
+		return s.txDeleteMulti(tx, drop)
 	})
 	if err != nil {
 		return 0, wrap(err, "prune changes")

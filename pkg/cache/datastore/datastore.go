@@ -85,6 +85,7 @@ type Store struct {
 	ns         string
 	ownsClient bool
 	changed    cache.Signal
+	writes     cache.WriteCounter
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -135,7 +136,10 @@ func (s *Store) idKey(kind string, id int64, parent *ds.Key) *ds.Key {
 func (s *Store) query(kind string) *ds.Query { return ds.NewQuery(kind).Namespace(s.ns) }
 
 func (s *Store) runTx(ctx context.Context, f func(tx *ds.Transaction) error) error {
-	_, err := s.client.RunInTransaction(ctx, f, ds.MaxAttempts(txAttempts))
+	_, err := s.client.RunInTransaction(ctx, func(tx *ds.Transaction) error {
+		s.writes.Tx(0)
+		return f(tx)
+	}, ds.MaxAttempts(txAttempts))
 	return err
 }
 
@@ -317,7 +321,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 				e.Version, e.Count, e.Chunks = old[i].Version, old[i].Count, old[i].Chunks
 				ents[i] = e
 			}
-			if _, err := tx.PutMulti(keys, ents); err != nil {
+			if _, err := s.txPutMulti(tx, keys, ents); err != nil {
 				return 0, err
 			}
 			return len(changes), s.appendChanges(tx, changes)
@@ -432,7 +436,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 			return 0, err
 		}
 		found = true
-		if err := tx.Delete(s.groupKey(id)); err != nil {
+		if err := s.txDelete(tx, s.groupKey(id)); err != nil {
 			return 0, err
 		}
 		return 1, s.appendChanges(tx, []greep.Change{cache.GroupDeleted(g, cause)})
@@ -445,7 +449,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 		return wrap(err, "delete group %s: delete its snapshots", id)
 	}
 	if found {
-		if err := s.client.Delete(ctx, s.key(kindSettings, cache.FoldEmail(g.Email), nil)); err != nil && !errors.Is(err, ds.ErrNoSuchEntity) {
+		if err := s.delete(ctx, s.key(kindSettings, cache.FoldEmail(g.Email), nil)); err != nil && !errors.Is(err, ds.ErrNoSuchEntity) {
 			return wrap(err, "delete group %s: delete its settings", id)
 		}
 	}
@@ -630,7 +634,7 @@ func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, ms []
 				}
 				ne.Version, ne.Count, ne.Chunks = version, int64(len(ms)), chunks
 				old, oldChunks = e.Version, e.Chunks
-				if _, err := tx.Put(s.groupKey(groupID), &ne); err != nil {
+				if _, err := s.txPut(tx, s.groupKey(groupID), &ne); err != nil {
 					return 0, err
 				}
 				changes := cache.MemberChanges(g, prev, ms, cause)
@@ -661,14 +665,14 @@ func (s *Store) writeVersion(ctx context.Context, groupID string, version int64,
 		for i := range chunks {
 			ents = append(ents, &chunks[i])
 		}
-		_, err := s.client.PutMulti(ctx, keys, append(ents, snap))
+		_, err := s.putMulti(ctx, keys, append(ents, snap))
 		return err
 	}
-	if _, err := s.client.Put(ctx, snapKey, snap); err != nil {
+	if _, err := s.put(ctx, snapKey, snap); err != nil {
 		return err
 	}
 	return inBatches(ctx, len(chunks), 2*chunksPerCall, func(ctx context.Context, lo, hi int) error {
-		_, err := s.client.PutMulti(ctx, s.chunkKeys(groupID, version, lo, hi), chunks[lo:hi])
+		_, err := s.putMulti(ctx, s.chunkKeys(groupID, version, lo, hi), chunks[lo:hi])
 		return err
 	})
 }
@@ -677,15 +681,15 @@ func (s *Store) writeVersion(ctx context.Context, groupID string, version int64,
 // commit when one suffices).
 func (s *Store) dropVersion(ctx context.Context, groupID string, version, chunks int64) error {
 	if chunks < maxBatch {
-		return s.client.DeleteMulti(ctx, append(s.chunkKeys(groupID, version, 0, int(chunks)), s.snapshotKey(groupID, version)))
+		return s.deleteMulti(ctx, append(s.chunkKeys(groupID, version, 0, int(chunks)), s.snapshotKey(groupID, version)))
 	}
 	err := inBatches(ctx, int(chunks), maxBatch, func(ctx context.Context, lo, hi int) error {
-		return s.client.DeleteMulti(ctx, s.chunkKeys(groupID, version, lo, hi))
+		return s.deleteMulti(ctx, s.chunkKeys(groupID, version, lo, hi))
 	})
 	if err != nil {
 		return err
 	}
-	return s.client.Delete(ctx, s.snapshotKey(groupID, version))
+	return s.delete(ctx, s.snapshotKey(groupID, version))
 }
 
 // dropVersions deletes the group's snapshot versions that drop selects.
@@ -879,7 +883,7 @@ func (s *Store) PutSettings(ctx context.Context, gs greep.GroupSettings) error {
 		case !errors.Is(err, ds.ErrNoSuchEntity):
 			return err
 		}
-		_, err := tx.Put(key, &blobEntity{Data: data})
+		_, err := s.txPut(tx, key, &blobEntity{Data: data})
 		return err
 	})
 	return wrap(err, "put settings of %s", gs.GroupEmail)
@@ -965,7 +969,7 @@ func (s *Store) AddEvents(ctx context.Context, events []greep.Event) (int, error
 			if n == 0 {
 				return nil
 			}
-			_, err = tx.PutMulti(newKeys, newEnts)
+			_, err = s.txPutMulti(tx, newKeys, newEnts)
 			return err
 		})
 		mu.Lock()
@@ -1017,7 +1021,7 @@ func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time, limit int) (i
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	if err := s.client.DeleteMulti(ctx, keys); err != nil {
+	if err := s.deleteMulti(ctx, keys); err != nil {
 		return 0, wrap(err, "prune events")
 	}
 	return len(keys), nil
@@ -1062,7 +1066,7 @@ func (s *Store) UpdateFinding(ctx context.Context, id string, fn func(f *greep.F
 		if err != nil {
 			return err
 		}
-		_, err = tx.Put(k, &findingEntity{State: f.State, Group: cache.FoldEmail(f.Group), Data: data})
+		_, err = s.txPut(tx, k, &findingEntity{State: f.State, Group: cache.FoldEmail(f.Group), Data: data})
 		return err
 	})
 	if err != nil {
@@ -1160,12 +1164,12 @@ func (s *Store) UpdateState(ctx context.Context, name string, fn func(cur []byte
 			return err
 		}
 		if next == nil {
-			return tx.Delete(k)
+			return s.txDelete(tx, k)
 		}
 		if err := cache.CheckSize("state "+name, len(next)); err != nil {
 			return err
 		}
-		_, err = tx.Put(k, &blobEntity{Data: next})
+		_, err = s.txPut(tx, k, &blobEntity{Data: next})
 		return err
 	}), "update state %s", name)
 }
@@ -1197,7 +1201,7 @@ func (s *Store) AddCount(ctx context.Context, name string, delta int64) (int64, 
 			return err
 		}
 		e.N += delta
-		_, err := tx.Put(k, &e)
+		_, err := s.txPut(tx, k, &e)
 		return err
 	})
 	if err != nil {
@@ -1228,19 +1232,9 @@ func (s *Store) recordKey(kind, id string) *ds.Key {
 	return s.key(kindRecord, id, s.key(kindRecordKind, kind, nil))
 }
 
-func checkRecord(kind, id string, data []byte) error {
-	if err := cache.CheckKey("record kind", kind); err != nil {
-		return err
-	}
-	if err := cache.CheckKey("record id", id); err != nil {
-		return err
-	}
-	return cache.CheckSize("record "+kind+"/"+id, len(data))
-}
-
 // CreateRecord implements greep.RecordStore.
 func (s *Store) CreateRecord(ctx context.Context, kind, id string, data []byte) error {
-	if err := checkRecord(kind, id, data); err != nil {
+	if err := cache.CheckRecord(kind, id, data); err != nil {
 		return err
 	}
 	k := s.recordKey(kind, id)
@@ -1253,26 +1247,26 @@ func (s *Store) CreateRecord(ctx context.Context, kind, id string, data []byte) 
 		if !errors.Is(err, ds.ErrNoSuchEntity) {
 			return err
 		}
-		_, err = tx.Put(k, &blobEntity{Data: data})
+		_, err = s.txPut(tx, k, &blobEntity{Data: data})
 		return err
 	}), "create record %s/%s", kind, id)
 }
 
 // PutRecord implements greep.RecordStore.
 func (s *Store) PutRecord(ctx context.Context, kind, id string, data []byte) error {
-	if err := checkRecord(kind, id, data); err != nil {
+	if err := cache.CheckRecord(kind, id, data); err != nil {
 		return err
 	}
-	_, err := s.client.Put(ctx, s.recordKey(kind, id), &blobEntity{Data: data})
+	_, err := s.put(ctx, s.recordKey(kind, id), &blobEntity{Data: data})
 	return wrap(err, "put record %s/%s", kind, id)
 }
 
 // DeleteRecord implements greep.RecordStore.
 func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
-	if err := checkRecord(kind, id, nil); err != nil {
+	if err := cache.CheckRecord(kind, id, nil); err != nil {
 		return err
 	}
-	err := s.client.Delete(ctx, s.recordKey(kind, id))
+	err := s.delete(ctx, s.recordKey(kind, id))
 	if errors.Is(err, ds.ErrNoSuchEntity) {
 		return nil
 	}
@@ -1285,7 +1279,7 @@ const maxDeleteMulti = 500
 // DeleteRecords implements greep.RecordStore: one DeleteMulti per 500 ids.
 func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) error {
 	for _, id := range ids {
-		if err := checkRecord(kind, id, nil); err != nil {
+		if err := cache.CheckRecord(kind, id, nil); err != nil {
 			return err
 		}
 	}
@@ -1295,7 +1289,7 @@ func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) er
 		for i, id := range ids[:n] {
 			keys[i] = s.recordKey(kind, id)
 		}
-		if err := s.client.DeleteMulti(ctx, keys); err != nil && !allNoSuchEntity(err) {
+		if err := s.deleteMulti(ctx, keys); err != nil && !allNoSuchEntity(err) {
 			return wrap(err, "delete %d records of %s", n, kind)
 		}
 		ids = ids[n:]

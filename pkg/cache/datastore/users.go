@@ -37,7 +37,7 @@ func (s *Store) PutUsers(ctx context.Context, users []greep.User) error {
 		ents[i], keys[i] = e, s.key(kindUser, u.ID, nil)
 	}
 	return wrap(inBatches(ctx, len(users), maxBatch, func(ctx context.Context, lo, hi int) error {
-		_, err := s.client.PutMulti(ctx, keys[lo:hi], ents[lo:hi])
+		_, err := s.putMulti(ctx, keys[lo:hi], ents[lo:hi])
 		return err
 	}), "put users")
 }
@@ -99,5 +99,5 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := cache.CheckKey("user id", id); err != nil {
 		return err
 	}
-	return wrap(s.client.Delete(ctx, s.key(kindUser, id, nil)), "delete user %s", id)
+	return wrap(s.delete(ctx, s.key(kindUser, id, nil)), "delete user %s", id)
 }

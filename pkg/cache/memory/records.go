@@ -10,22 +10,12 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 )
 
-func checkRecord(kind, id string, data []byte) error {
-	if err := cache.CheckKey("record kind", kind); err != nil {
-		return err
-	}
-	if err := cache.CheckKey("record id", id); err != nil {
-		return err
-	}
-	return cache.CheckSize("record "+kind+"/"+id, len(data))
-}
-
 // CreateRecord implements greep.RecordStore.
 func (s *Store) CreateRecord(ctx context.Context, kind, id string, data []byte) error {
 	if err := s.intercepted("CreateRecord"); err != nil {
 		return err
 	}
-	if err := checkRecord(kind, id, data); err != nil {
+	if err := cache.CheckRecord(kind, id, data); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -42,7 +32,7 @@ func (s *Store) PutRecord(ctx context.Context, kind, id string, data []byte) err
 	if err := s.intercepted("PutRecord"); err != nil {
 		return err
 	}
-	if err := checkRecord(kind, id, data); err != nil {
+	if err := cache.CheckRecord(kind, id, data); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -65,7 +55,7 @@ func (s *Store) DeleteRecord(ctx context.Context, kind, id string) error {
 	if err := s.intercepted("DeleteRecord"); err != nil {
 		return err
 	}
-	if err := checkRecord(kind, id, nil); err != nil {
+	if err := cache.CheckRecord(kind, id, nil); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -80,7 +70,7 @@ func (s *Store) DeleteRecords(ctx context.Context, kind string, ids []string) er
 		return err
 	}
 	for _, id := range ids {
-		if err := checkRecord(kind, id, nil); err != nil {
+		if err := cache.CheckRecord(kind, id, nil); err != nil {
 			return err
 		}
 	}

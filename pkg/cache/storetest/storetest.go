@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore NewFunc, opts ...Options) {
 		{"SnapshotAtomicity", func(t *testing.T, s greep.Store) { testSnapshotAtomicity(t, s, o.Swaps) }},
 	}
 	tests = append(tests, changeTests...)
+	tests = append(tests, commitTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -70,6 +70,7 @@ type Options struct {
 // will, Start it with the handler that serves the task paths, Stop it to finish.
 type Dispatcher struct {
 	store     greep.RecordStore
+	committer greep.Committer // nil: no units of work (see unit.go)
 	clock     Clock
 	log       *zap.Logger
 	tombstone time.Duration
@@ -148,6 +149,7 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 
 		janitorWake: make(chan struct{}, 1),
 	}
+	d.committer, _ = store.(greep.Committer)
 	if d.clock == nil {
 		d.clock = WallClock
 	}
@@ -288,13 +290,23 @@ func (d *Dispatcher) Enqueue(ctx context.Context, t queue.Task) error {
 		if n, taken := d.names[key]; taken && (n.Expires.IsZero() || n.Expires.After(now)) {
 			return nil
 		}
-		if err := d.putName(ctx, key, nameState{}); err != nil {
-			return err
-		}
 	} else {
 		var b [12]byte
 		_, _ = rand.Read(b[:])
 		task.ID = "u-" + hex.EncodeToString(b[:])
+	}
+	if u := deferTo(ctx); u != nil {
+		// Stored and queued with the commit of the run enqueueing it.
+		if t.Name != "" {
+			d.names[task.key()] = nameState{}
+		}
+		u.tasks = append(u.tasks, task)
+		return nil
+	}
+	if t.Name != "" {
+		if err := d.putName(ctx, task.key(), nameState{}); err != nil {
+			return err
+		}
 	}
 	if err := d.save(ctx, task); err != nil {
 		if t.Name != "" {
@@ -511,6 +523,7 @@ func (d *Dispatcher) run(l *lane, t *stored) {
 	info := queue.Info{Queue: t.Queue, Name: t.Name, RetryCount: t.Attempts, ExecutionCount: t.Executions}
 	ctx := queue.WithInfo(d.ctx, info)
 	ctx = callbudget.WithBudget(ctx, callbudget.PerTaskCalls)
+	u, ctx := d.newUnit(ctx)
 	ctx, cancel := context.WithTimeout(ctx, d.deadline)
 	defer cancel()
 
@@ -523,16 +536,28 @@ func (d *Dispatcher) run(l *lane, t *stored) {
 	store := context.WithoutCancel(d.ctx)
 	log := d.log.With(zap.String("queue", t.Queue), zap.String("task", t.ID), zap.String("path", t.Path), zap.Int("status", status), zap.Int("attempt", t.Attempts))
 
-	if status >= 200 && status < 300 {
-		d.finish(store, t, log)
-		l.release()
-		return
-	}
-	if max := l.retry.MaxAttempts; max > 0 && t.Attempts >= max {
+	ok := status >= 200 && status < 300
+	last := !ok && l.retry.MaxAttempts > 0 && t.Attempts >= l.retry.MaxAttempts
+	if last {
 		log.Error("queue: task failed its last attempt; dropped")
+	}
+	switch {
+	case (ok || last) && u == nil:
 		d.finish(store, t, log)
 		l.release()
 		return
+	case ok || last:
+		err := d.complete(ctx, store, t, u, ok)
+		if err == nil {
+			l.release()
+			return
+		}
+		// Nothing of the run is stored: it runs again, as after a failure.
+		log.Error("queue: recording a finished task", zap.Error(err))
+	default:
+		if u != nil {
+			d.drop(u)
+		}
 	}
 	backoff := l.retry.Backoff(t.Attempts - 1)
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {

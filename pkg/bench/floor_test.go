@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"context"
+	"testing"
+
+	"github.com/greephq/greep/pkg/workspacesim"
+)
+
+// The floor makes exactly the groups.list and members.list calls a full sync plans, and
+// stores every membership, one transaction a page.
+func TestFloorReadsWhatAFullSyncReads(t *testing.T) {
+	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	f := &Floor{Base: srv.URL, Subject: srv.Sim.Admin(), Dir: t.TempDir()}
+	run, err := f.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := srv.Sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := PlannedCalls(truth)
+	want := plan["directory.groups.list"] + plan["directory.members.list"]
+	if run.Calls != want {
+		t.Errorf("floor made %d calls, the plan has %d (groups.list and members.list)", run.Calls, want)
+	}
+	if run.Transactions != run.Calls {
+		t.Errorf("floor wrote %d transactions for %d pages, want one a page", run.Transactions, run.Calls)
+	}
+	var members int64
+	for _, g := range truth.Groups {
+		members += int64(len(g.Members))
+	}
+	if run.Members != members {
+		t.Errorf("floor stored %d memberships, the truth has %d", run.Members, members)
+	}
+}
+
+func FuzzDecodeFloorPage(f *testing.F) {
+	f.Add([]byte(`{"members":[{"id":"1","email":"a@example.com","role":"MEMBER","type":"USER","status":"ACTIVE"}],"nextPageToken":"t"}`))
+	f.Add([]byte(`{"groups":[{"id":"g","email":"g@example.com","directMembersCount":"3"}]}`))
+	f.Add([]byte(`{"groups":[{"directMembersCount":3}]}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodeFloorPage(b)
+		if err != nil && (len(p.Members) > 0 || len(p.Groups) > 0 || p.NextPageToken != "") {
+			t.Errorf("a refused page returned content: %+v", p)
+		}
+	})
+}
+
+// readLine takes `greep sim`'s start-up lines apart; any line is safe to feed it.
+func FuzzSimStartLine(f *testing.F) {
+	f.Add("generated 500 users and 1000 groups of example.com in 1.2s; admin subject admin@example.com, sentinel s@example.com")
+	f.Add("listening on http://127.0.0.1:40123")
+	f.Add("admin subject ")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, line string) {
+		var p simProcess
+		if p.readLine(line) && (p.URL == "" || p.Subject == "") {
+			t.Errorf("readLine(%q) reported both without them: %+v", line, p)
+		}
+	})
+}
+
+func TestSimStartLines(t *testing.T) {
+	var p simProcess
+	if p.readLine("generated 500 users and 1000 groups of example.com in 1.2s; admin subject admin@example.com, sentinel s@example.com") {
+		t.Fatal("done before the listening line")
+	}
+	if !p.readLine("listening on http://127.0.0.1:40123") {
+		t.Fatal("not done after the listening line")
+	}
+	if p.URL != "http://127.0.0.1:40123" || p.Subject != "admin@example.com" {
+		t.Errorf("read %+v", p)
+	}
+}

@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/greephq/greep/pkg/local"
+)
+
+// FloorScenario runs a full sync and the floor (Floor) against the same simulator, run
+// as a child process so that this process's CPU time (getrusage) is theirs alone, and
+// compares Greep's CPU per Directory call with the floor's. Push and remediation are
+// off: the figure is what the directory sync costs. The floor runs first, on a fresh
+// heap.
+func FloorScenario(ctx context.Context, o Options) (*Result, error) {
+	if o.TimeScale <= 0 {
+		o.TimeScale = 10
+	}
+	sim, err := startSimProcess(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer sim.stop()
+	dir, err := os.MkdirTemp(scratch(), "greep-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Mkdir(dir+"/floor", 0o700); err != nil {
+		return nil, err
+	}
+	res := &Result{Scenario: "floor", Users: o.Users, Groups: o.Groups, TimeScale: o.TimeScale, Figures: map[string]any{}}
+	res.Figures["loadAverageBefore"] = loadAverage()
+
+	runtime.GC()
+	c0, err := processCPU()
+	if err != nil {
+		return nil, err
+	}
+	floor, err := (&Floor{Base: sim.URL, Subject: sim.Subject, Dir: dir + "/floor"}).Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c1, err := processCPU()
+	if err != nil {
+		return nil, err
+	}
+	floorCPU := c1 - c0
+	before, err := sim.stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	cfg := local.Defaults()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = dir + "/greep"
+	cfg.APIToken = "bench"
+	cfg.Workspace, cfg.AdminSubject, cfg.TimeScale = sim.URL, sim.Subject, o.TimeScale
+	cfg.ResyncEvery = 0
+	cfg.NoPush, cfg.NoRemediation = true, true
+	if o.QueuesFile != "" {
+		cfg.QueuesFile = o.QueuesFile
+	}
+	runtime.GC()
+	wall := time.Now()
+	if c0, err = processCPU(); err != nil {
+		return nil, err
+	}
+	app, err := local.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer app.Close(context.Background())
+	w0 := storeWrites(app.Store)
+	if err := waitFinished(ctx, app); err != nil {
+		return nil, err
+	}
+	if c1, err = processCPU(); err != nil {
+		return nil, err
+	}
+	greepCPU := c1 - c0
+	res.WallSeconds = time.Since(wall).Seconds()
+	w1 := storeWrites(app.Store)
+	after, err := sim.stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Calls = map[string]int64{}
+	var calls int64
+	for k, n := range directoryCalls(after) {
+		if d := n - before.Calls[k]; d > 0 {
+			res.Calls[k] = d
+			calls += d
+		}
+	}
+	res.QuotaErrors = (after.Rejected.RateLimit + after.Rejected.DailyLimit) - (before.Rejected.RateLimit + before.Rejected.DailyLimit)
+	res.Members = floor.Members
+	res.Figures["loadAverageAfter"] = loadAverage()
+	if calls == 0 || floor.Calls == 0 {
+		return res, fmt.Errorf("no calls to compare (Greep %d, floor %d)", calls, floor.Calls)
+	}
+	perCall(res.Figures, w0, w1, calls)
+	greepPer := greepCPU.Seconds() * 1000 / float64(calls)
+	floorPer := floorCPU.Seconds() * 1000 / float64(floor.Calls)
+	res.Figures["greepCPUSeconds"] = greepCPU.Seconds()
+	res.Figures["greepCPUPerCallMs"] = greepPer
+	res.Figures["floorCalls"] = floor.Calls
+	res.Figures["floorCPUSeconds"] = floorCPU.Seconds()
+	res.Figures["floorCPUPerCallMs"] = floorPer
+	res.Figures["floorTxPerCall"] = float64(floor.Transactions) / float64(floor.Calls)
+	res.Figures["cpuPerCallRatio"] = greepPer / floorPer
+	return res, nil
+}

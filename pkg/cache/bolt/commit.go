@@ -1,0 +1,93 @@
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/greephq/greep/pkg/cache"
+	"github.com/greephq/greep/pkg/greep"
+)
+
+// Commit implements greep.Committer: the whole unit of work in one Update, so a task
+// costs one fsync however many things it records.
+func (s *Store) Commit(ctx context.Context, w *greep.Writes) error {
+	if w.Empty() {
+		return nil
+	}
+	if err := cache.CheckWrites(w); err != nil {
+		return err
+	}
+	members := make([][]greep.Member, len(w.Members))
+	for i, m := range w.Members {
+		ms, err := cache.NormalizeMembers(m.Members)
+		if err != nil {
+			return err
+		}
+		members[i] = ms
+	}
+	defer func() { // after the commit: see readCache
+		for _, m := range w.Members {
+			s.cache.invalidate(m.GroupID)
+		}
+	}()
+	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
+		var changes []greep.Change
+		for i, m := range w.Members {
+			ch, err := replaceMembers(tx, m.GroupID, members[i], m.ETag, m.SyncedAt, m.Cause)
+			if err != nil {
+				return nil, err
+			}
+			changes = append(changes, ch...)
+		}
+		counters := tx.Bucket(bCounters)
+		for _, m := range w.Marks {
+			b, err := tx.Bucket(bRecords).CreateBucketIfNotExists([]byte(m.Kind))
+			if err != nil {
+				return nil, err
+			}
+			if b.Get([]byte(m.ID)) != nil {
+				continue
+			}
+			if err := b.Put([]byte(m.ID), nonNil(m.Data)); err != nil {
+				return nil, err
+			}
+			if m.Counter != "" {
+				if err := addCount(counters, m.Counter, m.Delta); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, c := range w.Counts {
+			if err := addCount(counters, c.Name, c.Delta); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range w.Puts {
+			b, err := tx.Bucket(bRecords).CreateBucketIfNotExists([]byte(r.Kind))
+			if err != nil {
+				return nil, err
+			}
+			if err := b.Put([]byte(r.ID), nonNil(r.Data)); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range w.Deletes {
+			if b := tx.Bucket(bRecords).Bucket([]byte(r.Kind)); b != nil {
+				if err := b.Delete([]byte(r.ID)); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return changes, nil
+	})
+}
+
+func addCount(b *bbolt.Bucket, name string, delta int64) error {
+	cur, err := counter(b, name)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(name), binary.BigEndian.AppendUint64(nil, uint64(cur+delta)))
+}
