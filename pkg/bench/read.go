@@ -211,8 +211,9 @@ func readTargets(sim *workspacesim.Sim) (group, user string, err error) {
 // latency. A failed call is counted; the first failure's error is returned if every call
 // failed.
 func load(ctx context.Context, workers int, d time.Duration, call func(context.Context) error) (LoadFigures, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
+	// A call started before the deadline runs to its end and counts: each worker makes
+	// at least one, so even a short turn on a saturated machine measures something.
+	deadline := time.Now().Add(d)
 	var (
 		mu       sync.Mutex
 		lat      []time.Duration
@@ -226,7 +227,7 @@ func load(ctx context.Context, workers int, d time.Duration, call func(context.C
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
 				t := time.Now()
 				err := call(ctx)
 				if ctx.Err() != nil {
