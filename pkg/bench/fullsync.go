@@ -44,6 +44,9 @@ type Options struct {
 	// RestWindow is how long the rest scenario measures the idle process
 	// (DefaultRestWindow when zero).
 	RestWindow time.Duration
+	// RestProfile, when set, is a file the rest scenario writes a CPU profile of its
+	// window to (go tool pprof reads it).
+	RestProfile string
 }
 
 // Result is one scenario's figures, in the shape `greep bench --json` prints.

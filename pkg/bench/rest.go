@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,17 @@ func Rest(ctx context.Context, o Options) (*Result, error) {
 	}
 	busy := e.sim.Stats()
 
+	if o.RestProfile != "" {
+		f, err := os.Create(o.RestProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0, err := processCPU()
 	if err != nil {
 		return nil, err
@@ -72,6 +84,9 @@ func Rest(ctx context.Context, o Options) (*Result, error) {
 	case <-time.After(window):
 	}
 	cpu1, err := processCPU()
+	if o.RestProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +114,7 @@ func Rest(ctx context.Context, o Options) (*Result, error) {
 		"restCPUSeconds":     round4((cpu1 - cpu0).Seconds()),
 		"cpuAtRestShare":     round4((cpu1 - cpu0).Seconds() / wall.Seconds()),
 		"restAPICalls":       restCalls,
+		"restCallsByMethod":  atRest.calls,
 		"rssBytes":           rss,
 		"rssPeakBytes":       peak,
 		"heapInuseBytes":     ms.HeapInuse,

@@ -47,6 +47,9 @@ func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// Between sweeps nothing moves: look only every restEvery, so an idle process is not
+	// woken four times a second for a line that does not change.
+	const restEvery = 5 * time.Second
 	var lastLine string
 	for {
 		select {
@@ -58,6 +61,11 @@ func (a *App) ShowProgress(ctx context.Context, out io.Writer, terminal bool) {
 		case <-t.C:
 		}
 		p, s, err := a.Directory.Progress(ctx)
+		if s.Running() {
+			t.Reset(every)
+		} else {
+			t.Reset(max(every, restEvery))
+		}
 		if err != nil || s.Generation == 0 {
 			continue
 		}

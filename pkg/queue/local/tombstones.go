@@ -7,9 +7,16 @@ import (
 	"go.uber.org/zap"
 )
 
-// pruneBatch is how many expired names one store call deletes: Datastore's limit on one
-// DeleteMulti, and a bbolt transaction short enough not to hold up the dispatcher's writes.
-const pruneBatch = 500
+// pruneBatch is how many expired names one store call deletes (Datastore's store splits
+// it into DeleteMulti calls of 500): few enough to pop from the heap in about a
+// millisecond under the dispatcher's lock.
+const pruneBatch = 5000
+
+// pruneEvery is the least time, on the dispatcher's clock, between two prunings: the
+// tombstones of a sync end one by one, an hour after each task, and pruning each as it
+// ends would commit a store transaction for every name or two. A name stays taken up to
+// this much longer than Tombstone, which Cloud Tasks' own window (an hour to days) allows.
+const pruneEvery = time.Minute
 
 // expiry is when a name's tombstone ends.
 type expiry struct {
@@ -46,9 +53,10 @@ func (d *Dispatcher) expireAt(key string, at time.Time) {
 }
 
 // janitor forgets tombstones once they expire, in memory and in the store. It sleeps
-// until the earliest tombstone ends (or one ending earlier is made): an idle dispatcher
-// does not wake it.
+// until the earliest tombstone ends (or one ending earlier is made), and at least
+// pruneEvery after its last pruning: an idle dispatcher does not wake it.
 func (d *Dispatcher) janitor() {
+	var pruned time.Time
 	for {
 		d.mu.Lock()
 		next, ok := time.Time{}, len(d.expiries) > 0
@@ -58,7 +66,7 @@ func (d *Dispatcher) janitor() {
 		d.mu.Unlock()
 		var due <-chan time.Time
 		if ok {
-			due = d.clock.At(next)
+			due = d.clock.At(later(next, pruned.Add(pruneEvery)))
 		}
 		select {
 		case <-due:
@@ -66,7 +74,11 @@ func (d *Dispatcher) janitor() {
 		case <-d.done:
 			return
 		}
-		for d.prune() == pruneBatch {
+		if n := d.prune(); n > 0 {
+			pruned = d.clock.Now()
+			for n == pruneBatch {
+				n = d.prune()
+			}
 		}
 	}
 }
