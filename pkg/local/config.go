@@ -73,6 +73,9 @@ type Config struct {
 	// NoPush runs without watch channels and the webhook (the resync alone keeps the
 	// cache fresh); NoRemediation without the settings sweep and rules.
 	NoPush, NoRemediation bool
+	// ReconcileEvery is how much unchecked history the reports cron lets pass before it
+	// lists it (0: an hour; negative: never, for a scenario that isolates the resync).
+	ReconcileEvery time.Duration
 	// Pprof serves net/http/pprof under /debug/pprof/ behind the read API's token (off by
 	// default).
 	Pprof bool

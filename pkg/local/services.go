@@ -59,7 +59,7 @@ func (a *App) mountServices(rt *wiring.Runtime, mux *http.ServeMux) error {
 			a.log.Warn("push notifications are off against Google from greep local: the webhook is not reachable from Google; the resync keeps the cache fresh")
 			return nil
 		}
-		rep, err := wiring.NewReports(rt, wiring.ReportsConfig{Address: a.URL + push.Path, Lifetime: wiring.DefaultReports().Lifetime, Debounce: cfg.Debounce})
+		rep, err := wiring.NewReports(rt, wiring.ReportsConfig{Address: a.URL + push.Path, Lifetime: wiring.DefaultReports().Lifetime, Debounce: cfg.Debounce, ReconcileEvery: cfg.ReconcileEvery})
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,8 @@ type ReportsConfig struct {
 	Address  string        // the webhook's URL, https://HOST/push/notify
 	Lifetime time.Duration // asked for each watch channel
 	Debounce time.Duration // of the refreshes a backfill enqueues, as the push service's
+	// ReconcileEvery is reports.Policy's (0: an hour; negative: never).
+	ReconcileEvery time.Duration
 }
 
 // DefaultReports is the reports service's defaults (no address: it is the deployment's).
@@ -34,7 +36,7 @@ func NewReports(rt *Runtime, c ReportsConfig) (*Reports, error) {
 	}
 	w, err := reports.New(rt.Store, g.Reports, rt.Queue, reports.Config{
 		Address: c.Address,
-		Policy:  reports.Policy{Lifetime: c.Lifetime},
+		Policy:  reports.Policy{Lifetime: c.Lifetime, ReconcileEvery: c.ReconcileEvery},
 		Now:     rt.Now,
 		Quota:   rt.Quota,
 		Log:     rt.Log.Named("reports"),
