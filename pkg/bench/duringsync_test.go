@@ -14,7 +14,7 @@ func TestDuringSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs greep local against a simulator")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // seconds when quiet; minutes on a loaded 2-core machine
 	defer cancel()
 	saved := duringSync
 	defer func() { duringSync = saved }()

@@ -19,7 +19,7 @@ func TestPush(t *testing.T) {
 	saved := pushBursts
 	defer func() { pushBursts = saved }()
 	pushBursts.bursts, pushBursts.events, pushBursts.groups, pushBursts.chunks = 2, 100, 10, 5
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // seconds when quiet; minutes on a loaded 2-core machine
 	defer cancel()
 	res, err := Push(ctx, tiny())
 	if err != nil {

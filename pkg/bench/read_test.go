@@ -22,7 +22,7 @@ func TestRead(t *testing.T) {
 	saved := readLoad
 	defer func() { readLoad = saved }()
 	readLoad.workers, readLoad.each = 2, 300*time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // seconds when quiet; minutes on a loaded 2-core machine
 	defer cancel()
 	res, err := Read(ctx, tiny())
 	if err != nil {

@@ -21,7 +21,7 @@ func TestSettingsSweep(t *testing.T) {
 	dailyQuotas = map[string]int64{
 		workspacesim.APIDirectory: 5_000_000, workspacesim.APIGroupsSettings: 2000, workspacesim.APIReports: 5_000_000,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // seconds when quiet; minutes on a loaded 2-core machine
 	defer cancel()
 	res, err := SettingsSweep(ctx, tiny())
 	if err != nil {
