@@ -11,7 +11,7 @@ import (
 )
 
 // FloorScenario runs a full sync and the floor (Floor) against the same simulator, run
-// as a child process so that this process's CPU time (getrusage) is theirs alone, and
+// as a child process so that this process's CPU time (/proc/self/stat) is theirs alone, and
 // compares Greep's CPU per Directory call with the floor's. Push and remediation are
 // off: the figure is what the directory sync costs. The floor runs first, on a fresh
 // heap.
