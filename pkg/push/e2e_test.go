@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
@@ -91,13 +92,7 @@ func startPipeline(t *testing.T, readLag time.Duration) *pipeline {
 // waitFor polls cond in wall time.
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %v", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, limit, what, cond)
 }
 
 // cached reports whether the cache lists member in group.

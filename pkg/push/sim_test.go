@@ -3,6 +3,7 @@ package push_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/greep"
@@ -59,15 +61,14 @@ func TestBurstAgainstSimulator(t *testing.T) {
 	if err := sim.Apply(muts); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Minute) // generous: a loaded machine fsyncs slowly (757 of 1,000 in 90 s at load 30)
 	var events []greep.Event
-	for {
-		events = allEvents(t, store)
-		if len(events) >= 1000 || time.Now().After(deadline) {
-			break
+	// Generous: a loaded machine fsyncs slowly (757 of 1,000 in 90 s at load 30).
+	_ = wait.Poll(5*time.Minute, func() error { // judged below, with the pushes' figures
+		if events = allEvents(t, store); len(events) < 1000 {
+			return errors.New("events missing")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if len(events) != 1000 {
 		t.Fatalf("history holds %d events, want 1,000 (pushes %+v)", len(events), sim.Stats().Pushes)
 	}
@@ -192,14 +193,15 @@ func newSimEnv(t *testing.T, wrap func(http.Handler) http.Handler, apps ...strin
 // history holds n events.
 func (e *simEnv) waitEvents(t *testing.T, n int) []greep.Event {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Minute) // generous: a loaded machine fsyncs slowly (757 of 1,000 in 90 s at load 30)
-	for {
-		evs := allEvents(t, e.store)
-		if len(evs) >= n || time.Now().After(deadline) {
-			return evs
+	var evs []greep.Event
+	// Generous: a loaded machine fsyncs slowly (757 of 1,000 in 90 s at load 30).
+	_ = wait.Poll(5*time.Minute, func() error { // the caller judges what arrived
+		if evs = allEvents(t, e.store); len(evs) < n {
+			return errors.New("events missing")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return evs
 }
 
 // TestRedeliveryThroughSimulator: the webhook records a notification but its answer is

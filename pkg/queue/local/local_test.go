@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/callbudget"
@@ -115,13 +116,7 @@ const waitLimit = time.Minute
 // it expects rather than for a time.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, waitLimit, what, cond)
 }
 
 // idle waits until d has nothing running or due, and returns when its next task falls

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/api/googleapi"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/queue"
@@ -203,13 +204,7 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 
 func waitUntilFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, limit, what, cond)
 }
 
 const budgetYAML = `apis:
