@@ -126,6 +126,7 @@ func (s *Service) evaluate(ctx context.Context, ev tasks.Evaluate, j *tasks.Judg
 	}
 
 	seen := map[string]bool{}
+	needRead := false // a settings finding no read has decided since a member write opened it
 	var patchFindings []string
 	patchCount := 0
 	for _, v := range res.Violations {
@@ -138,6 +139,9 @@ func (s *Service) evaluate(ctx context.Context, ev tasks.Evaluate, j *tasks.Judg
 		prev := existing[id]
 		changedBy := prev.ChangedBy
 		fresh := prev.ID == "" || prev.State == greep.FindingFixed || prev.Before != v.Current
+		if settingsRule && dec == awaitingRead && (fresh || waitsForMembers(prev)) {
+			needRead = true
+		}
 		if settingsRule && !fresh && j != nil {
 			continue // decided on these settings already: a member write adds nothing
 		}
@@ -230,7 +234,7 @@ func (s *Service) evaluate(ctx context.Context, ev tasks.Evaluate, j *tasks.Judg
 		s.log.Info("patch queued", zap.String("group", email), zap.String("patch", patchText(res.Patch)), zap.String("run", ev.RunID))
 	}
 
-	if dec == awaitingRead && !j.Provisional {
+	if needRead && !j.Provisional {
 		if err := s.requestRead(ctx, email, *j); err != nil {
 			return err
 		}

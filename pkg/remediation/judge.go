@@ -38,13 +38,25 @@ func (s *Service) Judge(ctx context.Context, j tasks.Judge) error {
 	return s.evaluate(ctx, tasks.Evaluate{Group: g.Email}, &j)
 }
 
-// awaitingDetail ends the detail of a settings finding opened by a member write in
-// remediate mode.
+// Endings of the detail of a settings finding a member write opened in remediate mode.
+const (
+	detailAwaitingMembers  = " (found on a member change a notification announced; the patch waits for Google's read of the members, then of the settings)"
+	detailAwaitingSettings = " (found on a member change; the patch waits for the read of the settings queued now)"
+)
+
 func awaitingDetail(j tasks.Judge) string {
 	if j.Provisional {
-		return " (found on a member change a notification announced; the patch waits for Google's read of the members, then of the settings)"
+		return detailAwaitingMembers
 	}
-	return " (found on a member change; the patch waits for the read of the settings queued now)"
+	return detailAwaitingSettings
+}
+
+// waitsForMembers reports whether f was opened on a provisional member change and no
+// read has decided it since: the write that confirms the change asks for the read.
+// Any other open settings finding was decided by a read (a patch queued, the run cap
+// or the patch-loop guard reached), and a member write does not ask for another.
+func waitsForMembers(f greep.Finding) bool {
+	return f.State == greep.FindingOpen && strings.HasSuffix(f.Detail, detailAwaitingMembers)
 }
 
 // requestRead queues the settings read a patch waits for on the push-driven lane. Its

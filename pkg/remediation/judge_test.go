@@ -186,3 +186,30 @@ func TestJudgeBadInput(t *testing.T) {
 		t.Errorf("%d tasks for an unknown group", n)
 	}
 }
+
+// A settings finding opened on a provisional member change gets its read when the write
+// that confirms the change is judged; once a read decided it (here: its patch queued),
+// later member writes ask for no more reads.
+func TestJudgeAsksForTheReadOncePerUndecidedFinding(t *testing.T) {
+	e := newEnv(t, testRules, "remediate")
+	e.group(t, "g@example.com", safeSettings(), alice)
+	setMembers(t, e, "g@example.com", alice, sentinel)
+	judge(t, e, tasks.Judge{Group: "g@example.com", Version: "activity-1", Provisional: true})
+	if r := reads(t, e); len(r) != 0 {
+		t.Fatalf("provisional: reads %+v", r)
+	}
+	judge(t, e, tasks.Judge{Group: "g@example.com", Version: "read-1"}) // the refresh confirms it
+	if r := reads(t, e); len(r) != 1 {
+		t.Fatalf("confirmed: reads %+v, want one", r)
+	}
+	evaluate(t, e, "g@example.com", "") // what that read queues
+	if p := patches(t, e); len(p) != 1 {
+		t.Fatalf("the read's evaluation queued %v", keys(p))
+	}
+	bob := greep.Member{ID: "u2", Email: "bob@example.com", Role: "MEMBER", Type: greep.TypeUser}
+	setMembers(t, e, "g@example.com", alice, sentinel, bob)
+	judge(t, e, tasks.Judge{Group: "g@example.com", Version: "read-2"})
+	if r := reads(t, e); len(r) != 0 {
+		t.Errorf("a member write after the read asked for reads %+v", r)
+	}
+}
