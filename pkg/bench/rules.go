@@ -41,7 +41,9 @@ type ruleChange struct {
 // read may be needed for either.
 func Rules(ctx context.Context, o Options) (*Result, error) {
 	if o.TimeScale <= 0 {
-		o.TimeScale = 60
+		// Slow enough that a stalled wall second on a busy machine is 10 simulated ones,
+		// not a minute: the figure is seconds after a two-minute debounce.
+		o.TimeScale = 10
 	}
 	sc := workspacesim.Config{Users: o.Users, Groups: o.Groups, Seed: o.Seed, TimeScale: o.TimeScale}
 	e, err := startEnv(ctx, o, sc, nil)
