@@ -7,22 +7,27 @@ import (
 
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
+	"github.com/greephq/greep/pkg/push"
 	"github.com/greephq/greep/pkg/remediation"
 	"github.com/greephq/greep/pkg/rules"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
 // Rules are judged when a group's members change, not at the next settings sweep (a
-// simulated day away, far past this test's deadline): through greep local's push
-// channel, the sentinel added to a group whose moderation is unsafe for a secure group,
-// an outside owner added to a group that does not allow outsiders, and a suspended user
-// added to a group each open their finding with no settings read; removing them closes
-// the findings as a sweep would.
+// simulated day away, far past this test's deadline), and not only after the debounced
+// read: through greep local's push channel, the sentinel added to a group whose
+// moderation is unsafe for a secure group, an outside owner added to a group that does
+// not allow outsiders, and a suspended user added to a group each open their finding
+// from the notification's provisional change, before the group's debounced read is due,
+// with no settings read; removing them fixes the findings as a sweep would.
 func TestMemberChangesAreJudgedAtOnce(t *testing.T) {
 	ctx := context.Background()
 	sim := startSim(t, 60)
 	cfg := config(sim, t.TempDir())
 	cfg.NoPush, cfg.NoRemediation = false, false
+	// A long debounce (18 s of wall time at the tests' scale) keeps the reads the
+	// notifications ask for well after the judging of their provisional changes.
+	cfg.Debounce = time.Hour
 	cfg.Rules = "../../deploy/remediation.yaml" // detect mode: a settings read can only come from a sweep or a settings event
 	app, err := local.Start(ctx, cfg)
 	if err != nil {
@@ -112,6 +117,18 @@ func TestMemberChangesAreJudgedAtOnce(t *testing.T) {
 	}
 	for _, o := range open {
 		wait(o.rule+" open on "+o.group, func() bool { return state(t, app, o.group, o.rule) == greep.FindingOpen })
+		f, err := app.Store.Finding(ctx, remediation.FindingID(o.group, o.rule))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w struct{ Start, Due time.Time }
+		if _, err := greep.LoadState(ctx, app.Store, push.StateName("refresh", o.group), &w); err != nil {
+			t.Fatal(err)
+		}
+		if !f.FirstSeen.Before(w.Due) {
+			t.Errorf("%s on %s opened at %v, not before the debounced read due at %v", o.rule, o.group, f.FirstSeen, w.Due)
+		}
+		t.Logf("%s on %s: open %v (simulated) after the notification", o.rule, o.group, f.FirstSeen.Sub(w.Start))
 	}
 	if n := sim.Sim.Stats().Calls["groupssettings.groups.get"]; n != reads {
 		t.Errorf("%d settings reads while the member changes were judged: the findings must come from the member writes", n-reads)
