@@ -26,6 +26,7 @@ var scenarios = map[string]func(context.Context, bench.Options) (*bench.Result, 
 	"faults":         bench.Faults,
 	"backfill":       bench.Backfill,
 	"rest":           bench.Rest,
+	"rules":          bench.Rules,
 }
 
 // clusterScenarios are the scenarios `greep bench --target cluster` runs against greep
@@ -36,7 +37,7 @@ var clusterScenarios = map[string]func(context.Context, bench.Options) (*bench.R
 }
 
 // scenarioOrder is the order `greep bench` without --scenario runs them in.
-var scenarioOrder = []string{"full-sync", "floor", "read", "during-sync", "push", "settings-sweep", "day", "faults", "backfill", "rest"}
+var scenarioOrder = []string{"full-sync", "floor", "read", "during-sync", "push", "settings-sweep", "day", "faults", "backfill", "rest", "rules"}
 
 func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("greep bench", flag.ContinueOnError)

@@ -85,6 +85,9 @@ type Config struct {
 	// ResyncChanges hears how many groups each resync page found new or changed: changes
 	// push should have announced (pkg/metrics, the push-silent alert); optional.
 	ResyncChanges ResyncObserver
+	// Judge queues the judging of the rules (tasks.Judge) for every group whose members a
+	// refresh wrote, or a sweep changed; the remediation service must serve it.
+	Judge bool
 }
 
 // ResyncObserver is told the number of new or changed groups a resync page found.

@@ -102,13 +102,27 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 	// A read that started after this one (a push refresh while the sweep ran) and was
 	// stored already is fresher: this run must not put an older list over it.
 	var lagging []provisional.Mark
-	if c, err := w.cfg.Store.Group(ctx, t.Group.ID); err == nil && c.MembersSyncedAt.After(t.ReadAt) {
+	c, err := w.cfg.Store.Group(ctx, t.Group.ID)
+	if err == nil && c.MembersSyncedAt.After(t.ReadAt) {
 		w.log.Debug("a fresher member list is stored; keeping it", zap.String("group", t.Group.Email))
 		if members, err = w.cfg.Store.Members(ctx, t.Group.ID); err != nil {
 			return fmt.Errorf("reading members of %s: %w", t.Group.Email, err)
 		}
-	} else if lagging, err = w.storeRead(w.storeCtx(ctx, t), t.Group, members, t.ReadAt, w.lastPoll(t.Refresh)); err != nil {
-		return err
+	} else {
+		judge := t.Refresh != nil
+		if !judge {
+			if judge, err = w.sweepChanged(ctx, c, err == nil, t.Group.ETag, members); err != nil {
+				return err
+			}
+		}
+		if lagging, err = w.storeRead(w.storeCtx(ctx, t), t.Group, members, t.ReadAt, w.lastPoll(t.Refresh)); err != nil {
+			return err
+		}
+		if judge {
+			if err := w.judge(ctx, t.Group, t.ReadAt); err != nil {
+				return err
+			}
+		}
 	}
 	if t.Page > 0 {
 		// Recorded before the staged pages go, so a second delivery knows the swap is done.

@@ -49,8 +49,12 @@ func (w *Worker) refresh(ctx context.Context, run queue.Run, t tasks.Refresh) er
 		return fmt.Errorf("storing group %s: %w", g.Email, err)
 	}
 	if !syncplan.NeedsMembers(g) {
-		lagging, err := w.storeRead(ctx, g, nil, w.cfg.Now(), w.lastPoll(&t))
+		now := w.cfg.Now()
+		lagging, err := w.storeRead(ctx, g, nil, now, w.lastPoll(&t))
 		if err != nil {
+			return err
+		}
+		if err := w.judge(ctx, g, now); err != nil {
 			return err
 		}
 		return w.checkExpectations(ctx, t, g, nil, lagging)

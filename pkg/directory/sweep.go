@@ -178,8 +178,17 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 		g.Generation = t.Generation
 		if !syncplan.NeedsMembers(g) {
 			// An empty group's snapshot is known without a call.
+			judge, err := w.emptiedChanged(ctx, g)
+			if err != nil {
+				return err
+			}
 			if _, err := w.storeRead(ctx, g, nil, now, false); err != nil {
 				return err
+			}
+			if judge {
+				if err := w.judge(ctx, g, now); err != nil {
+					return err
+				}
 			}
 			if err := w.groupDone(ctx, t.Generation, g.ID); err != nil {
 				return err

@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	if err := a.connectFanout(ctx, rt); err != nil {
 		return nil, err
 	}
-	dir, err := wiring.NewDirectory(rt, wiring.DirectoryConfig{Customer: wiring.DefaultDirectory().Customer, ResyncEvery: cfg.ResyncEvery, MaxAge: cfg.MaxAge})
+	dir, err := wiring.NewDirectory(rt, wiring.DirectoryConfig{Customer: wiring.DefaultDirectory().Customer, ResyncEvery: cfg.ResyncEvery, MaxAge: cfg.MaxAge, NoJudge: cfg.NoRemediation})
 	if err != nil {
 		return nil, err
 	}

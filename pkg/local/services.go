@@ -52,7 +52,7 @@ func (a *App) mountServices(rt *wiring.Runtime, mux *http.ServeMux) error {
 	a.mount(mux, *settings)
 
 	if !cfg.NoPush {
-		a.mount(mux, *wiring.NewPush(rt, wiring.PushConfig{Debounce: cfg.Debounce}))
+		a.mount(mux, *wiring.NewPush(rt, wiring.PushConfig{Debounce: cfg.Debounce, NoJudge: cfg.NoRemediation}))
 		if cfg.Workspace == "google" {
 			// Google delivers only to a public HTTPS address; a loopback server cannot
 			// receive its notifications, so the resync alone keeps the cache fresh.

@@ -27,9 +27,12 @@ type Store interface {
 
 // Applier applies notifications' membership events to the cache, provisionally.
 type Applier struct {
-	Store   Store
-	Now     func() time.Time
-	Log     *zap.Logger
+	Store Store
+	Now   func() time.Time
+	Log   *zap.Logger
+	// Changed, when set, is called after a group's members changed (the rules' judging,
+	// wiring.NewPush); ctx carries the cause of the write (greep.CauseOf).
+	Changed func(ctx context.Context, groupID string)
 	batches batches
 }
 
@@ -161,6 +164,9 @@ func (a *Applier) write(ctx context.Context, g greep.Group, res Result) error {
 	// The last read's time stays: it is what later events are ordered against.
 	if err := a.Store.ReplaceMembers(ctx, g.ID, res.Members, ETag(g.MembersETag, res.Marks), g.MembersSyncedAt); err != nil {
 		return fmt.Errorf("provisional apply to %s: %w", g.Email, err)
+	}
+	if a.Changed != nil {
+		a.Changed(ctx, g.ID)
 	}
 	return nil
 }

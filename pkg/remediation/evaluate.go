@@ -22,10 +22,11 @@ import (
 type decision int
 
 const (
-	record  decision = iota // detect mode, exempt, or nothing to patch
-	patch                   // patch queued
-	capped                  // the run's cap is reached
-	looping                 // the patch-loop guard stopped it
+	record       decision = iota // detect mode, exempt, or nothing to patch
+	patch                        // patch queued
+	capped                       // the run's cap is reached
+	awaitingRead                 // judged on a member write: the patch waits for a read
+	looping                      // the patch-loop guard stopped it
 )
 
 // Evaluate checks one group's stored settings and members against the rules, updates its
@@ -33,6 +34,13 @@ const (
 // are keyed by (group, rule), and the patch and notification tasks are named after what
 // they do.
 func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
+	return s.evaluate(ctx, ev, nil)
+}
+
+// evaluate is Evaluate, or with j the judging of a member write (Judge): then it queues
+// no patch, leaves a settings finding already decided on these settings as it is (a
+// patch it waits for included), and asks for the read a patch waits for.
+func (s *Service) evaluate(ctx context.Context, ev tasks.Evaluate, j *tasks.Judge) error {
 	now := s.cfg.Now()
 	email := strings.ToLower(strings.TrimSpace(ev.Group))
 	if email == "" {
@@ -95,7 +103,10 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 
 	day := s.day(now)
 	dec, capDetail := record, ""
-	if s.cfg.Mode == rules.ModeRemediate && res.Patch != nil && !stale {
+	wantsPatch := s.cfg.Mode == rules.ModeRemediate && res.Patch != nil && !stale
+	if wantsPatch && j != nil {
+		dec = awaitingRead
+	} else if wantsPatch {
 		dec = patch
 		for _, v := range res.Violations {
 			f := existing[FindingID(email, v.Rule)]
@@ -115,6 +126,7 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 	}
 
 	seen := map[string]bool{}
+	needRead := false // a settings finding no read has decided since a member write opened it
 	var patchFindings []string
 	patchCount := 0
 	for _, v := range res.Violations {
@@ -127,6 +139,12 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 		prev := existing[id]
 		changedBy := prev.ChangedBy
 		fresh := prev.ID == "" || prev.State == greep.FindingFixed || prev.Before != v.Current
+		if settingsRule && dec == awaitingRead && (fresh || waitsForMembers(prev)) {
+			needRead = true
+		}
+		if settingsRule && !fresh && j != nil {
+			continue // decided on these settings already: a member write adds nothing
+		}
 		if settingsRule && fresh {
 			if changedBy, err = s.changedBy(ctx, email, v.Field, v.Current); err != nil {
 				return err
@@ -167,6 +185,8 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 				f.Detail = fmt.Sprintf("%s: %s", notify.DetailPatchQueued, patchText(res.Patch))
 			case dec == capped:
 				f.State, f.Detail = greep.FindingOpen, capDetail
+			case dec == awaitingRead:
+				f.State, f.Detail = greep.FindingOpen, v.Detail+awaitingDetail(*j)
 			case dec == looping:
 				f.State = greep.FindingFailed
 				f.Detail = fmt.Sprintf("set back to an unsafe value again after %d patches today; the patch-loop guard (maxPatchesPerDay %d) stops patching it until the day ends — find who keeps changing it",
@@ -212,6 +232,12 @@ func (s *Service) Evaluate(ctx context.Context, ev tasks.Evaluate) error {
 			return fmt.Errorf("evaluate %s: queueing the patch: %w", email, err)
 		}
 		s.log.Info("patch queued", zap.String("group", email), zap.String("patch", patchText(res.Patch)), zap.String("run", ev.RunID))
+	}
+
+	if needRead && !j.Provisional {
+		if err := s.requestRead(ctx, email, *j); err != nil {
+			return err
+		}
 	}
 
 	var unseen []greep.Finding

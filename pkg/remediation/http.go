@@ -21,6 +21,7 @@ import (
 // path:
 //
 //	POST /tasks/remediation/evaluate     tasks.Evaluate
+//	POST /tasks/remediation/judge        tasks.Judge
 //	POST /tasks/remediation/sweep-slice  one slice of a sweep
 //	POST /tasks/remediation/notify       notify.Message
 //	GET  /cron/remediation/sweep[?cap=N] start a sweep (App Engine cron, or a task)
@@ -29,6 +30,7 @@ func (s *Service) Handler() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(queue.OnlyTasks(s.cfg.TrustAppEngineHeaders), callbudget.PerTask)
 		r.Post(tasks.PathRemediationEvaluate, taskHandler(s, s.Evaluate))
+		r.Post(tasks.PathRemediationJudge, taskHandler(s, s.Judge))
 		r.Post(PathSweepSlice, taskHandler(s, s.sweepSlice))
 		r.Post(notify.Path, taskHandler(s, s.sender.Deliver))
 	})

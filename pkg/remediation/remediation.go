@@ -4,6 +4,16 @@
 // mode, hands a patch to the groupssettings queue. It calls no Google API itself: the
 // groupssettings service (pkg/settingsworker) makes the one call a task allows.
 //
+// Member writes are judged too, not only settings reads: whoever changes a group's
+// members (the directory worker after a read, the webhook after a provisional apply)
+// enqueues
+//
+//	t, err := tasks.JudgeTask(tasks.Judge{Group: email, Version: activityIDOrReadTime, Provisional: true})
+//	err = queue.Enqueue(ctx, t)
+//
+// and Judge opens and closes the group's findings at once, without a Google call and
+// without a patch (see Judge).
+//
 // Three guards keep a remediation from doing harm:
 //
 //   - exemptions (from the rules file) leave a group unpatched and its findings exempt;

@@ -33,6 +33,7 @@ const (
 	PathSettingsGet         = "/tasks/groupssettings/get"   // body SettingsGet
 	PathSettingsPatch       = "/tasks/groupssettings/patch" // body SettingsPatch
 	PathRemediationEvaluate = "/tasks/remediation/evaluate" // body Evaluate
+	PathRemediationJudge    = "/tasks/remediation/judge"    // body Judge
 	PathReportsRenew        = "/tasks/reports/renew"        // body RenewChannel
 )
 

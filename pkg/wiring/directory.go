@@ -14,6 +14,9 @@ type DirectoryConfig struct {
 	// ResyncEvery is the resync's period (cron's schedule; greep local's loop); MaxAge the
 	// oldest any group's members may get. Together they size the rolling slice.
 	ResyncEvery, MaxAge time.Duration
+	// NoJudge stops queueing the judging of member writes (tasks.Judge) where no
+	// remediation service runs to take it (greep local without remediation).
+	NoJudge bool
 }
 
 // DefaultDirectory is the directory service's defaults.
@@ -48,6 +51,7 @@ func NewDirectory(rt *Runtime, c DirectoryConfig) (*Directory, error) {
 		Freshness:             rt.Metrics,
 		ResyncChanges:         rt.Metrics,
 		HistoryRetention:      rt.HistoryRetention,
+		Judge:                 !c.NoJudge,
 	})
 	return &Directory{
 		Service: Service{Name: "directory", Routes: []string{"/tasks/directory/", "/cron/directory/"}, Handler: newPublishing(rt, w.Handler())},
