@@ -14,6 +14,7 @@ import (
 
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
+	"github.com/greephq/greep/pkg/provisional"
 	"github.com/greephq/greep/pkg/rules"
 	"github.com/greephq/greep/pkg/tasks"
 )
@@ -61,6 +62,12 @@ func (s *Service) evaluate(ctx context.Context, ev tasks.Evaluate, j *tasks.Judg
 	}
 	if err != nil {
 		return fmt.Errorf("evaluate %s: reading the group: %w", email, err)
+	}
+	if j == nil && provisional.BaseETag(g.MembersETag) != g.MembersETag {
+		// The stored members hold changes only a notification announced: this read's
+		// evaluation judges as a provisional member write does and patches nothing. The
+		// read that confirms them asks for the settings read that patches.
+		j = &tasks.Judge{Group: email, Version: g.MembersETag, Provisional: true}
 	}
 	var settings greep.Settings
 	gs, err := s.cfg.Store.Settings(ctx, email)

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/notify"
+	"github.com/greephq/greep/pkg/provisional"
 	"github.com/greephq/greep/pkg/queue/queuetest"
 	"github.com/greephq/greep/pkg/tasks"
 )
@@ -211,5 +213,45 @@ func TestJudgeAsksForTheReadOncePerUndecidedFinding(t *testing.T) {
 	judge(t, e, tasks.Judge{Group: "g@example.com", Version: "read-2"})
 	if r := reads(t, e); len(r) != 0 {
 		t.Errorf("a member write after the read asked for reads %+v", r)
+	}
+}
+
+// A settings read whose evaluation finds the members holding a change only a notification
+// announced (the sentinel, applied provisionally) patches nothing: Greep never patches on
+// a notification alone. The finding opens and waits; once Google's read of the members
+// confirms the sentinel, the judging asks for a settings read, whose evaluation patches.
+func TestSettingsReadOverProvisionalMembersPatchesNothing(t *testing.T) {
+	e := newEnv(t, testRules, "remediate")
+	e.group(t, "g@example.com", safeSettings(), alice)
+	ctx := context.Background()
+	marks := provisional.Marks{Members: []provisional.Mark{{Member: sentinel.Email, ActivityID: "a1", Present: true}}}
+	if err := e.store.ReplaceMembers(ctx, "id-g@example.com", []greep.Member{alice, sentinel}, provisional.ETag("etag", marks), e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	evaluate(t, e, "g@example.com", "")
+	if p := patches(t, e); len(p) != 0 {
+		t.Fatalf("a settings read patched on a provisional sentinel: %v", keys(p))
+	}
+	f := finding(t, e, "g@example.com", "secure.moderate-members")
+	if f.State != greep.FindingOpen || notify.PatchPending(f) || !waitsForMembers(f) {
+		t.Fatalf("finding over provisional members: %+v", f)
+	}
+	if got := reads(t, e); len(got) != 0 {
+		t.Errorf("settings reads asked for before Google's read of the members: %+v", got)
+	}
+
+	// Google's read confirms the sentinel.
+	setMembers(t, e, "g@example.com", alice, sentinel)
+	judge(t, e, tasks.Judge{Group: "g@example.com", Version: "confirmed"})
+	if got := reads(t, e); len(got) != 1 {
+		t.Fatalf("settings reads after the confirming read: %+v, want one", got)
+	}
+	e.clock.Advance(time.Minute)
+	if err := e.store.PutSettings(ctx, greep.GroupSettings{GroupEmail: "g@example.com", Settings: safeSettings(), ReadAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	evaluate(t, e, "g@example.com", "")
+	if p := patches(t, e); len(p) != 1 {
+		t.Errorf("the settings read after the confirmation queued %v, want one patch", keys(p))
 	}
 }
