@@ -38,9 +38,9 @@ type AlertsConfig struct {
 	// the nightly settings sweep runs (remediation on).
 	PushExpected, SettingsSweep bool
 	// ProcessFigures is set where the runtime's metrics hear every service (greep local,
-	// one process): notifications, resync changes and store failures are then judged.
-	// A production service hears only its own, so the push-silent and store-writes
-	// alerts are left to each service's /metrics there.
+	// one process): notifications, resync changes and store failures are judged from
+	// memory. A production service hears only its own, so there they are judged from
+	// what every service process records in StateFigures.
 	ProcessFigures bool
 	// NotifyURL is the Slack-compatible webhook the findings use ("" shows the alerts
 	// without sending them).
@@ -151,19 +151,17 @@ func (a *Alerts) inputs(ctx context.Context) (alert.Inputs, []alert.APIProjectio
 		return true
 	}
 
-	if a.cfg.ProcessFigures {
-		// The metrics live in memory: always readable.
-		for _, t := range rt.Metrics.LastNotifications() {
-			if t.After(in.LastNotification) {
-				in.LastNotification = t
-			}
+	// This process's figures live in memory: always readable. Where it hears not every
+	// service, the others' are in the store.
+	own := memoryFigures(rt.Metrics)
+	in.LastNotification, in.LastResyncChange = own.LastNotification, own.LastResyncChange
+	if s := own.StoreFailure; s != nil {
+		in.StoreFailureAt, in.StoreFailure = s.At, s.Op+": "+s.Error
+	}
+	if !a.cfg.ProcessFigures {
+		if err := storedFigures(ctx, rt, &in); err != nil {
+			unknown(err, alert.KindPushSilent, alert.KindStoreWrites)
 		}
-		in.LastResyncChange = rt.Metrics.LastResyncChange()
-		if f := rt.Metrics.LastStoreFailure(); !f.At.IsZero() {
-			in.StoreFailureAt, in.StoreFailure = f.At, f.Op+": "+f.Error
-		}
-	} else {
-		in.Unknown = append(in.Unknown, alert.KindPushSilent, alert.KindStoreWrites)
 	}
 
 	var apis []alert.APIProjection

@@ -32,7 +32,7 @@ func NewAPI(ctx context.Context, rt *Runtime, authn auth.Authenticator) (*Servic
 	r := chi.NewRouter()
 	r.Handle(PathCronAlerts, cronAlerts(rt))
 	r.Mount("/", h)
-	return &Service{Name: "default", Routes: []string{"/"}, Handler: r}, nil
+	return &Service{Name: "default", Routes: []string{"/"}, Handler: rt.recordingFigures("default", r)}, nil
 }
 
 // status gives the read API the queues' and the guard's live figures.

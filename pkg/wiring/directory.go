@@ -54,7 +54,7 @@ func NewDirectory(rt *Runtime, c DirectoryConfig) (*Directory, error) {
 		Judge:                 !c.NoJudge,
 	})
 	return &Directory{
-		Service: Service{Name: "directory", Routes: []string{"/tasks/directory/", "/cron/directory/"}, Handler: newPublishing(rt, w.Handler())},
+		Service: Service{Name: "directory", Routes: []string{"/tasks/directory/", "/cron/directory/"}, Handler: rt.recordingFigures("directory", newPublishing(rt, w.Handler()))},
 		Worker:  w,
 	}, nil
 }

@@ -22,5 +22,5 @@ func NewGroupsSettings(rt *Runtime, c RulesConfig) (*Service, error) {
 		TrustAppEngineHeaders: rt.TrustTaskHeaders,
 		Logger:                rt.Log.Named("groupssettings"),
 	})
-	return &Service{Name: "groupssettings", Routes: []string{"/tasks/groupssettings/"}, Handler: w.Handler()}, nil
+	return &Service{Name: "groupssettings", Routes: []string{"/tasks/groupssettings/"}, Handler: rt.recordingFigures("groupssettings", w.Handler())}, nil
 }

@@ -27,5 +27,5 @@ func NewPush(rt *Runtime, c PushConfig) *Service {
 	}
 	h := push.New(rt.Store, rt.Queue, push.Config{Debounce: c.Debounce, Now: rt.Now, Log: log, Observer: rt.Metrics,
 		Provisional: applier})
-	return &Service{Name: "push", Routes: []string{"/push/"}, Handler: h}
+	return &Service{Name: "push", Routes: []string{"/push/"}, Handler: rt.recordingFigures("push", h)}
 }

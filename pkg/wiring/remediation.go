@@ -41,7 +41,7 @@ func NewRemediation(rt *Runtime, c RulesConfig) (*Remediation, error) {
 		Logger:                rt.Log.Named("remediation"),
 	})
 	return &Remediation{
-		Service: Service{Name: "remediation", Routes: []string{"/tasks/remediation/", "/cron/remediation/"}, Handler: svc.Handler()},
+		Service: Service{Name: "remediation", Routes: []string{"/tasks/remediation/", "/cron/remediation/"}, Handler: rt.recordingFigures("remediation", svc.Handler())},
 		Sweeps:  svc,
 	}, nil
 }

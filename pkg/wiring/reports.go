@@ -49,7 +49,7 @@ func NewReports(rt *Runtime, c ReportsConfig) (*Reports, error) {
 		return nil, err
 	}
 	return &Reports{
-		Service: Service{Name: "reports", Routes: []string{"/tasks/reports/", "/cron/reports/"}, Handler: w.Handler(rt.TrustTaskHeaders)},
+		Service: Service{Name: "reports", Routes: []string{"/tasks/reports/", "/cron/reports/"}, Handler: rt.recordingFigures("reports", w.Handler(rt.TrustTaskHeaders))},
 		Worker:  w,
 	}, nil
 }

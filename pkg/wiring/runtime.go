@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -66,6 +67,11 @@ type Runtime struct {
 	// Pprof has the read API serve net/http/pprof under /debug/pprof/ behind the
 	// operators' credentials (the status scope).
 	Pprof bool
+
+	// figures writes the process's figures for the alerts (recordingFigures), one per
+	// process whatever the services built on it.
+	figuresOnce sync.Once
+	figures     *figures
 }
 
 // New returns a runtime over store and q, with the guard of queues on the clock now
