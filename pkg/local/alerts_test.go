@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/local"
 )
 
@@ -81,13 +83,12 @@ func TestStoreFailureAlertsTheWebhook(t *testing.T) {
 	if _, err := app.Directory.StartResync(context.Background()); err == nil {
 		t.Fatal("a resync started on a store that takes no writes")
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for h.matching("store writes are failing") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the webhook was not told (%d messages)", h.matching(""))
+	wait.Until(t, time.Minute, func() error {
+		if h.matching("store writes are failing") == 0 {
+			return fmt.Errorf("the webhook was not told (%d messages)", h.matching(""))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	var status struct {
 		Alerts []struct{ Kind, Text string } `json:"alerts"`
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/reports"
@@ -30,17 +31,16 @@ func TestBackfillAfterDowntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSynced(t, app)
-	deadline := time.Now().Add(120 * time.Second)
-	wait := func(what string, ok func() bool) {
+	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not in time (sim stats %+v)", what, sim.Sim.Stats())
+		wait.Until(t, 120*time.Second, func() error {
+			if !ok() {
+				return fmt.Errorf("%s (sim stats %+v)", what, sim.Sim.Stats())
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
-	wait("watch channels", func() bool { return sim.Sim.Stats().Channels >= 2 })
+	waitFor("watch channels", func() bool { return sim.Sim.Stats().Channels >= 2 })
 
 	truth, err := sim.Sim.Truth("")
 	if err != nil {
@@ -82,7 +82,7 @@ func TestBackfillAfterDowntime(t *testing.T) {
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: added, Member: "before@outside.example"}}); err != nil {
 		t.Fatal(err)
 	}
-	wait("the change pushed while running", func() bool { return len(history(t, app, before, "before@outside.example")) == 1 })
+	waitFor("the change pushed while running", func() bool { return len(history(t, app, before, "before@outside.example")) == 1 })
 	if err := app.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestBackfillAfterDowntime(t *testing.T) {
 		{"SUSPEND_USER", user, admin},
 	}
 	for _, w := range want {
-		wait(fmt.Sprintf("%s of %s in /v1/history", w.event, w.key), func() bool {
+		waitFor(fmt.Sprintf("%s of %s in /v1/history", w.event, w.key), func() bool {
 			for _, e := range history(t, app, before, w.key) {
 				if e.Event == w.event {
 					return true
@@ -121,7 +121,7 @@ func TestBackfillAfterDowntime(t *testing.T) {
 	}
 	// Every page task has run once the backfill states say done; only then is "once"
 	// meaningful.
-	wait("the backfills done", func() bool {
+	waitFor("the backfills done", func() bool {
 		for _, a := range []string{"admin", "groups"} {
 			var b reports.Backfill
 			found, err := greep.LoadState(ctx, app.Store, reports.BackfillState(a), &b)
@@ -168,7 +168,7 @@ func TestBackfillAfterDowntime(t *testing.T) {
 	for _, g := range truth.Groups {
 		for _, m := range g.Members {
 			if m.Email == user {
-				wait("the inactive-member finding of "+g.Email, func() bool { return hasFinding(t, app, g.Email, rules.RuleInactiveMember+user) })
+				waitFor("the inactive-member finding of "+g.Email, func() bool { return hasFinding(t, app, g.Email, rules.RuleInactiveMember+user) })
 			}
 		}
 	}

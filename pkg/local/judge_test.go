@@ -2,9 +2,11 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/push"
@@ -35,17 +37,16 @@ func TestMemberChangesAreJudgedAtOnce(t *testing.T) {
 	}
 	defer app.Close(ctx)
 	waitSynced(t, app)
-	deadline := time.Now().Add(90 * time.Second)
-	wait := func(what string, ok func() bool) {
+	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not in time (sim stats %+v)", what, sim.Sim.Stats())
+		wait.Until(t, 90*time.Second, func() error {
+			if !ok() {
+				return fmt.Errorf("%s (sim stats %+v)", what, sim.Sim.Stats())
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
-	wait("watch channels", func() bool { return sim.Sim.Stats().Channels >= 2 })
+	waitFor("watch channels", func() bool { return sim.Sim.Stats().Channels >= 2 })
 
 	truth, err := sim.Sim.Truth("")
 	if err != nil {
@@ -61,7 +62,7 @@ func TestMemberChangesAreJudgedAtOnce(t *testing.T) {
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "suspendUser", User: suspended}}); err != nil {
 		t.Fatal(err)
 	}
-	wait("the suspension in the directory", func() bool {
+	waitFor("the suspension in the directory", func() bool {
 		u, err := app.Store.User(ctx, suspended)
 		return err == nil && u.Suspended
 	})
@@ -92,7 +93,7 @@ func TestMemberChangesAreJudgedAtOnce(t *testing.T) {
 	}
 	// The settings sweep that follows the first sync has read every group's settings.
 	for _, g := range truth.Groups {
-		wait("the settings of "+g.Email, func() bool { _, err := app.Store.Settings(ctx, g.Email); return err == nil })
+		waitFor("the settings of "+g.Email, func() bool { _, err := app.Store.Settings(ctx, g.Email); return err == nil })
 	}
 	outsider := "olga@outside.test"
 	secureRule := "secure.moderate-members" // deploy/remediation.yaml's secure rule
@@ -116,7 +117,7 @@ func TestMemberChangesAreJudgedAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range open {
-		wait(o.rule+" open on "+o.group, func() bool { return state(t, app, o.group, o.rule) == greep.FindingOpen })
+		waitFor(o.rule+" open on "+o.group, func() bool { return state(t, app, o.group, o.rule) == greep.FindingOpen })
 		f, err := app.Store.Finding(ctx, remediation.FindingID(o.group, o.rule))
 		if err != nil {
 			t.Fatal(err)
@@ -142,7 +143,7 @@ func TestMemberChangesAreJudgedAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range open {
-		wait(o.rule+" fixed on "+o.group, func() bool { return state(t, app, o.group, o.rule) == greep.FindingFixed })
+		waitFor(o.rule+" fixed on "+o.group, func() bool { return state(t, app, o.group, o.rule) == greep.FindingFixed })
 	}
 }
 

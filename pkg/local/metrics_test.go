@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
@@ -90,13 +92,7 @@ func TestMetricsScrapedDuringAScenario(t *testing.T) {
 	}
 	waitSynced(t, app)
 
-	deadline := time.Now().Add(60 * time.Second)
-	for sim.Sim.Stats().Channels < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("no watch channel was created")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, time.Minute, "a watch channel created", func() bool { return sim.Sim.Stats().Channels >= 1 })
 	truth, _ := sim.Sim.Truth("")
 	g := truth.Groups[0]
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "scraped@outside.test"}}); err != nil {
@@ -105,7 +101,7 @@ func TestMetricsScrapedDuringAScenario(t *testing.T) {
 
 	// Poll until the pushed change is measured and the settings sweep found something.
 	var fams map[string]*dto.MetricFamily
-	for {
+	wait.Until(t, time.Minute, func() error {
 		_, fams = scrape(t, app, cfg.APIToken)
 		// A call in flight is counted by the simulator before Greep hears its answer:
 		// the counts are compared once the settings sweep is quiet.
@@ -114,14 +110,11 @@ func TestMetricsScrapedDuringAScenario(t *testing.T) {
 			value(fams, "greep_findings", "state", "open") > 0 &&
 			value(fams, "greep_google_api_calls_total", "method", "groupssettings.groups.get") == float64(st.Calls["groupssettings.groups.get"]) &&
 			value(fams, "greep_queue_backlog", "queue", "groupssettings-sweep") == 0 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no freshness or findings measured in time: freshness %v, findings %v",
-				value(fams, "greep_freshness_seconds"), value(fams, "greep_findings"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("no freshness or findings measured: freshness %v, findings %v",
+			value(fams, "greep_freshness_seconds"), value(fams, "greep_findings"))
+	})
 
 	families := []string{
 		"greep_google_api_calls_total", "greep_quota_used_today", "greep_quota_daily_limit", "greep_quota_lane_cap",

@@ -2,9 +2,11 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/rules"
@@ -26,17 +28,16 @@ func TestUserEventUpdatesDirectoryAndFindings(t *testing.T) {
 	}
 	defer app.Close(context.Background())
 	waitSynced(t, app)
-	deadline := time.Now().Add(60 * time.Second)
-	wait := func(what string, ok func() bool) {
+	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not in time (sim stats %+v)", what, sim.Sim.Stats())
+		wait.Until(t, 60*time.Second, func() error {
+			if !ok() {
+				return fmt.Errorf("%s (sim stats %+v)", what, sim.Sim.Stats())
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
-	wait("watch channels", func() bool { return sim.Sim.Stats().Channels >= 1 })
+	waitFor("watch channels", func() bool { return sim.Sim.Stats().Channels >= 1 })
 
 	// An active user who is a direct member of a group.
 	truth, _ := sim.Sim.Truth("")
@@ -57,7 +58,7 @@ func TestUserEventUpdatesDirectoryAndFindings(t *testing.T) {
 	if user == "" {
 		t.Fatal("no active user in a group")
 	}
-	wait("the user in the directory", func() bool {
+	waitFor("the user in the directory", func() bool {
 		var u struct{ Status string }
 		getJSON(t, app, "/v1/users/"+user, &u)
 		return u.Status == "ACTIVE"
@@ -69,7 +70,7 @@ func TestUserEventUpdatesDirectoryAndFindings(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	wait("the suspension in the directory, found by the new alias", func() bool {
+	waitFor("the suspension in the directory, found by the new alias", func() bool {
 		u, err := app.Store.User(context.Background(), "suspended-alias@"+sim.Sim.Domain())
 		return err == nil && u.Suspended
 	})
@@ -89,7 +90,7 @@ func TestUserEventUpdatesDirectoryAndFindings(t *testing.T) {
 	if !found {
 		t.Errorf("/v1/users?status=SUSPENDED misses %s", user)
 	}
-	wait("the inactive-member finding of "+group, func() bool { return hasFinding(t, app, group, rules.RuleInactiveMember+user) })
+	waitFor("the inactive-member finding of "+group, func() bool { return hasFinding(t, app, group, rules.RuleInactiveMember+user) })
 	if n := sim.Sim.Stats().Calls["directory.users.get"]; n < 1 {
 		t.Errorf("no users.get after the user event: %d", n)
 	}
