@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/reports"
@@ -31,15 +30,7 @@ func TestBackfillAfterDowntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSynced(t, app)
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		wait.Until(t, 120*time.Second, func() error {
-			if !ok() {
-				return fmt.Errorf("%s (sim stats %+v)", what, sim.Sim.Stats())
-			}
-			return nil
-		})
-	}
+	waitFor := func(what string, ok func() bool) { t.Helper(); waitSim(t, 120*time.Second, sim.Sim, what, ok) }
 	waitFor("watch channels", func() bool { return sim.Sim.Stats().Channels >= 2 })
 
 	truth, err := sim.Sim.Truth("")

@@ -3,10 +3,12 @@ package local_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/remediation"
@@ -233,22 +235,16 @@ func TestPushedChangeReachesTheCache(t *testing.T) {
 	defer app.Close(context.Background())
 	waitSynced(t, app)
 	// Wait for the watch channels, then change a group.
-	deadline := time.Now().Add(30 * time.Second)
-	for sim.Sim.Stats().Channels < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("no watch channel was created")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 30*time.Second, "a watch channel created", func() bool { return sim.Sim.Stats().Channels >= 1 })
 	truth, _ := sim.Sim.Truth("")
 	g := truth.Groups[0]
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "pushed@outside.test"}}); err != nil {
 		t.Fatal(err)
 	}
-	for {
+	wait.Until(t, 30*time.Second, func() error {
 		ms, err := app.Store.Members(context.Background(), g.ID)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		found := false
 		for _, m := range ms {
@@ -256,13 +252,10 @@ func TestPushedChangeReachesTheCache(t *testing.T) {
 		}
 		// The change shows at once, provisionally; the refresh then confirms it.
 		if found && sim.Sim.Stats().Calls["directory.groups.get"] >= 1 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the pushed change was not refreshed into the cache (found %v, sim stats %+v)", found, sim.Sim.Stats())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("the pushed change was not refreshed into the cache (found %v, sim stats %+v)", found, sim.Sim.Stats())
+	})
 }
 
 // BenchmarkLocalFullSync is must-show 1 at 2,000 groups: greep local syncs the tenant to a
@@ -334,20 +327,13 @@ func TestResyncFindsAMutationWithoutPush(t *testing.T) {
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "removeMember", Group: g.Email, Member: g.Members[0].Email}}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.Until(t, 30*time.Second, func() error {
 		ms, err := app.Store.Members(context.Background(), g.ID)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && len(ms) != len(g.Members)-1 {
+			err = fmt.Errorf("no resync brought the removal in: %d members cached", len(ms))
 		}
-		if len(ms) == len(g.Members)-1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no resync brought the removal in: %d members cached", len(ms))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err
+	})
 	if n := sim.Sim.Stats().Calls["directory.groups.get"]; n != 0 {
 		t.Errorf("%d groups.get calls: with push off, only the resync (groups.list) should find it", n)
 	}
@@ -409,4 +395,15 @@ func TestRestartResumesTheSettingsSweep(t *testing.T) {
 	if got := sweep(app); got.RunID != first.RunID {
 		t.Errorf("the restart began sweep %s; want the first one (%s) resumed", got.RunID, first.RunID)
 	}
+}
+
+// waitSim waits until ok holds, failing with what and the simulator's figures.
+func waitSim(t *testing.T, limit time.Duration, sim *workspacesim.Sim, what string, ok func() bool) {
+	t.Helper()
+	wait.Until(t, limit, func() error {
+		if !ok() {
+			return fmt.Errorf("%s (sim stats %+v)", what, sim.Stats())
+		}
+		return nil
+	})
 }

@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/fanout"
 	"github.com/greephq/greep/pkg/local"
 )
@@ -66,15 +68,15 @@ func TestLocalPublishesTheFeed(t *testing.T) {
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()
 	go func() {
-		for rctx.Err() == nil {
+		defer rcancel() // ends Receive: every record arrived, or the test's deadline passed
+		_ = wait.Poll(3*time.Minute, func() error {
 			mu.Lock()
-			n := len(seen)
-			mu.Unlock()
-			if uint64(n) >= l.Head {
-				rcancel()
+			defer mu.Unlock()
+			if uint64(len(seen)) < l.Head && rctx.Err() == nil {
+				return errors.New("records missing")
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}()
 	c.Subscriber(sub).Receive(rctx, func(_ context.Context, m *pubsub.Message) {
 		mu.Lock()

@@ -2,11 +2,9 @@ package local_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/rules"
@@ -28,15 +26,7 @@ func TestUserEventUpdatesDirectoryAndFindings(t *testing.T) {
 	}
 	defer app.Close(context.Background())
 	waitSynced(t, app)
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		wait.Until(t, 60*time.Second, func() error {
-			if !ok() {
-				return fmt.Errorf("%s (sim stats %+v)", what, sim.Sim.Stats())
-			}
-			return nil
-		})
-	}
+	waitFor := func(what string, ok func() bool) { t.Helper(); waitSim(t, 60*time.Second, sim.Sim, what, ok) }
 	waitFor("watch channels", func() bool { return sim.Sim.Stats().Channels >= 1 })
 
 	// An active user who is a direct member of a group.
