@@ -50,9 +50,9 @@ func config(sim *workspacesim.Server, dataDir string) local.Config {
 func waitSynced(t *testing.T, app *local.App) syncplan.Progress {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		p, s, err := app.Directory.Progress(ctx)
+	var p syncplan.Progress
+	wait.Until(t, 90*time.Second, func() error {
+		got, s, err := app.Directory.Progress(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,12 +62,12 @@ func waitSynced(t *testing.T, app *local.App) syncplan.Progress {
 			t.Fatal(err)
 		}
 		if s.Generation > 0 && !s.Running() && st.State == "idle" {
-			return p
+			p = got
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("the sync did not finish in time")
-	return syncplan.Progress{}
+		return fmt.Errorf("the sync has not finished: sweep %+v, status %q", s, st.State)
+	})
+	return p
 }
 
 func assertTruth(t *testing.T, sim *workspacesim.Sim, store greep.GroupStore) workspacesim.Truth {
@@ -172,17 +172,17 @@ func TestKilledMidSyncResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Kill once about a third of the groups are done.
-	for {
+	wait.Until(t, 90*time.Second, func() error {
 		p, _, err := app.Directory.Progress(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Done*4 >= int64(groups(t)) {
-			t.Logf("killing at %+v", p)
-			break
+		if p.Done*4 < int64(groups(t)) {
+			return fmt.Errorf("%d of %d groups done", p.Done, groups(t))
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		t.Logf("killing at %+v", p)
+		return nil
+	})
 	if err := app.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -275,16 +275,13 @@ func BenchmarkLocalFullSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for {
+		wait.For(b, 10*time.Minute, "the sync to finish", func() bool {
 			_, s, err := app.Directory.Progress(context.Background())
 			if err != nil {
 				b.Fatal(err)
 			}
-			if s.Generation > 0 && !s.Running() {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return s.Generation > 0 && !s.Running()
+		})
 		truth, _ := srv.Sim.Truth("")
 		diffs, err := truthdiff.Diff(context.Background(), app.Store, truth, 5)
 		if err != nil || len(diffs) > 0 {
@@ -359,15 +356,11 @@ func TestRestartResumesTheSettingsSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(90 * time.Second)
 	// Wait until the sweep has queued reads: one killed before its first slice is started
 	// again on purpose.
-	for sweep(app).Enqueued == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no settings sweep under way after the first sync")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 90*time.Second, "a settings sweep under way after the first sync", func() bool {
+		return sweep(app).Enqueued > 0
+	})
 	first := sweep(app)
 	if err := app.Kill(); err != nil {
 		t.Fatal(err)
@@ -380,13 +373,12 @@ func TestRestartResumesTheSettingsSweep(t *testing.T) {
 	// The restarted loop decides first thing whether a sweep is due. Rather than guess
 	// how long that takes, wait for work that comes after it: the resumed sweep's slices
 	// all queued (or another sweep begun), then every task due so far run.
-	deadline = time.Now().Add(90 * time.Second)
-	for got := sweep(app); !got.Done && got.RunID == first.RunID; got = sweep(app) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the resumed sweep never queued its last slice: %+v", got)
+	wait.Until(t, 90*time.Second, func() error {
+		if got := sweep(app); !got.Done && got.RunID == first.RunID {
+			return fmt.Errorf("the resumed sweep has not queued its last slice: %+v", got)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if _, err := app.Dispatcher.WaitIdle(ctx); err != nil {
