@@ -20,7 +20,9 @@ mkdir -p "$logdir"
 
 # The load, in its own process group so that it ends whole (its make, go test and test
 # binaries) when the measured runs are over.
-setsid bash -c 'i=0; while :; do i=$((i + 1)); "$0" test TESTFLAGS="$1" >"$2/load-$i.log" 2>&1 || true; done' \
+# A load run that ends within a minute (it could not start) is followed by a pause, so a
+# broken environment shows as failed load logs, not as a loop that spins.
+setsid bash -c 'i=0; while :; do i=$((i + 1)); s=$(date +%s); "$0" test TESTFLAGS="$1" >"$2/load-$i.log" 2>&1 || true; (($(date +%s) - s > 60)) || sleep 30; done' \
   "$make" "$flags" "$logdir" &
 load=$!
 stop_load() {

@@ -17,6 +17,9 @@ fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18432)
 log=$(mktemp -t datastore-emulator.XXXXXX.log)
+# Its own data directory: gcloud's default (~/.config/gcloud/emulators/datastore) is shared,
+# and a second `make test` beside this one would find it in use and refuse to start.
+data=$(mktemp -d -t datastore-emulator.XXXXXX)
 export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:--Xmx512m}"
 # --consistency=1.0: without it the emulator answers queries from deliberately stale
 # indexes, and tests would see random misses that production's strongly consistent
@@ -24,7 +27,7 @@ export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:--Xmx512m}"
 case "${GREEP_EMULATOR:-datastore}" in
 datastore)
   setsid gcloud beta emulators datastore start --no-store-on-disk --consistency=1.0 \
-    --host-port="127.0.0.1:${port}" --project=greep-test >"$log" 2>&1 &
+    --data-dir="$data" --host-port="127.0.0.1:${port}" --project=greep-test >"$log" 2>&1 &
   ;;
 firestore)
   setsid gcloud emulators firestore start --database-mode=datastore-mode \
@@ -45,7 +48,7 @@ stop() {
   pkill -f "CloudDatastore.jar.*--port=${port}" 2>/dev/null || true
   pkill -f "cloud-firestore-emulator.*--port=${port}" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  rm -f "$log"
+  rm -rf "$log" "$data"
 }
 trap stop EXIT
 

@@ -13,14 +13,16 @@ fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18532)
 log=$(mktemp -t pubsub-emulator.XXXXXX.log)
 export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:--Xmx256m}"
-setsid gcloud beta emulators pubsub start --host-port="127.0.0.1:${port}" --project=greep-test >"$log" 2>&1 &
+# Its own data directory, so that a second `make test` beside this one starts its own.
+data=$(mktemp -d -t pubsub-emulator.XXXXXX)
+setsid gcloud beta emulators pubsub start --data-dir="$data" --host-port="127.0.0.1:${port}" --project=greep-test >"$log" 2>&1 &
 pid=$!
 stop() {
   # setsid made the wrapper a session leader: its java grandchild may leave the process
   # group but stays in the session, so end the session's processes by id.
   for p in $(pgrep -s "$pid" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
   wait "$pid" 2>/dev/null || true
-  rm -f "$log"
+  rm -rf "$log" "$data"
 }
 trap stop EXIT
 
