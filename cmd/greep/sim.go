@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"time"
 
+	"github.com/greephq/greep/pkg/service"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -64,7 +64,7 @@ func runSim(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("greep sim: %w", err)
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	srv := service.HTTPServer(sim, service.Timeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(out, "listening on http://%s\n", ln.Addr())

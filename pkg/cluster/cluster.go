@@ -31,6 +31,7 @@ import (
 	"github.com/greephq/greep/pkg/cloudtasksemu"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
 	"github.com/greephq/greep/pkg/queueconfig"
+	"github.com/greephq/greep/pkg/service"
 	"github.com/greephq/greep/pkg/workspacesim"
 )
 
@@ -225,7 +226,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		ln.Close()
 		return nil, err
 	}
-	c.front = &http.Server{Handler: newFront(top.Rules, targets), ReadHeaderTimeout: 10 * time.Second}
+	c.front = service.HTTPServer(newFront(top.Rules, targets), service.Timeouts{})
 	go func() { _ = c.front.Serve(ln) }()
 
 	bg, cancel := context.WithCancel(context.Background())
