@@ -234,8 +234,7 @@ func TestPushedChangeReachesTheCache(t *testing.T) {
 	}
 	defer app.Close(context.Background())
 	waitSynced(t, app)
-	// Wait for the watch channels, then change a group.
-	wait.For(t, 30*time.Second, "a watch channel created", func() bool { return sim.Sim.Stats().Channels >= 1 })
+	waitChannels(t, sim.Sim)
 	truth, _ := sim.Sim.Truth("")
 	g := truth.Groups[0]
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "pushed@outside.test"}}); err != nil {

@@ -92,7 +92,7 @@ func TestMetricsScrapedDuringAScenario(t *testing.T) {
 	}
 	waitSynced(t, app)
 
-	wait.For(t, time.Minute, "a watch channel created", func() bool { return sim.Sim.Stats().Channels >= 1 })
+	waitChannels(t, sim.Sim)
 	truth, _ := sim.Sim.Truth("")
 	g := truth.Groups[0]
 	if err := sim.Sim.Apply([]workspacesim.Mutation{{Op: "addMember", Group: g.Email, Member: "scraped@outside.test"}}); err != nil {

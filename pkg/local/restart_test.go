@@ -123,7 +123,9 @@ func channelStates(t *testing.T, app *local.App, token string) map[string]string
 	return out
 }
 
-// waitChannels waits until sim holds a watch channel for each watched application.
+// waitChannels waits until sim holds a watch channel for each watched application: a
+// change made while only one is live, and announced on the other, is never pushed; a test
+// would see it only through the reconciliation, late and not provisional.
 func waitChannels(t *testing.T, sim *workspacesim.Sim) {
 	t.Helper()
 	wait.For(t, 2*time.Minute, "a watch channel for each application in the simulator", func() bool { return sim.Stats().Channels >= 2 })

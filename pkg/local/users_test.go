@@ -27,7 +27,7 @@ func TestUserEventUpdatesDirectoryAndFindings(t *testing.T) {
 	defer app.Close(context.Background())
 	waitSynced(t, app)
 	waitFor := func(what string, ok func() bool) { t.Helper(); waitSim(t, 60*time.Second, sim.Sim, what, ok) }
-	waitFor("watch channels", func() bool { return sim.Sim.Stats().Channels >= 1 })
+	waitChannels(t, sim.Sim)
 
 	// An active user who is a direct member of a group.
 	truth, _ := sim.Sim.Truth("")

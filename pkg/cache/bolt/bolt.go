@@ -385,7 +385,8 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	if err := cache.CheckKey("group id", id); err != nil {
 		return err
 	}
-	defer s.cache.invalidate(id)
+	s.cache.startWrite(id)
+	defer s.cache.endWrite(id)
 	cause := greep.CauseOf(ctx)
 	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
 		gb := tx.Bucket(bGroups)
@@ -416,7 +417,8 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	if err != nil {
 		return err
 	}
-	defer s.cache.invalidate(groupID) // after the commit: see readCache
+	s.cache.startWrite(groupID)
+	defer s.cache.endWrite(groupID) // after the commit: see readCache
 	cause := greep.CauseOf(ctx)
 	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
 		return replaceMembers(tx, groupID, ms, etag, syncedAt, cause)

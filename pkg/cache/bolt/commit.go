@@ -27,11 +27,12 @@ func (s *Store) Commit(ctx context.Context, w *greep.Writes) error {
 		}
 		members[i] = ms
 	}
-	defer func() { // after the commit: see readCache
-		for _, m := range w.Members {
-			s.cache.invalidate(m.GroupID)
-		}
-	}()
+	ids := make([]string, len(w.Members))
+	for i, m := range w.Members {
+		ids[i] = m.GroupID
+	}
+	s.cache.startWrite(ids...)
+	defer s.cache.endWrite(ids...) // after the commit: see readCache
 	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
 		var changes []greep.Change
 		for i, m := range w.Members {
