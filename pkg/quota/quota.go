@@ -174,13 +174,16 @@ func (g *Guard) Usage(ctx context.Context) (map[string]greep.QuotaUsage, error) 
 	day, resetAt := g.Day(g.now())
 	out := make(map[string]greep.QuotaUsage, len(g.cfg.APIs))
 	for _, name := range g.cfg.APINames() {
+		// Reservations this instance holds are not calls yet; other instances' are
+		// counted as used (at most maxBlock a lane each). Held is read first, so a
+		// block reserved in between shows as used for a moment instead of taking the
+		// figure below zero.
+		held := g.held.unused(counterName(name, day))
 		n, err := g.counts.Count(ctx, counterName(name, day))
 		if err != nil {
 			return nil, fmt.Errorf("quota: reading the %s count: %w", name, err)
 		}
-		// Reservations this instance holds are not calls yet; other instances' are
-		// counted as used (at most maxBlock a lane each).
-		n -= g.held.unused(counterName(name, day))
+		n -= held
 		out[name] = greep.QuotaUsage{UsedToday: n, DailyLimit: g.cfg.APIs[name].PerDay, ResetAt: resetAt}
 	}
 	return out, nil
