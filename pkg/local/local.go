@@ -301,6 +301,12 @@ func (a *App) teardown(ctx context.Context, drain bool) error {
 		}
 	}
 	a.bg.Wait()
+	if drain && a.Guard != nil {
+		// Nothing calls Google any more: the reservations held ahead go back.
+		if err := a.Guard.Release(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if a.Store != nil {
 		if err := a.Store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing the store: %w", err))

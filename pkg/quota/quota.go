@@ -32,6 +32,7 @@ type Guard struct {
 	cfg    *queueconfig.Config
 	zone   *time.Location
 	now    func() time.Time
+	held   holdings
 }
 
 // Option configures a Guard.
@@ -103,7 +104,8 @@ func counterName(api, day string) string { return "quota/" + api + "/" + day }
 
 // Reserve counts one call of api made by lane ("" for work outside any task, which is
 // treated as push work) and refuses it, uncounted, when the lane's budget is spent. Call
-// it before the call: a refused call is never sent.
+// it before the call: a refused call is never sent. The call may use a reservation
+// counted earlier in a block (blocks.go): counted it is either way.
 func (g *Guard) Reserve(ctx context.Context, api, lane string) error {
 	a, ok := g.cfg.APIs[api]
 	if !ok {
@@ -124,31 +126,40 @@ func (g *Guard) Reserve(ctx context.Context, api, lane string) error {
 	}
 	day, resetAt := g.Day(g.now())
 	name := counterName(api, day)
-	if limit < a.PerDay {
-		// A lane stopped below the API's limit looks before it reserves: its refused
-		// reservations would otherwise inflate the count for a moment and could refuse
-		// push work the last slots under the full limit (seen as 99 of 100 allowed).
-		used, err := g.counts.Count(ctx, name)
-		if err != nil {
-			return fmt.Errorf("quota: reading the %s count: %w", api, err)
-		}
-		if used >= limit {
-			return &ExhaustedError{API: api, Lane: lane, Background: background, Used: used, Cap: limit, Limit: a.PerDay, ResetAt: resetAt}
-		}
+	k := laneKey{api, lane}
+	if g.held.take(k, name) {
+		return nil
 	}
-	n, err := g.counts.AddCount(ctx, name, 1)
+	// The lane looks before it reserves: refused reservations would otherwise inflate
+	// the count for a moment and could refuse push work the last slots under the full
+	// limit (seen as 99 of 100 allowed). What it sees also sizes the block.
+	used, err := g.counts.Count(ctx, name)
+	if err != nil {
+		return fmt.Errorf("quota: reading the %s count: %w", api, err)
+	}
+	if used >= limit {
+		return &ExhaustedError{API: api, Lane: lane, Background: background, Used: used, Cap: limit, Limit: a.PerDay, ResetAt: resetAt}
+	}
+	block := blockSize(limit - used)
+	n, err := g.counts.AddCount(ctx, name, block)
 	if err != nil {
 		return fmt.Errorf("quota: counting a %s call: %w", api, err)
 	}
-	if n <= limit {
-		return nil
+	granted := block
+	if over := n - limit; over > 0 {
+		// Past the cap: give back what is over, so the count stays the calls made or
+		// held. Concurrent reservers may be refused meanwhile, which errs safe.
+		back := min(over, block)
+		if _, err := g.counts.AddCount(ctx, name, -back); err != nil {
+			return fmt.Errorf("quota: returning a refused %s reservation: %w", api, err)
+		}
+		granted -= back
 	}
-	// Over budget: give the reservation back so the count stays the number of calls
-	// actually made. Concurrent reservers may be refused meanwhile, which errs safe.
-	if _, err := g.counts.AddCount(ctx, name, -1); err != nil {
-		return fmt.Errorf("quota: returning a refused %s reservation: %w", api, err)
+	if granted == 0 {
+		return &ExhaustedError{API: api, Lane: lane, Background: background, Used: n - block, Cap: limit, Limit: a.PerDay, ResetAt: resetAt}
 	}
-	return &ExhaustedError{API: api, Lane: lane, Background: background, Used: n - 1, Cap: limit, Limit: a.PerDay, ResetAt: resetAt}
+	g.held.add(k, name, granted-1) // this call uses one
+	return nil
 }
 
 func apiOrNone(api string) string {
@@ -163,11 +174,29 @@ func (g *Guard) Usage(ctx context.Context) (map[string]greep.QuotaUsage, error) 
 	day, resetAt := g.Day(g.now())
 	out := make(map[string]greep.QuotaUsage, len(g.cfg.APIs))
 	for _, name := range g.cfg.APINames() {
+		// Reservations this instance holds are not calls yet; other instances' are
+		// counted as used (at most maxBlock a lane each). Held is read first, so a
+		// block reserved in between shows as used for a moment instead of taking the
+		// figure below zero.
+		held := g.held.unused(counterName(name, day))
 		n, err := g.counts.Count(ctx, counterName(name, day))
 		if err != nil {
 			return nil, fmt.Errorf("quota: reading the %s count: %w", name, err)
 		}
+		n -= held
 		out[name] = greep.QuotaUsage{UsedToday: n, DailyLimit: g.cfg.APIs[name].PerDay, ResetAt: resetAt}
 	}
 	return out, nil
+}
+
+// Release gives the reservations held ahead back to the store's counts, so a clean stop
+// leaves the count the calls made. Call it once nothing reserves any more.
+func (g *Guard) Release(ctx context.Context) error {
+	var errs []error
+	for name, n := range g.held.drain() {
+		if _, err := g.counts.AddCount(ctx, name, -n); err != nil {
+			errs = append(errs, fmt.Errorf("quota: returning %d unused reservations of %s: %w", n, name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -136,7 +136,16 @@ func Open(ctx context.Context, c Config, log *zap.Logger) (*Backend, error) {
 	rt := wiring.New(store, enq, qcfg, time.Now, log)
 	rt.TrustTaskHeaders = TrustTaskHeaders()
 	rt.HistoryRetention = c.History.Retention
-	return &Backend{Runtime: rt, close: func() { client.Close(); store.Close() }}, nil
+	release := func() {
+		// After the last request: the quota reservations held ahead go back, so the
+		// day's count stays the calls made.
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := rt.Quota.Release(rctx); err != nil {
+			log.Warn("returning held quota reservations", zap.Error(err))
+		}
+	}
+	return &Backend{Runtime: rt, close: func() { release(); client.Close(); store.Close() }}, nil
 }
 
 // Close releases the connections.

@@ -18,6 +18,9 @@ import (
 
 var keyPruned = []byte("pruned")
 
+// appendOnlyFill is how full bbolt fills the pages of a bucket whose keys only grow.
+const appendOnlyFill = 1.0
+
 func cursorKey(c uint64) []byte { return binary.BigEndian.AppendUint64(nil, c) }
 
 // updateChanges runs fn in a write transaction and appends the change records it
@@ -43,6 +46,9 @@ func appendChanges(tx *bbolt.Tx, changes []greep.Change) error {
 		return nil
 	}
 	b := tx.Bucket(bChanges)
+	// Keys only ever grow: full pages, where bbolt's default half-full split would leave
+	// every page of the feed half empty and split the last page every other commit.
+	b.FillPercent = appendOnlyFill
 	if err := b.SetSequence(cache.Number(changes, b.Sequence())); err != nil {
 		return err
 	}
