@@ -16,6 +16,7 @@ import (
 	"google.golang.org/api/idtoken"
 
 	"github.com/greephq/greep/pkg/auth"
+	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
 	"github.com/greephq/greep/pkg/queueconfig"
 	"github.com/greephq/greep/pkg/rules"
@@ -108,11 +109,8 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	defer store.Close()
-	// The read API enqueues nothing; it shows the queues' stats and the guard's counts.
-	rt := wiring.New(store, nil, qcfg, time.Now, log)
+	rt := newRuntime(store, qcfg, cfg, log)
 	mux := http.NewServeMux()
-	rt.HistoryRetention = cfg.History.Retention
-	rt.Pprof = cfg.Pprof
 	if cfg.Location != "" {
 		qs, err := cloudtasks.NewQueueStats(ctx, cfg.TasksEndpoint, cloudtasks.Location{Project: cfg.Project, Location: cfg.Location}, qcfg)
 		if err != nil {
@@ -136,6 +134,18 @@ func run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	log.Info("read API", zap.String("store", cfg.Store))
 	svc.Mount(mux)
 	return cfg.Serve(ctx, mux, log)
+}
+
+// newRuntime is the service's runtime. The read API enqueues nothing; it shows the
+// queues' stats and the guard's counts. On App Engine it trusts the cron header (App
+// Engine strips it from outside requests): without that, every /cron/alerts answered 403
+// and the operator alerts were never judged in production.
+func newRuntime(store greep.Store, qcfg *queueconfig.Config, cfg Config, log *zap.Logger) *wiring.Runtime {
+	rt := wiring.New(store, nil, qcfg, time.Now, log)
+	rt.TrustTaskHeaders = service.TrustTaskHeaders()
+	rt.HistoryRetention = cfg.History.Retention
+	rt.Pprof = cfg.Pprof
+	return rt
 }
 
 // build is the service on its runtime, by the constructors greep local calls too: the
