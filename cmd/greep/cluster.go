@@ -33,6 +33,7 @@ func clusterConfig(args []string, stderr io.Writer) (cluster.Config, error) {
 	fs.StringVar(&cfg.QueuesFile, "queues", "", "queues.yaml `FILE` for the Cloud Tasks queues and every service (default: the app's)")
 	fs.StringVar(&cfg.Project, "project", "", "Datastore and Cloud Tasks `PROJECT` (default greep-cluster, or DATASTORE_PROJECT_ID with DATASTORE_EMULATOR_HOST)")
 	fs.StringVar(&cfg.Location, "location", "", "Cloud Tasks `LOCATION` (default us-central1)")
+	fs.StringVar(&cfg.Emulator, "emulator", cluster.EmulatorDatastore, "the Datastore emulator started without DATASTORE_EMULATOR_HOST: "+cluster.EmulatorDatastore+" (the legacy one, in memory) or "+cluster.EmulatorFirestore+" (the Firestore emulator in Datastore mode; slower under Greep's writes: docs/cluster.md)")
 	fs.BoolVar(&cfg.DeliverTwice, "deliver-twice", false, "the Cloud Tasks emulator delivers every task twice")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "`DIR` for the services' logs and the Datastore emulator's data (kept); a temporary one when empty")
 	envFlag := func(name, env, usage string) {

@@ -27,8 +27,9 @@ func ClusterFullSync(ctx context.Context, o Options) (*Result, error) {
 }
 
 // ClusterFaults is the faults scenario against greep cluster: faults.ClusterKills, every
-// task delivered twice (the directory service killed and the Datastore emulator restarted
-// mid-sync, the groupssettings and remediation services killed mid-remediation). Its
+// task delivered twice (the directory service killed mid-sync, the Datastore emulator
+// restarted after the sync, the groupssettings and remediation services killed
+// mid-remediation). Its
 // report goes under Figures ("clusterKills").
 func ClusterFaults(ctx context.Context, o Options) (*Result, error) {
 	wall := time.Now()

@@ -56,6 +56,9 @@ type Config struct {
 	// DatastoreHost is a running Datastore emulator to use (DATASTORE_EMULATOR_HOST);
 	// empty starts one, which RestartDatastore can then restart.
 	DatastoreHost string
+	// Emulator is the Datastore emulator started without DatastoreHost: EmulatorDatastore
+	// (the default) or EmulatorFirestore.
+	Emulator string
 	// QueuesFile is queues.yaml for the queues the cluster creates and for every service
 	// (relative to Root).
 	QueuesFile string
@@ -122,6 +125,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Project == "" {
 		c.Project = "greep-cluster"
+	}
+	if c.Emulator == "" {
+		c.Emulator = EmulatorDatastore
 	}
 	if c.Location == "" {
 		c.Location = "us-central1"
@@ -286,11 +292,11 @@ func (c *Cluster) startDatastore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := newDatastore(c.work, addr, c.Project)
+	d, err := newDatastore(c.cfg.Emulator, c.work, addr, c.Project)
 	if err != nil {
 		return err
 	}
-	c.logf("starting the Datastore emulator on %s", addr)
+	c.logf("starting the %s on %s", d.name, addr)
 	if err := d.run(ctx, max(c.cfg.ReadyWithin, 2*time.Minute)); err != nil {
 		return err
 	}
@@ -425,20 +431,13 @@ func (c *Cluster) Restart(ctx context.Context, service string) error {
 	return c.startServices(ctx, service)
 }
 
-// RestartDatastore stops the Datastore emulator the cluster started and starts it again
-// on the same address and data. The emulator writes its data to disk every few seconds
-// when it changed, not on each commit, and not on /shutdown: commits since its last write
-// are lost by a restart. So it first waits, up to 15 s, for a write after the call (there
-// is none to wait for when nothing changed).
+// RestartDatastore stops the Datastore emulator the cluster started, the way that keeps
+// its data, and starts it again on the same address and data (datastoreEmulator.restart).
 func (c *Cluster) RestartDatastore(ctx context.Context) error {
 	if c.ds == nil {
 		return errors.New("cluster: the Datastore emulator was given (DATASTORE_EMULATOR_HOST), not started: it cannot be restarted")
 	}
-	c.ds.waitPersisted(ctx, time.Now(), 15*time.Second)
-	if err := c.ds.shutdown(2 * time.Minute); err != nil {
-		c.logf("stopping the Datastore emulator: %v", err)
-	}
-	return c.ds.run(ctx, max(c.cfg.ReadyWithin, 2*time.Minute))
+	return c.ds.restart(ctx, max(c.cfg.ReadyWithin, 2*time.Minute))
 }
 
 // Store is the cluster's Datastore opened as Greep's store.

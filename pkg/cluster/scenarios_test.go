@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/greephq/greep/pkg/cluster"
 	"github.com/greephq/greep/pkg/faults"
@@ -128,6 +130,54 @@ func TestServiceFailingToStartStopsTheCluster(t *testing.T) {
 	}
 	if left := children(os.Getpid()); len(left) > 0 {
 		t.Errorf("processes left running after the failed start: %v", left)
+	}
+}
+
+// A service that exits later without being told to (here SIGKILLed from outside the
+// cluster) is reported with the end of its log, and Close then leaves no process behind.
+func TestServiceExitingLaterIsReported(t *testing.T) {
+	needEmulator(t)
+	// The default service reads the store before it answers: the emulator of
+	// scripts/with-datastore-emulator.sh when there is one, else one of the cluster's own.
+	c, err := cluster.Start(context.Background(), cluster.Config{
+		Root: "../..", Addr: "127.0.0.1:0", APIToken: "t", SimUsers: 10, SimGroups: 5, Binaries: binaries(t),
+		DatastoreHost: os.Getenv("DATASTORE_EMULATOR_HOST"), Project: os.Getenv("DATASTORE_PROJECT_ID"), WorkDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			c.Close()
+		}
+	}()
+	var pid int
+	for _, p := range children(os.Getpid()) {
+		if strings.Contains(p, "(push)") {
+			pid, _ = strconv.Atoi(strings.Fields(p)[0])
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no push process among %v", children(os.Getpid()))
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-c.Failed():
+		if !strings.Contains(err.Error(), "push exited") || !strings.Contains(err.Error(), "the end of its log") {
+			t.Errorf("got %v, want push's exit with the end of its log", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the killed service was not reported within 2 minutes")
+	}
+	closed = true
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
+	if left := children(os.Getpid()); len(left) > 0 {
+		t.Errorf("processes left running after Close: %v", left)
 	}
 }
 

@@ -30,8 +30,9 @@ type ClusterConfig struct {
 	// Binaries holds the services' binaries (cluster.Build); empty builds them per run.
 	Binaries string
 	// DatastoreHost is a running Datastore emulator; empty starts one (needed by
-	// ClusterKills, which restarts it).
+	// ClusterKills, which restarts it), of kind Emulator (cluster.Config.Emulator).
 	DatastoreHost string
+	Emulator      string
 	// DeliverTwice makes the Cloud Tasks emulator deliver every task twice.
 	DeliverTwice bool
 	// DirectoryPerMinute is the Directory short-window quota the run gives queues.yaml,
@@ -138,7 +139,7 @@ func startClusterRun(ctx context.Context, c ClusterConfig, name string, prepare 
 	cl, err := cluster.Start(ctx, cluster.Config{
 		DeliverTwice: c.DeliverTwice,
 		Root:         c.Root, Addr: "127.0.0.1:0", Workspace: s.URL, AdminSubject: s.Sim.Admin(),
-		APIToken: procToken, DatastoreHost: c.DatastoreHost, QueuesFile: queues, Env: env,
+		APIToken: procToken, DatastoreHost: c.DatastoreHost, Emulator: c.Emulator, QueuesFile: queues, Env: env,
 		Binaries: c.Binaries, WorkDir: filepath.Join(work, "cluster"), Logf: c.Logf,
 		ReadyWithin: run.within,
 	})

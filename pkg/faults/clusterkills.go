@@ -8,7 +8,7 @@ import (
 
 // ClusterKills runs the fault scenarios against greep cluster, in remediate mode: the
 // directory service SIGKILLed and restarted mid-sync, the Datastore emulator restarted
-// mid-sync, then, in the settings sweep started by its cron URL, the groupssettings
+// after the sync, then, in the settings sweep started by its cron URL, the groupssettings
 // service SIGKILLed at its first read and at its first patch and the remediation service
 // once; each restarted at once, on the same port, as App Engine starts a new instance.
 // The tasks the killed processes held are retried by the Cloud Tasks emulator; with
@@ -92,9 +92,9 @@ func ClusterKills(ctx context.Context, c ClusterConfig) (_ *Report, err error) {
 	run.run.SyncSeconds = seconds(time.Since(wall))
 
 	// Then the Datastore emulator, restarted between the sync and the remediation run: the
-	// emulator writes its data to disk every few seconds, not on every commit, so a
-	// restart mid-sync loses the commits since its last write, which Datastore never does
-	// (docs/cluster.md). Once the queues are empty, it is given the time to write them.
+	// restart keeps the export taken before the stop, so a restart mid-sync would lose the
+	// commits made after it, which Datastore never does (docs/cluster.md). With the queues
+	// empty, nothing is being committed.
 	if err := run.quiet(ctx, "the queues after the sync", nil); err != nil {
 		return nil, err
 	}
