@@ -133,12 +133,13 @@ func PlanSettings(in SettingsInput) SettingsResult {
 		if !activity.SettingEvent(e) {
 			continue
 		}
-		field, value := strings.TrimSpace(e.Setting), e.NewValue
+		field, known := fieldOf(e.Setting)
+		value := e.NewValue
 		switch {
 		case e.Time.IsZero() || e.ID == "":
 			res.Skipped = append(res.Skipped, Skip{e, SkipMalformed})
 			continue
-		case !knownField(field):
+		case !known:
 			res.Skipped = append(res.Skipped, Skip{e, SkipUnknownField})
 			continue
 		case rules.CheckValue(field, value) != nil:
@@ -168,10 +169,26 @@ func PlanSettings(in SettingsInput) SettingsResult {
 	return res
 }
 
-// knownField reports whether field is a current Groups Settings field.
-func knownField(field string) bool {
-	f, ok := rules.Fields[field]
-	return ok && f.MergedInto == ""
+// fieldOf returns the Groups Settings field a Reports SETTING_NAME names, and whether it
+// is a current one. Reports spells them WHO_CAN_VIEW_GROUP, the API (and the simulator)
+// whoCanViewGroup: case and underscores aside, they are the same name.
+func fieldOf(name string) (string, bool) {
+	f, ok := fieldNames[settingKey(name)]
+	return f, ok
+}
+
+var fieldNames = func() map[string]string {
+	out := make(map[string]string, len(rules.Fields))
+	for name, f := range rules.Fields {
+		if f.MergedInto == "" {
+			out[settingKey(name)] = name
+		}
+	}
+	return out
+}()
+
+func settingKey(s string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "_", ""))
 }
 
 // SettledSettings is what one settings read makes of a group's provisional settings, as

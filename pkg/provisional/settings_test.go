@@ -25,7 +25,7 @@ func fields(ms SettingMarks) map[string]string {
 func TestPlanSettingsOutOfOrder(t *testing.T) {
 	early := setting("s1", "whoCanJoin", "ANYONE_CAN_JOIN", at(10))
 	late := setting("s2", "whoCanJoin", "INVITED_CAN_JOIN", at(20))
-	other := setting("s3", "allowExternalMembers", "true", at(15))
+	other := setting("s3", "ALLOW_EXTERNAL_MEMBERS", "true", at(15)) // as Reports spells it
 
 	first := PlanSettings(SettingsInput{ReadAt: t0, Events: []greep.Event{late}, Now: at(30)})
 	second := PlanSettings(SettingsInput{ReadAt: t0, Marks: first.Marks, Events: []greep.Event{other, early}, Now: at(31)})
