@@ -189,3 +189,9 @@ func MemberEvent(e greep.Event) bool {
 func Expectation(e greep.Event) (tasks.Expectation, bool) {
 	return expectation(effects[strings.ToUpper(e.Event)], e)
 }
+
+// SettingEvent reports whether e changes a group setting (CHANGE_GROUP_SETTING, the
+// groups application's change_acl_permission), whatever its parameters hold.
+func SettingEvent(e greep.Event) bool {
+	return effects[strings.ToUpper(e.Event)] == settingChanged
+}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -93,7 +94,7 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 	}
 	before := e.sim.Stats()
 
-	w := newWatcher(e.store, e.sim.Now)
+	w := newWatcher(e.store, e.sim.Now, o.TimeScale)
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { defer close(watched); w.run(wctx) }()
@@ -120,8 +121,8 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	res := &Result{Scenario: "day", TimeScale: o.TimeScale, Freshness: fresh}
-	accepted, acceptedBusy := w.acceptedResult()
-	res.AcceptedToVisible = accepted
+	accepted, acceptedBusy, acceptedWall := w.acceptedResult()
+	res.AcceptedToVisible, res.AcceptedToVisibleWall = accepted, acceptedWall
 	d := delta(before, after)
 	e.fillCalls(res, d)
 	if err := e.tenantFigures(ctx, res); err != nil {
@@ -147,6 +148,7 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 	res.Figures["freshnessDuringSettingsSweep"] = busy
 	res.Figures["freshnessOutsideSettingsSweep"] = calm
 	res.Figures["acceptedToVisibleDuringSettingsSweep"] = acceptedBusy
+	maps.Copy(res.Figures, w.provisionalFigures())
 	if settingsFresh != nil {
 		res.Figures["settingsFreshness"] = settingsFresh
 	}

@@ -47,6 +47,16 @@ func TestDay(t *testing.T) {
 	} else if f.Unseen != 0 {
 		t.Logf("%d changes unseen at the day's end on a machine that fell behind the clock", f.Unseen)
 	}
+	// Accepted to visible in wall time is the simulated figure over the time scale; the
+	// settings changes report theirs beside the members'.
+	if a, wall := res.AcceptedToVisible, res.AcceptedToVisibleWall; a == nil || wall == nil || wall.Changes != a.Changes || wall.Max > a.Max {
+		t.Errorf("accepted to visible %+v, in wall time %+v: want the same changes, the wall figure no longer", a, wall)
+	}
+	for _, k := range []string{"changeToVisibleWall", "settingsAcceptedToVisible", "settingsAcceptedToVisibleWall", "settingsChangeToVisibleWall"} {
+		if _, ok := res.Figures[k].(*Freshness); !ok {
+			t.Errorf("figure %s missing: %v", k, res.Figures[k])
+		}
+	}
 	n := res.Naive
 	if n == nil {
 		t.Fatal("no naive figures")

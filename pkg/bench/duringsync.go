@@ -51,7 +51,7 @@ func DuringSync(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	w := newWatcher(e.store, e.sim.Now)
+	w := newWatcher(e.store, e.sim.Now, o.TimeScale)
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { defer close(watched); w.run(wctx) }()
@@ -107,7 +107,7 @@ func DuringSync(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	res := &Result{Scenario: "during-sync", TimeScale: o.TimeScale, Freshness: fresh}
-	res.AcceptedToVisible, _ = w.acceptedResult()
+	res.AcceptedToVisible, _, res.AcceptedToVisibleWall = w.acceptedResult()
 	e.fillCalls(res, delta(before, e.sim.Stats()))
 	if err := e.tenantFigures(ctx, res); err != nil {
 		return nil, err

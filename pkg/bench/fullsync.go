@@ -80,6 +80,9 @@ type Result struct {
 	// AcceptedToVisible is how long membership changes took from their notification
 	// being accepted to showing in the cache, provisionally (simulated seconds).
 	AcceptedToVisible *Freshness `json:"acceptedToVisible,omitempty"`
+	// AcceptedToVisibleWall is AcceptedToVisible in wall seconds: what a reader waits at
+	// a time scale where a wall millisecond is many simulated ones.
+	AcceptedToVisibleWall *Freshness `json:"acceptedToVisibleWall,omitempty"`
 	// Figures are the scenario's own figures (refreshes per event, share of a daily
 	// quota, requests per second, ...), named in docs/benchmarks.md.
 	Figures map[string]any `json:"figures,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"time"
 
@@ -51,7 +52,7 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 	}
 	plan := burstPlan(truth, o.Seed)
 
-	w := newWatcher(e.store, e.sim.Now)
+	w := newWatcher(e.store, e.sim.Now, o.TimeScale)
 	// Polled all along, not only between bursts: a change shows provisionally for the
 	// debounce only, then as confirmed.
 	wctx, stopWatch := context.WithCancel(ctx)
@@ -96,7 +97,7 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 	}
 	d := delta(before, e.sim.Stats())
 	res := &Result{Scenario: "push", TimeScale: o.TimeScale, Freshness: fresh}
-	res.AcceptedToVisible, _ = w.acceptedResult()
+	res.AcceptedToVisible, _, res.AcceptedToVisibleWall = w.acceptedResult()
 	e.fillCalls(res, d)
 	if err := e.tenantFigures(ctx, res); err != nil {
 		return nil, err
@@ -108,6 +109,7 @@ func Push(ctx context.Context, o Options) (*Result, error) {
 	res.Figures["groupsPerBurst"] = min(pushBursts.groups, len(truth.Groups))
 	res.Figures["pushesDelivered"] = d.pushes
 	res.Figures["burstSimulatedSeconds"] = spreads
+	maps.Copy(res.Figures, w.provisionalFigures())
 
 	if o.NaiveTimeScale > 0 {
 		if res.Naive, err = naivePush(ctx, o, plan); err != nil {

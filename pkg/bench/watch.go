@@ -21,6 +21,7 @@ type change struct {
 	removed             bool
 	field, value        string // a settings change
 	at                  time.Time
+	wallAt              time.Time // at, on the wall clock
 	// busy marks a change made while the process was busy with a settings sweep.
 	busy bool
 	// provisional: the cache has shown it, applied from its notification, before
@@ -29,10 +30,16 @@ type change struct {
 }
 
 // watcher measures freshness: it records the simulated time of each change and polls
-// the cache until the change shows, noting the simulated time it took.
+// the cache until the change shows, noting the simulated time it took; and, for the
+// changes shown provisionally, the wall time it took too.
 type watcher struct {
 	store greep.Store
 	now   func() time.Time
+	// scale is the simulated clock's speed over the wall clock's. The provisional path
+	// (the webhook, the applier) waits on no clock, so its simulated times over scale are
+	// its wall times: the simulated clock runs linearly (nothing advances it in the
+	// scenarios that watch) from the wall clock.
+	scale float64
 
 	// pollMu keeps polls one at a time: a poll removes what it saw by position.
 	pollMu  sync.Mutex
@@ -46,15 +53,22 @@ type watcher struct {
 	busyLags []time.Duration
 	// accepted are the times from a change's notification being accepted (its mark's
 	// AcceptedAt) to the change showing provisionally, busyAccepted those of the busy
-	// changes (also in accepted); unmarked counts changes confirmed without ever being
-	// seen provisional.
-	accepted, busyAccepted []time.Duration
-	unmarked               int
-	err                    error
+	// membership changes (also in accepted.members); unmarked counts membership changes
+	// confirmed without ever being seen provisional.
+	accepted     struct{ members, settings shownLags }
+	busyAccepted []time.Duration
+	unmarked     int
+	err          error
 }
 
-func newWatcher(store greep.Store, now func() time.Time) *watcher {
-	return &watcher{store: store, now: now}
+// shownLags are the lags of changes seen provisional: from the notification being
+// accepted, in simulated time (sim) and wall time (wall), and from the change being made
+// to showing, measured on the wall clock (changeWall: includes Google's, the
+// simulator's, delivery of the notification).
+type shownLags struct{ sim, wall, changeWall []time.Duration }
+
+func newWatcher(store greep.Store, now func() time.Time, scale float64) *watcher {
+	return &watcher{store: store, now: now, scale: max(scale, 1)}
 }
 
 // apply makes the mutations in the simulator and starts watching the ones that applied.
@@ -68,7 +82,7 @@ func (w *watcher) apply(sim *workspacesim.Sim, muts []workspacesim.Mutation, cha
 			continue
 		}
 		c := changes[i]
-		c.at = at
+		c.at, c.wallAt = at, time.Now()
 		w.mu.Lock()
 		w.pending = append(w.pending, c)
 		w.mu.Unlock()
@@ -86,9 +100,10 @@ func (w *watcher) poll(ctx context.Context) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	now := w.now()
+	now, wallNow := w.now(), time.Now()
 	members := map[string]map[string]bool{}
 	marks := map[string]map[string]provisional.Mark{}
+	settings := map[string]provisional.SettingMarks{}
 	seen := map[int]bool{}
 	shown := map[int]time.Duration{} // seen provisional: accepted to visible
 	for i, c := range pending {
@@ -96,17 +111,20 @@ func (w *watcher) poll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			continue
+		// A settings change shows once its read or its mark does; a membership change
+		// is visible in the snapshot, provisional or not.
+		var accepted time.Time
+		marked := false
+		if ok || c.field != "" {
+			if accepted, marked, err = w.mark(ctx, c, marks, settings); err != nil {
+				return err
+			}
 		}
-		m, err := w.mark(ctx, c, marks)
 		switch {
-		case err != nil:
-			return err
-		case m == nil:
+		case marked && !c.provisional:
+			shown[i] = max(0, now.Sub(accepted))
+		case ok && !marked:
 			seen[i] = true
-		case !c.provisional:
-			shown[i] = max(0, now.Sub(m.AcceptedAt))
 		}
 	}
 	w.mu.Lock()
@@ -119,8 +137,14 @@ func (w *watcher) poll(ctx context.Context) error {
 		switch {
 		case i < len(pending) && wasShown:
 			c.provisional = true
-			w.accepted = append(w.accepted, lag)
-			if c.busy {
+			l := &w.accepted.members
+			if c.field != "" {
+				l = &w.accepted.settings
+			}
+			l.sim = append(l.sim, lag)
+			l.wall = append(l.wall, time.Duration(float64(lag)/w.scale))
+			l.changeWall = append(l.changeWall, wallNow.Sub(c.wallAt))
+			if c.busy && c.field == "" {
 				w.busyAccepted = append(w.busyAccepted, lag)
 			}
 			rest = append(rest, c)
@@ -146,6 +170,7 @@ func (w *watcher) poll(ctx context.Context) error {
 
 func (w *watcher) visible(ctx context.Context, c change, members map[string]map[string]bool) (bool, error) {
 	if c.field != "" {
+		// Google's read, confirmed; a provisional value shows through mark.
 		s, err := w.store.Settings(ctx, c.groupEmail)
 		if errors.Is(err, greep.ErrNotFound) {
 			return false, nil
@@ -172,17 +197,32 @@ func (w *watcher) visible(ctx context.Context, c change, members map[string]map[
 	return set[strings.ToLower(c.member)] != c.removed, nil
 }
 
-// mark returns the provisional mark a visible membership change shows under (nil once
-// Google's read confirmed it, and for settings changes).
-func (w *watcher) mark(ctx context.Context, c change, marks map[string]map[string]provisional.Mark) (*provisional.Mark, error) {
+// mark reports whether the change shows provisionally, under a mark the webhook applied
+// for it, and when that mark was accepted. Marks go once Google's read confirmed them.
+// The marks read are kept per poll in marks and settings.
+func (w *watcher) mark(ctx context.Context, c change, marks map[string]map[string]provisional.Mark,
+	settings map[string]provisional.SettingMarks) (accepted time.Time, ok bool, err error) {
 	if c.field != "" {
-		return nil, nil
+		ms, read := settings[c.groupEmail]
+		if !read {
+			if ms, err = provisional.LoadSettings(ctx, w.store, c.groupEmail); err != nil {
+				return time.Time{}, false, err
+			}
+			settings[c.groupEmail] = ms
+		}
+		for _, m := range ms.Fields {
+			// Accepted after the change was made: not an earlier change's value.
+			if m.Field == c.field && m.Value == c.value && !m.AcceptedAt.Before(c.at) {
+				return m.AcceptedAt, true, nil
+			}
+		}
+		return time.Time{}, false, nil
 	}
-	byMember, ok := marks[c.groupID]
-	if !ok {
+	byMember, read := marks[c.groupID]
+	if !read {
 		ms, err := provisional.Load(ctx, w.store, c.groupID)
 		if err != nil {
-			return nil, err
+			return time.Time{}, false, err
 		}
 		byMember = make(map[string]provisional.Mark, len(ms.Members))
 		for _, m := range ms.Members {
@@ -190,10 +230,10 @@ func (w *watcher) mark(ctx context.Context, c change, marks map[string]map[strin
 		}
 		marks[c.groupID] = byMember
 	}
-	if m, ok := byMember[strings.ToLower(c.member)]; ok && m.Present != c.removed {
-		return &m, nil
+	if m, found := byMember[strings.ToLower(c.member)]; found && m.Present != c.removed {
+		return m.AcceptedAt, true, nil
 	}
-	return nil, nil
+	return time.Time{}, false, nil
 }
 
 // run polls every 10 ms of wall time until ctx ends.
@@ -276,10 +316,10 @@ func (w *watcher) result() (members, settings *Freshness, err error) {
 }
 
 // acceptedResult is the time from a notification being accepted to its change showing
-// in the cache (provisionally), of every membership change and of the busy ones. A
-// change never seen provisional (confirmed by the read first, or never seen) counts as
-// unseen.
-func (w *watcher) acceptedResult() (all, busy *Freshness) {
+// in the cache (provisionally), of every membership change and of the busy ones, in
+// simulated seconds, and of every membership change in wall seconds. A change never seen
+// provisional (confirmed by the read first, or never seen) counts as unseen.
+func (w *watcher) acceptedResult() (all, busy, wall *Freshness) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	unseen := w.unmarked
@@ -288,5 +328,22 @@ func (w *watcher) acceptedResult() (all, busy *Freshness) {
 			unseen++
 		}
 	}
-	return freshnessOf(w.accepted, unseen), freshnessOf(w.busyAccepted, 0)
+	return freshnessOf(w.accepted.members.sim, unseen), freshnessOf(w.busyAccepted, 0), freshnessOf(w.accepted.members.wall, unseen)
+}
+
+// provisionalFigures are the figures of changes seen provisional beside acceptedResult's:
+// from the change being made to showing, on the wall clock, for membership changes; and
+// for settings changes (when there were any) accepted to visible in simulated and wall
+// seconds and change to visible on the wall clock. A settings change confirmed by its
+// read before it was seen provisional is not counted.
+func (w *watcher) provisionalFigures() map[string]any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]any{"changeToVisibleWall": freshnessOf(w.accepted.members.changeWall, 0)}
+	if s := w.accepted.settings; len(s.sim)+len(w.settingsLags) > 0 || slices.ContainsFunc(w.pending, func(c change) bool { return c.field != "" }) {
+		out["settingsAcceptedToVisible"] = freshnessOf(s.sim, 0)
+		out["settingsAcceptedToVisibleWall"] = freshnessOf(s.wall, 0)
+		out["settingsChangeToVisibleWall"] = freshnessOf(s.changeWall, 0)
+	}
+	return out
 }

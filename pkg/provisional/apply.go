@@ -23,20 +23,24 @@ type Store interface {
 	Members(ctx context.Context, groupID string) ([]greep.Member, error)
 	ReplaceMembers(ctx context.Context, groupID string, members []greep.Member, etag string, syncedAt time.Time) error
 	User(ctx context.Context, key string) (greep.User, error)
+	Settings(ctx context.Context, groupEmail string) (greep.GroupSettings, error)
 }
 
-// Applier applies notifications' membership events to the cache, provisionally.
+// Applier applies notifications' membership and settings events to the cache,
+// provisionally: members into the snapshot (with their marks), settings into the group's
+// provisional settings only (SettingMarks), never into the stored settings.
 type Applier struct {
 	Store Store
 	Now   func() time.Time
 	Log   *zap.Logger
-	// Changed, when set, is called after a group's members changed (the rules' judging,
-	// wiring.NewPush); ctx carries the cause of the write (greep.CauseOf).
-	Changed func(ctx context.Context, groupID string)
+	// Changed, when set, is called after a group's members or provisional settings
+	// changed (the rules' judging, wiring.NewPush) with the group's id or address; ctx
+	// carries the cause of the write (greep.CauseOf).
+	Changed func(ctx context.Context, groupKey string)
 	batches batches
 }
 
-// Apply queues the membership events among events to be applied, group by group, and
+// Apply queues the membership and settings events among events to be applied, group by group, and
 // returns without waiting (Flush waits). Events it does not apply (unknown group,
 // malformed, older than the group's last read, superseded) are logged with their activity
 // id, and so is a failure; the debounced read runs for them all the same.
@@ -44,7 +48,7 @@ func (a *Applier) Apply(ctx context.Context, events []greep.Event) {
 	byGroup := map[string][]greep.Event{}
 	var order []string
 	for _, e := range events {
-		if !activity.MemberEvent(e) {
+		if !activity.MemberEvent(e) && !activity.SettingEvent(e) {
 			continue
 		}
 		g := fold(e.Group)
@@ -81,6 +85,26 @@ func (a *Applier) group(ctx context.Context, key string, events []greep.Event, a
 	if err != nil {
 		return fmt.Errorf("provisional apply to %s: %w", key, err)
 	}
+	var members, settings []greep.Event
+	for _, e := range events {
+		if activity.SettingEvent(e) {
+			settings = append(settings, e)
+		} else {
+			members = append(members, e)
+		}
+	}
+	var errs error
+	if len(settings) > 0 {
+		errs = a.settings(ctx, g, settings, accepted)
+	}
+	if len(members) > 0 {
+		errs = errors.Join(errs, a.members(ctx, g, members, accepted))
+	}
+	return errs
+}
+
+// members applies membership events to g's snapshot.
+func (a *Applier) members(ctx context.Context, g greep.Group, events []greep.Event, accepted map[string]time.Time) error {
 	for attempt := 1; ; attempt++ {
 		res, err := a.plan(ctx, g, events, accepted, attempt == 1)
 		if err != nil || len(res.Applied) == 0 {

@@ -125,3 +125,54 @@ func TestConcurrentAppliesOnOneGroup(t *testing.T) {
 		t.Fatalf("%d members and %d marks after %d concurrent additions", len(ms), len(marks.Members), n)
 	}
 }
+
+// TestApplySettings: a notification's settings events land in the group's provisional
+// settings, never in the stored settings remediation patches from; the group is judged;
+// an event older than the last settings read, a malformed one and one on an unknown group
+// apply nothing and are logged.
+func TestApplySettings(t *testing.T) {
+	ctx := context.Background()
+	read := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	store := memory.New()
+	if err := store.PutGroups(ctx, []greep.Group{{ID: "g1", Email: "eng@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	stored := greep.GroupSettings{GroupEmail: "eng@example.com", Settings: greep.Settings{"whoCanJoin": "INVITED_CAN_JOIN"}, ReadAt: read}
+	if err := store.PutSettings(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	var judged []string
+	a := &provisional.Applier{Store: store, Now: func() time.Time { return read.Add(time.Minute) }, Log: zap.New(core),
+		Changed: func(ctx context.Context, key string) { judged = append(judged, key+"/"+greep.CauseOf(ctx).ActivityID) }}
+	change := func(id, group, field, value string, at time.Time) greep.Event {
+		return greep.Event{ID: id, Time: at, Event: "CHANGE_GROUP_SETTING", Group: group, Setting: field, NewValue: value}
+	}
+	a.Apply(ctx, []greep.Event{
+		change("s1", "ENG@example.com", "whoCanJoin", "ANYONE_CAN_JOIN", read.Add(10*time.Second)),
+		change("s2", "eng@example.com", "whoCanJoin", "CAN_REQUEST_TO_JOIN", read.Add(-time.Second)), // before the read
+		change("s3", "eng@example.com", "whoCanJoin", "WHOEVER", read.Add(20*time.Second)),           // malformed
+		change("s4", "nosuch@example.com", "whoCanJoin", "ANYONE_CAN_JOIN", read.Add(20*time.Second)),
+	})
+	a.Flush()
+
+	gs, err := store.Settings(ctx, "eng@example.com")
+	if err != nil || gs.Settings["whoCanJoin"] != "INVITED_CAN_JOIN" || !gs.ReadAt.Equal(read) {
+		t.Fatalf("stored settings %+v (%v): want Google's read untouched", gs, err)
+	}
+	marks, err := provisional.LoadSettings(ctx, store, "eng@example.com")
+	if err != nil || len(marks.Fields) != 1 || marks.Fields[0].Value != "ANYONE_CAN_JOIN" || marks.Fields[0].ActivityID != "s1" {
+		t.Fatalf("provisional settings %+v (%v): want s1's value", marks, err)
+	}
+	if len(judged) != 1 || judged[0] != "eng@example.com/s1" {
+		t.Fatalf("judged %v: want the group once, caused by s1", judged)
+	}
+	for id, reason := range map[string]string{"s2": provisional.SkipOlder, "s3": provisional.SkipMalformed, "s4": "unknown group"} {
+		if logs.FilterField(zap.String("activityId", id)).FilterField(zap.String("reason", reason)).Len() != 1 {
+			t.Errorf("%s not logged as %q: %v", id, reason, logs.All())
+		}
+	}
+	if m, _ := provisional.LoadSettings(ctx, store, "nosuch@example.com"); len(m.Fields) != 0 {
+		t.Fatal("an unknown group got provisional settings")
+	}
+}

@@ -57,11 +57,14 @@ func (m Mark) Expectation() tasks.Expectation {
 
 // after reports whether an event (at, id) comes after the mark's: event time first, the
 // activity id breaking ties, so a redelivered event is never after itself.
-func (m Mark) after(at time.Time, id string) bool {
-	if !at.Equal(m.EventTime) {
-		return at.After(m.EventTime)
+func (m Mark) after(at time.Time, id string) bool { return later(at, id, m.EventTime, m.ActivityID) }
+
+// later reports whether the event (at, id) comes after the event (markAt, markID).
+func later(at time.Time, id string, markAt time.Time, markID string) bool {
+	if !at.Equal(markAt) {
+		return at.After(markAt)
 	}
-	return id > m.ActivityID
+	return id > markID
 }
 
 // ActivityIDs maps folded member email to the activity of its mark, for the read API.

@@ -61,14 +61,7 @@ type Result struct {
 // wins, whatever order they arrive in. Events that are not membership events are ignored.
 func Plan(in Input) Result {
 	res := Result{Members: slices.Clone(in.Members), Marks: Marks{Members: slices.Clone(in.Marks.Members)}}
-	events := slices.Clone(in.Events)
-	slices.SortStableFunc(events, func(a, b greep.Event) int {
-		if c := a.Time.Compare(b.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	for _, e := range events {
+	for _, e := range byEventTime(in.Events) {
 		if !activity.MemberEvent(e) {
 			continue
 		}
@@ -133,4 +126,17 @@ func Plan(in Input) Result {
 		res.Applied = append(res.Applied, mark)
 	}
 	return res
+}
+
+// byEventTime returns a copy of events in the order they happened, the activity id
+// breaking ties, so every delivery order plans alike.
+func byEventTime(events []greep.Event) []greep.Event {
+	out := slices.Clone(events)
+	slices.SortStableFunc(out, func(a, b greep.Event) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
 }

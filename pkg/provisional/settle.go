@@ -28,21 +28,46 @@ func Settle(read []greep.Member, marks Marks, readAt time.Time, final bool) Sett
 	s := Settled{Members: slices.Clone(read)}
 	for _, m := range marks.Members {
 		shown := len(syncplan.Unmet([]tasks.Expectation{m.Expectation()}, read)) == 0
-		before := !m.AcceptedAt.After(readAt)
-		switch {
-		case shown:
+		switch f := judge(shown, m.AcceptedAt, readAt, final); f {
+		case confirmed:
 			s.Confirmed = append(s.Confirmed, m)
-		case before && (final || readAt.Sub(m.AcceptedAt) > MaxAge):
+		case dropped:
 			s.Dropped = append(s.Dropped, m)
 		default:
 			s.Kept = append(s.Kept, m)
-			if before {
+			if f == lagging {
 				s.Lagging = append(s.Lagging, m)
 			}
 			s.Members = overlay(s.Members, m)
 		}
 	}
 	return s
+}
+
+// fate is what a read makes of one provisional change.
+type fate int
+
+const (
+	confirmed fate = iota // the read shows it
+	dropped               // the read still contradicts it at the last re-poll, or MaxAge after
+	lagging               // kept: the read should have shown it (Google lags), re-poll
+	kept                  // kept: accepted after the read began, not this read's to judge
+)
+
+// judge decides the fate of a change accepted at accepted that a read started at readAt
+// shows or not; final says the read is the last re-poll. Members and settings both
+// settle through it.
+func judge(shown bool, accepted, readAt time.Time, final bool) fate {
+	before := !accepted.After(readAt)
+	switch {
+	case shown:
+		return confirmed
+	case before && (final || readAt.Sub(accepted) > MaxAge):
+		return dropped
+	case before:
+		return lagging
+	}
+	return kept
 }
 
 // overlay applies a kept mark over the read.

@@ -69,13 +69,25 @@ func (s *Service) evaluate(ctx context.Context, ev tasks.Evaluate, j *tasks.Judg
 		// read that confirms them asks for the settings read that patches.
 		j = &tasks.Judge{Group: email, Version: g.MembersETag, Provisional: true}
 	}
-	var settings greep.Settings
 	gs, err := s.cfg.Store.Settings(ctx, email)
-	switch {
-	case err == nil:
-		settings = gs.Settings
-	case !errors.Is(err, greep.ErrNotFound):
+	if err != nil && !errors.Is(err, greep.ErrNotFound) {
 		return fmt.Errorf("evaluate %s: reading settings: %w", email, err)
+	}
+	// Settings a notification announced are judged at once, over the read; a finding
+	// they open waits for the read that confirms them to be patched.
+	pending, err := provisional.LoadSettings(ctx, s.cfg.Store, email)
+	if err != nil {
+		return fmt.Errorf("evaluate %s: %w", email, err)
+	}
+	settings, announced := pending.Over(gs)
+	// closeOn stays nil while the settings were never read: what was announced alone
+	// closes no settings finding.
+	var closeOn greep.Settings
+	if gs.Settings != nil {
+		closeOn = settings
+	}
+	if len(announced) > 0 && j == nil {
+		j = &tasks.Judge{Group: email, Version: announced[len(announced)-1].ActivityID, Provisional: true}
 	}
 	// stale: a settings finding was decided on a later read than gs (a patch answered, or
 	// a later read evaluated, since gs was read). This evaluation's view of the settings
@@ -193,7 +205,7 @@ func (s *Service) evaluate(ctx context.Context, ev tasks.Evaluate, j *tasks.Judg
 			case dec == capped:
 				f.State, f.Detail = greep.FindingOpen, capDetail
 			case dec == awaitingRead:
-				f.State, f.Detail = greep.FindingOpen, v.Detail+awaitingDetail(*j)
+				f.State, f.Detail = greep.FindingOpen, v.Detail+awaitingDetail(*j, len(announced) > 0)
 			case dec == looping:
 				f.State = greep.FindingFailed
 				f.Detail = fmt.Sprintf("set back to an unsafe value again after %d patches today; the patch-loop guard (maxPatchesPerDay %d) stops patching it until the day ends — find who keeps changing it",
@@ -257,7 +269,7 @@ func (s *Service) evaluate(ctx context.Context, ev tasks.Evaluate, j *tasks.Judg
 		// Only the membership findings are this evaluation's to close.
 		unseen = slices.DeleteFunc(unseen, func(f greep.Finding) bool { return f.Field != rules.FieldMember })
 	}
-	return s.close(ctx, unseen, settings, gs.ReadAt, "no longer breaks the rule", now, false)
+	return s.close(ctx, unseen, closeOn, gs.ReadAt, "no longer breaks the rule", now, false)
 }
 
 // close marks findings fixed that the group no longer breaks. A settings finding is only

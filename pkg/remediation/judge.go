@@ -42,9 +42,16 @@ func (s *Service) Judge(ctx context.Context, j tasks.Judge) error {
 const (
 	detailAwaitingMembers  = " (found on a member change a notification announced; the patch waits for Google's read of the members, then of the settings)"
 	detailAwaitingSettings = " (found on a member change; the patch waits for the read of the settings queued now)"
+	// The notification's debounced settings read is queued already.
+	detailAwaitingAnnounced = " (found on a settings change a notification announced; the patch waits for Google's read of the settings)"
 )
 
-func awaitingDetail(j tasks.Judge) string {
+// awaitingDetail ends the detail of a settings finding judged on j; announced says the
+// settings judged hold values a notification announced that no read has confirmed.
+func awaitingDetail(j tasks.Judge, announced bool) string {
+	if announced {
+		return detailAwaitingAnnounced
+	}
 	if j.Provisional {
 		return detailAwaitingMembers
 	}

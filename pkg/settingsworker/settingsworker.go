@@ -33,6 +33,9 @@ type Store interface {
 	Settings(ctx context.Context, groupEmail string) (greep.GroupSettings, error)
 	Finding(ctx context.Context, id string) (greep.Finding, error)
 	UpdateFinding(ctx context.Context, id string, fn func(f *greep.Finding) error) (greep.Finding, error)
+	// The provisional settings a notification announced (pkg/provisional) are settled by
+	// each read.
+	greep.StateStore
 }
 
 // Policy decides, when a patch is about to be sent, whether the rules, the mode and the
@@ -61,6 +64,10 @@ type Config struct {
 	// from outside requests.
 	TrustAppEngineHeaders bool
 	Logger                *zap.Logger
+	// Repoll paces the re-reads of a group whose read does not show yet a setting a
+	// notification announced (Google's reads lag its writes). Default
+	// syncplan.DefaultRepoll, as the directory worker's refreshes.
+	Repoll syncplan.Repoll
 }
 
 // Worker runs the groupssettings tasks.
@@ -81,6 +88,9 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Repoll.Attempts == 0 {
+		cfg.Repoll = syncplan.DefaultRepoll
 	}
 	return &Worker{
 		cfg:      cfg,
@@ -110,13 +120,18 @@ func (w *Worker) get(ctx context.Context, run queue.Run, b tasks.SettingsGet) er
 		}
 		return err
 	}
-	err = w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: ToSettings(g), ReadAt: now})
+	read := ToSettings(g)
+	err = w.cfg.Store.PutSettings(ctx, greep.GroupSettings{GroupEmail: email, Settings: read, ReadAt: now})
 	if errors.Is(err, greep.ErrConflict) {
 		w.log.Info("settings read overtaken by a later one; dropped", zap.String("group", email))
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("settings get %s: storing: %w", email, err)
+	}
+	// Settled before the evaluation is queued, so it judges what is left provisional.
+	if err := w.settle(ctx, b, email, read, now); err != nil {
+		return err
 	}
 	// Named after the read, so a re-run of this task after the enqueue evaluates once;
 	// a later read evaluates again.

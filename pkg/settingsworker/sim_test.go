@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/greephq/greep/pkg/cache/bolt"
 	"github.com/greephq/greep/pkg/callbudget"
 	"github.com/greephq/greep/pkg/greep"
@@ -29,6 +32,7 @@ type env struct {
 	queue  *queuetest.Queue
 	h      http.Handler
 	policy policy
+	logs   *observer.ObservedLogs
 }
 
 func newEnv(t *testing.T, perDay int64) *env {
@@ -65,8 +69,10 @@ func newEnv(t *testing.T, perDay int64) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{sim: srv.Sim, store: store, queue: &queuetest.Queue{}}
-	e.h = settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: e.queue, Now: srv.Sim.Now, Policy: &e.policy}).Handler()
+	core, logs := observer.New(zap.InfoLevel)
+	e := &env{sim: srv.Sim, store: store, queue: &queuetest.Queue{}, logs: logs}
+	e.h = settingsworker.New(settingsworker.Config{Store: store, Settings: clients.Settings, Queue: e.queue, Now: srv.Sim.Now, Policy: &e.policy,
+		Logger: zap.New(core)}).Handler()
 	return e
 }
 

@@ -73,6 +73,8 @@ type UserRefresh struct {
 type SettingsGet struct {
 	Group  string `json:"group"` // email
 	Reason string `json:"reason"`
+	// Attempt counts the re-polls for a provisional setting the read did not show yet.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // SettingsPatch asks the groupssettings worker to patch one group's settings with one
