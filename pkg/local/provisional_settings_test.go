@@ -36,7 +36,7 @@ func TestPushedSettingIsVisibleBeforeTheRead(t *testing.T) {
 	}
 	defer app.Close(ctx)
 	waitSynced(t, app)
-	wait.For(t, time.Minute, "a watch channel", func() bool { return sim.Sim.Stats().Channels >= 1 })
+	waitChannels(t, sim.Sim)
 
 	truth, _ := sim.Sim.Truth("")
 	g := truth.Groups[0]
