@@ -32,6 +32,23 @@ type Group struct {
 	Generation int64 `json:"generation,omitempty"`
 }
 
+// MembersVersion names one version of a group's member list: the MembersETag and
+// MembersSyncedAt the ReplaceMembers that stored it set.
+type MembersVersion struct {
+	ETag     string
+	SyncedAt time.Time
+}
+
+// MembersVersion is the version of g's member list when g was read.
+func (g Group) MembersVersion() MembersVersion {
+	return MembersVersion{ETag: g.MembersETag, SyncedAt: g.MembersSyncedAt}
+}
+
+// Is reports whether v and w name the same version.
+func (v MembersVersion) Is(w MembersVersion) bool {
+	return v.ETag == w.ETag && v.SyncedAt.Equal(w.SyncedAt)
+}
+
 // Member is one direct member of a group, as members.list returns it.
 type Member struct {
 	ID     string `json:"id"`

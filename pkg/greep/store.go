@@ -29,6 +29,12 @@ type GroupStore interface {
 	// ReplaceMembers swaps a group's whole member list. Readers see the old list or the
 	// new one, never a mix, however large the list.
 	ReplaceMembers(ctx context.Context, groupID string, members []Member, etag string, syncedAt time.Time) error
+	// ReplaceMembersFrom is ReplaceMembers on the condition that the group's list is
+	// still the version from: otherwise it stores nothing and returns an error of code
+	// ECONFLICT. A writer that built the list from that version (the webhook's
+	// provisional apply) so never puts an older list back over a read stored meanwhile,
+	// in this process or another.
+	ReplaceMembersFrom(ctx context.Context, groupID string, from MembersVersion, members []Member, etag string, syncedAt time.Time) error
 	// Members returns the group's current member snapshot, ordered by email.
 	Members(ctx context.Context, groupID string) ([]Member, error)
 	// MemberOf returns the ids of the groups that hold memberKey (an email or id of a user

@@ -68,6 +68,10 @@ func (c *countingStore) ReplaceMembers(ctx context.Context, groupID string, ms [
 	return c.check(ctx, "ReplaceMembers", c.Store.ReplaceMembers(ctx, groupID, ms, etag, at))
 }
 
+func (c *countingStore) ReplaceMembersFrom(ctx context.Context, groupID string, from greep.MembersVersion, ms []greep.Member, etag string, at time.Time) error {
+	return c.check(ctx, "ReplaceMembersFrom", c.Store.ReplaceMembersFrom(ctx, groupID, from, ms, etag, at))
+}
+
 func (c *countingStore) PutUsers(ctx context.Context, us []greep.User) error {
 	return c.check(ctx, "PutUsers", c.Store.PutUsers(ctx, us))
 }

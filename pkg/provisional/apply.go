@@ -21,7 +21,7 @@ type Store interface {
 	greep.StateStore
 	Group(ctx context.Context, key string) (greep.Group, error)
 	Members(ctx context.Context, groupID string) ([]greep.Member, error)
-	ReplaceMembers(ctx context.Context, groupID string, members []greep.Member, etag string, syncedAt time.Time) error
+	ReplaceMembersFrom(ctx context.Context, groupID string, from greep.MembersVersion, members []greep.Member, etag string, syncedAt time.Time) error
 	User(ctx context.Context, key string) (greep.User, error)
 	Settings(ctx context.Context, groupEmail string) (greep.GroupSettings, error)
 }
@@ -105,36 +105,49 @@ func (a *Applier) group(ctx context.Context, key string, events []greep.Event, a
 
 // members applies membership events to g's snapshot.
 func (a *Applier) members(ctx context.Context, g greep.Group, events []greep.Event, accepted map[string]time.Time) error {
+	var ours []Mark
 	for attempt := 1; ; attempt++ {
-		res, err := a.plan(ctx, g, events, accepted, attempt == 1)
-		if err != nil || len(res.Applied) == 0 {
+		res, err := a.plan(ctx, g, events, accepted, ours, attempt == 1)
+		if err != nil {
 			return err
 		}
-		// A read stored meanwhile (by the directory worker, which does not take this
-		// process's lock) is Google's newer answer: plan again on it rather than put the
-		// older snapshot back. What is left is the moment between this check and the write,
-		// and the next read repairs that.
+		if len(res.Applied) == 0 {
+			if ours == nil {
+				return nil
+			}
+			// The read stands for what the refused attempt planned (it is newer than
+			// those events): the attempt's marks go.
+			return Save(ctx, a.Store, g.ID, res.Marks)
+		}
+		// A read stored since the plan (by the directory worker, in this process or
+		// another) is Google's newer answer: the snapshot goes in only over the version
+		// planned on, and on a conflict the events are planned again on the read. Put
+		// back over it, the older list would stand, marked provisional, until a read
+		// that nothing may have scheduled.
+		err = a.write(ctx, g, res)
+		if !errors.Is(err, greep.ErrConflict) || attempt == maxAttempts {
+			return err
+		}
 		cur, err := a.Store.Group(ctx, g.ID)
 		if err != nil {
 			return fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 		}
-		if (!cur.MembersSyncedAt.Equal(g.MembersSyncedAt) || cur.MembersETag != g.MembersETag) && attempt < maxAttempts {
-			g = cur
-			continue
-		}
-		return a.write(ctx, g, res)
+		g = cur
+		// The marks this attempt wrote are not yet on a snapshot of the read.
+		ours = res.Applied
 	}
 }
 
 // maxAttempts bounds the plans of one group's events when reads keep landing between the
-// plan and its write.
+// plan and its write; the debounced read brings what the last one could not apply.
 const maxAttempts = 3
 
 // plan reads g's snapshot and marks and plans events on them, logging the skipped events
-// once.
-func (a *Applier) plan(ctx context.Context, g greep.Group, events []greep.Event, accepted map[string]time.Time, log bool) (Result, error) {
+// once. The marks of ours (applied by an attempt whose snapshot was refused) are planned
+// again rather than taken as already applied.
+func (a *Applier) plan(ctx context.Context, g greep.Group, events []greep.Event, accepted map[string]time.Time, ours []Mark, log bool) (Result, error) {
 	in := Input{Group: g, Events: events, Now: a.Now(), Accepted: accepted}
-	if !slices.ContainsFunc(events, func(e greep.Event) bool { return e.Time.After(g.MembersSyncedAt) }) {
+	if ours == nil && !slices.ContainsFunc(events, func(e greep.Event) bool { return e.Time.After(g.MembersSyncedAt) }) {
 		// A read came first (the applier is behind, or the notification late): nothing
 		// will apply, so nothing more is read. This is what lets a busy applier catch up.
 		return a.logged(g, Plan(in), log), nil
@@ -151,6 +164,11 @@ func (a *Applier) plan(ctx context.Context, g greep.Group, events []greep.Event,
 	if err != nil {
 		return Result{}, fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
+	marks.Members = slices.DeleteFunc(marks.Members, func(m Mark) bool {
+		return slices.ContainsFunc(ours, func(o Mark) bool {
+			return o.Member == m.Member && o.ActivityID == m.ActivityID && o.EventTime.Equal(m.EventTime)
+		})
+	})
 	in.Members, in.Marks, in.Known = members, marks, known
 	return a.logged(g, Plan(in), log), nil
 }
@@ -186,7 +204,8 @@ func (a *Applier) write(ctx context.Context, g greep.Group, res Result) error {
 	ctx = greep.WithCause(ctx, greep.ChangeCause{Cause: greep.CausePush, Actor: last.Actor, ActivityID: last.ActivityID,
 		Provisional: true, Members: causes, At: a.Now()})
 	// The last read's time stays: it is what later events are ordered against.
-	if err := a.Store.ReplaceMembers(ctx, g.ID, res.Members, ETag(g.MembersETag, res.Marks), g.MembersSyncedAt); err != nil {
+	err := a.Store.ReplaceMembersFrom(ctx, g.ID, g.MembersVersion(), res.Members, ETag(g.MembersETag, res.Marks), g.MembersSyncedAt)
+	if err != nil {
 		return fmt.Errorf("provisional apply to %s: %w", g.Email, err)
 	}
 	if a.Changed != nil {

@@ -176,3 +176,59 @@ func TestApplySettings(t *testing.T) {
 		t.Fatal("an unknown group got provisional settings")
 	}
 }
+
+// TestApplyNeverPutsAnOlderListBackOverARead: a read stored between the applier's plan
+// and its write (the directory worker does not take the applier's lock, and runs in
+// another service in production) is Google's newer answer. The applier's snapshot went
+// in over it, with the read's time set back, so the cache kept an outside member as the
+// event named it (no id, no status) where Google listed it with its id, and no read was
+// left to repair it (the day bench's cache differed from the truth this way). Now the
+// write is refused, the events are planned again on the read, which is newer than them,
+// and the attempt's marks go.
+func TestApplyNeverPutsAnOlderListBackOverARead(t *testing.T) {
+	ctx := context.Background()
+	read := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	store := memory.New()
+	g := greep.Group{ID: "g1", Email: "eng@example.com", ETag: "e1"}
+	if err := store.PutGroups(ctx, []greep.Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	alice := greep.Member{ID: "u-alice", Email: "alice@example.com", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
+	if err := store.ReplaceMembers(ctx, g.ID, []greep.Member{alice}, "e1", read); err != nil {
+		t.Fatal(err)
+	}
+	guest := greep.Member{ID: "116449797921973471828", Email: "guest@outside.example", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
+	later := read.Add(time.Minute) // after the event: the read shows the guest
+	stored := false                // the applier's one worker makes the calls, one after the other
+	store.Intercept(func(op string) error {
+		if (op == "ReplaceMembers" || op == "ReplaceMembersFrom") && !stored {
+			stored = true
+			if err := store.ReplaceMembers(ctx, g.ID, []greep.Member{alice, guest}, "e2", later); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	})
+	a := &provisional.Applier{Store: store, Now: func() time.Time { return read.Add(30 * time.Second) }, Log: zap.NewNop()}
+	a.Apply(ctx, []greep.Event{{ID: "x1", Time: read.Add(10 * time.Second), Event: "ADD_GROUP_MEMBER", Group: "eng@example.com", Member: "guest@outside.example"}})
+	a.Flush()
+	store.Intercept(nil)
+
+	ms, err := store.Members(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[1] != guest {
+		t.Fatalf("members %+v: want alice and the guest as the read listed them", ms)
+	}
+	cur, err := store.Group(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cur.MembersSyncedAt.Equal(later) || cur.MembersETag != "e2" {
+		t.Fatalf("group: synced %v etag %q; want the read's %v and e2", cur.MembersSyncedAt, cur.MembersETag, later)
+	}
+	if marks, err := provisional.Load(ctx, store, g.ID); err != nil || len(marks.Members) != 0 {
+		t.Fatalf("marks %+v (%v): want none, the read being newer than the event", marks, err)
+	}
+}

@@ -410,6 +410,15 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 
 // ReplaceMembers implements greep.GroupStore. The group must exist (ENOTFOUND if not).
 func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []greep.Member, etag string, syncedAt time.Time) error {
+	return s.replace(ctx, groupID, nil, members, etag, syncedAt)
+}
+
+// ReplaceMembersFrom implements greep.GroupStore.
+func (s *Store) ReplaceMembersFrom(ctx context.Context, groupID string, from greep.MembersVersion, members []greep.Member, etag string, syncedAt time.Time) error {
+	return s.replace(ctx, groupID, &from, members, etag, syncedAt)
+}
+
+func (s *Store) replace(ctx context.Context, groupID string, from *greep.MembersVersion, members []greep.Member, etag string, syncedAt time.Time) error {
 	if err := cache.CheckKey("group id", groupID); err != nil {
 		return err
 	}
@@ -421,12 +430,13 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	defer s.cache.endWrite(groupID) // after the commit: see readCache
 	cause := greep.CauseOf(ctx)
 	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
-		return replaceMembers(tx, groupID, ms, etag, syncedAt, cause)
+		return replaceMembers(tx, groupID, from, ms, etag, syncedAt, cause)
 	})
 }
 
-// replaceMembers swaps in ms, normalised, and returns the change records of the swap.
-func replaceMembers(tx *bbolt.Tx, groupID string, ms []greep.Member, etag string, syncedAt time.Time, cause greep.ChangeCause) ([]greep.Change, error) {
+// replaceMembers swaps in ms, normalised, and returns the change records of the swap;
+// with from, only over that version of the list (ECONFLICT otherwise).
+func replaceMembers(tx *bbolt.Tx, groupID string, from *greep.MembersVersion, ms []greep.Member, etag string, syncedAt time.Time, cause greep.ChangeCause) ([]greep.Change, error) {
 	gb := tx.Bucket(bGroups)
 	var g greep.Group
 	found, err := getJSON(gb, []byte(groupID), "group", &g)
@@ -435,6 +445,9 @@ func replaceMembers(tx *bbolt.Tx, groupID string, ms []greep.Member, etag string
 	}
 	if !found {
 		return nil, greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
+	}
+	if from != nil && !from.Is(g.MembersVersion()) {
+		return nil, greep.Errorf(greep.ECONFLICT, "members of group %s were replaced since they were read", groupID)
 	}
 	old, err := swapSnapshot(tx, groupID, ms)
 	if err != nil {

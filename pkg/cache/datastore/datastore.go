@@ -550,6 +550,17 @@ func chunk(version int64, ms []greep.Member) []chunkEntity {
 
 // ReplaceMembers implements greep.GroupStore. The group must exist (ENOTFOUND if not).
 func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []greep.Member, etag string, syncedAt time.Time) error {
+	return s.replace(ctx, groupID, nil, members, etag, syncedAt)
+}
+
+// ReplaceMembersFrom implements greep.GroupStore. The version is checked before the new
+// list is written, which saves the writes when it has already changed, and again in
+// the swap's transaction, which decides.
+func (s *Store) ReplaceMembersFrom(ctx context.Context, groupID string, from greep.MembersVersion, members []greep.Member, etag string, syncedAt time.Time) error {
+	return s.replace(ctx, groupID, &from, members, etag, syncedAt)
+}
+
+func (s *Store) replace(ctx context.Context, groupID string, from *greep.MembersVersion, members []greep.Member, etag string, syncedAt time.Time) error {
 	if err := cache.CheckKey("group id", groupID); err != nil {
 		return err
 	}
@@ -562,6 +573,9 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 		return greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
 	} else if err != nil {
 		return wrap(err, "replace members of %s", groupID)
+	}
+	if err := checkFrom(groupID, from, e); err != nil {
+		return err
 	}
 
 	// 1. The new version, invisible to readers until the pointer names it. No chunk
@@ -579,9 +593,12 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	// 2. The swap, with the change records of the list it replaces: read before the
 	// transaction (a version's chunks never change), and read again should another
 	// writer have swapped in between.
-	old, oldChunks, err := s.swap(ctx, groupID, e, ms, etag, syncedAt, version, int64(len(chunks)))
+	old, oldChunks, err := s.swap(ctx, groupID, e, from, ms, etag, syncedAt, version, int64(len(chunks)))
 	if err != nil {
 		_ = s.dropVersion(context.WithoutCancel(ctx), groupID, version, int64(len(chunks)))
+		if errors.Is(err, greep.ErrConflict) {
+			return err
+		}
 		return wrap(err, "replace members of %s: swap", groupID)
 	}
 
@@ -606,9 +623,9 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 }
 
 // swap points the group at the new version, replacing the version cur (the group as read
-// before) points to, and records the changes from that version's list to ms. It returns
-// the version it replaced.
-func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, ms []greep.Member, etag string, syncedAt time.Time, version, chunks int64) (old, oldChunks int64, err error) {
+// before) points to, and records the changes from that version's list to ms; with from,
+// only while the group's list is that version. It returns the version it replaced.
+func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, from *greep.MembersVersion, ms []greep.Member, etag string, syncedAt time.Time, version, chunks int64) (old, oldChunks int64, err error) {
 	cause := greep.CauseOf(ctx)
 	for attempt := 0; ; attempt++ {
 		prev, err := s.readVersion(ctx, groupID, cur)
@@ -622,6 +639,9 @@ func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, ms []
 				}
 				if e.Version != cur.Version {
 					return 0, errReplaced
+				}
+				if err := checkFrom(groupID, from, e); err != nil {
+					return 0, err
 				}
 				g, err := e.group()
 				if err != nil {
@@ -652,6 +672,21 @@ func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, ms []
 		}
 		cur = e
 	}
+}
+
+// checkFrom returns ECONFLICT when from is set and e's member list is another version.
+func checkFrom(groupID string, from *greep.MembersVersion, e groupEntity) error {
+	if from == nil {
+		return nil
+	}
+	g, err := e.group()
+	if err != nil {
+		return err
+	}
+	if !from.Is(g.MembersVersion()) {
+		return greep.Errorf(greep.ECONFLICT, "members of group %s were replaced since they were read", groupID)
+	}
+	return nil
 }
 
 // writeVersion writes the record of a version and its chunks: in one commit when they

@@ -150,6 +150,18 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	if err := s.intercepted("ReplaceMembers"); err != nil {
 		return err
 	}
+	return s.replace(ctx, groupID, nil, members, etag, syncedAt)
+}
+
+// ReplaceMembersFrom implements greep.GroupStore.
+func (s *Store) ReplaceMembersFrom(ctx context.Context, groupID string, from greep.MembersVersion, members []greep.Member, etag string, syncedAt time.Time) error {
+	if err := s.intercepted("ReplaceMembersFrom"); err != nil {
+		return err
+	}
+	return s.replace(ctx, groupID, &from, members, etag, syncedAt)
+}
+
+func (s *Store) replace(ctx context.Context, groupID string, from *greep.MembersVersion, members []greep.Member, etag string, syncedAt time.Time) error {
 	if err := cache.CheckKey("group id", groupID); err != nil {
 		return err
 	}
@@ -166,6 +178,9 @@ func (s *Store) ReplaceMembers(ctx context.Context, groupID string, members []gr
 	var g greep.Group
 	if err := decode("group "+groupID, b, &g); err != nil {
 		return err
+	}
+	if from != nil && !from.Is(g.MembersVersion()) {
+		return greep.Errorf(greep.ECONFLICT, "members of group %s were replaced since they were read", groupID)
 	}
 	g.MembersETag, g.MembersSyncedAt = etag, syncedAt
 	if b, err = encode("group "+groupID, g); err != nil {

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewFunc, opts ...Options) {
 		{"Groups", testGroups},
 		{"GroupPaging", testGroupPaging},
 		{"Members", testMembers},
+		{"MembersFrom", testMembersFrom},
 		{"MemberOf", testMemberOf},
 		{"Transitive", testTransitive},
 		{"DeleteGroup", testDeleteGroup},
@@ -261,6 +262,54 @@ func testMembers(t *testing.T, s greep.Store) {
 	must(t, err)
 	if len(ms) != 0 {
 		t.Errorf("after an empty snapshot: %v", memberIDs(ms))
+	}
+}
+
+// testMembersFrom: ReplaceMembersFrom swaps the list only over the version it names, so a
+// writer that built its list from an older version never puts it back over a newer one;
+// refused, it leaves the list, the version and the change feed as they were.
+func testMembersFrom(t *testing.T, s greep.Store) {
+	err := s.ReplaceMembersFrom(ctx, "nope", greep.MembersVersion{}, []greep.Member{user("u1")}, "e", t0)
+	wantCode(t, "ReplaceMembersFrom of an unknown group", err, greep.ENOTFOUND)
+
+	must(t, s.PutGroups(ctx, []greep.Group{group("g1", "g1@example.com")}))
+	g, err := s.Group(ctx, "g1")
+	must(t, err)
+	must(t, s.ReplaceMembersFrom(ctx, "g1", g.MembersVersion(), []greep.Member{user("alice")}, "etag-1", t0))
+	read, err := s.Group(ctx, "g1")
+	must(t, err)
+	if read.MembersETag != "etag-1" || !read.MembersSyncedAt.Equal(t0) {
+		t.Fatalf("after ReplaceMembersFrom the first version: MembersETag %q MembersSyncedAt %v", read.MembersETag, read.MembersSyncedAt)
+	}
+
+	// A newer read goes in between: the write planned on the first version is refused.
+	must(t, s.ReplaceMembers(ctx, "g1", []greep.Member{user("alice"), user("bob")}, "etag-2", t0.Add(time.Minute)))
+	_, head, err := s.Changes(ctx, greep.ChangeQuery{})
+	must(t, err)
+	err = s.ReplaceMembersFrom(ctx, "g1", read.MembersVersion(), []greep.Member{user("carol")}, "etag-1~p", t0)
+	wantCode(t, "ReplaceMembersFrom over a version replaced since", err, greep.ECONFLICT)
+	ms, err := s.Members(ctx, "g1")
+	must(t, err)
+	if got := memberIDs(ms); !reflect.DeepEqual(got, []string{"alice", "bob"}) {
+		t.Errorf("members after a refused ReplaceMembersFrom: %v, want the newer read's [alice bob]", got)
+	}
+	cur, err := s.Group(ctx, "g1")
+	must(t, err)
+	if cur.MembersETag != "etag-2" || !cur.MembersSyncedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("version after a refused ReplaceMembersFrom: %q %v, want etag-2 and the newer read's time", cur.MembersETag, cur.MembersSyncedAt)
+	}
+	changes, _, err := s.Changes(ctx, greep.ChangeQuery{Since: head})
+	must(t, err)
+	if len(changes) != 0 {
+		t.Errorf("a refused ReplaceMembersFrom recorded changes: %+v", changes)
+	}
+
+	// Over the current version it goes in.
+	must(t, s.ReplaceMembersFrom(ctx, "g1", cur.MembersVersion(), []greep.Member{user("carol")}, "etag-2~p", t0.Add(time.Minute)))
+	ms, err = s.Members(ctx, "g1")
+	must(t, err)
+	if got := memberIDs(ms); !reflect.DeepEqual(got, []string{"carol"}) {
+		t.Errorf("members after ReplaceMembersFrom the current version: %v, want [carol]", got)
 	}
 }
 
