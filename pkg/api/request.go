@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -138,10 +139,32 @@ func writeParts(w http.ResponseWriter, r *http.Request, etag string, syncedAt ti
 	h["Content-Type"] = jsonValue
 	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(http.StatusOK)
+	if len(parts) == 1 {
+		w.Write(parts[0])
+		return
+	}
+	// net/http sends each Write larger than its 4 KB buffer to the socket at once, so a
+	// page and its trailer written apart cost a write system call more than one body:
+	// on a cached page that call is most of the answer's cost, and copying the page into
+	// a pooled buffer is far cheaper.
+	buf := bodyBuffers.Get().(*[]byte)
+	b := (*buf)[:0]
 	for _, p := range parts {
-		w.Write(p)
+		b = append(b, p...)
+	}
+	w.Write(b)
+	if cap(b) <= maxPooledBody {
+		*buf = b[:0]
+		bodyBuffers.Put(buf)
 	}
 }
+
+// bodyBuffers hold answers assembled from parts while they are written; one larger than
+// maxPooledBody (a page of thousands of members) is left to the garbage collector rather
+// than kept for every later answer.
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBody = 256 << 10
 
 // notModified answers 304 when the request's If-None-Match names etag, before the
 // answer is built: a poller of an unchanged list costs a lookup and a hash.

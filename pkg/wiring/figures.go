@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -107,7 +108,10 @@ type figures struct {
 	mu      sync.Mutex
 	names   []string
 	written processFigures // what the store last took
-	tried   time.Time      // the last write tried
+	// tried is when the last write was tried (Unix nanoseconds on the runtime's clock),
+	// read without the lock: every request checks it, and all but one a minute stop
+	// there rather than contend for mu and gather the figures.
+	tried atomic.Int64
 }
 
 // recordingFigures serves next, the handler of service name, and writes the process's
@@ -128,16 +132,20 @@ func (rt *Runtime) recordingFigures(name string, next http.Handler) http.Handler
 }
 
 func (f *figures) record(ctx context.Context) {
+	now := f.rt.Now()
+	if now.UnixNano()-f.tried.Load() < int64(figuresEvery) {
+		return
+	}
 	// A request finding another one writing leaves the figures to it.
 	if !f.mu.TryLock() {
 		return
 	}
 	defer f.mu.Unlock()
-	cur, now := memoryFigures(f.rt.Metrics), f.rt.Now()
-	if cur.same(f.written) || now.Sub(f.tried) < figuresEvery {
+	cur := memoryFigures(f.rt.Metrics)
+	if cur.same(f.written) {
 		return
 	}
-	f.tried = now
+	f.tried.Store(now.UnixNano())
 	// The request's context ends with its response; the write outlives it, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), figuresTimeout)
 	defer cancel()
