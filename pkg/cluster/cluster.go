@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/greephq/greep/internal/freeport"
 	"github.com/greephq/greep/pkg/cache/datastore"
 	"github.com/greephq/greep/pkg/cloudtasksemu"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
@@ -220,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	c.URL = "http://" + ln.Addr().String()
 	targets := map[string]*url.URL{}
 	for _, s := range top.Services() {
-		addr, err := freeAddr()
+		addr, err := freeport.Addr()
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -248,15 +249,6 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 }
 
 func (c *Cluster) logf(format string, args ...any) { c.cfg.Logf(format, args...) }
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
 
 // target is where the Cloud Tasks emulator and cron reach a service: its loopback port,
 // past the front (App Engine delivers tasks to the instance, with its headers).
@@ -288,7 +280,7 @@ func (c *Cluster) startDatastore(ctx context.Context) error {
 	if c.DatastoreHost = c.cfg.DatastoreHost; c.DatastoreHost != "" {
 		return nil
 	}
-	addr, err := freeAddr()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}

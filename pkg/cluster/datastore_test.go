@@ -11,6 +11,8 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/greephq/greep/internal/freeport"
 )
 
 // A restart of either emulator keeps what was committed before it, and a second restart
@@ -29,7 +31,7 @@ func TestDatastoreRestartKeepsItsData(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			host, err := freeAddr()
+			host, err := freeport.Addr()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/greephq/greep/internal/freeport"
 	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/service"
 )
@@ -105,12 +106,11 @@ func TestBadConfigurations(t *testing.T) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // On SIGTERM (ctx ending) Serve stops taking connections but lets a request in flight

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -44,12 +43,7 @@ func TestRunServesAndStops(t *testing.T) {
 }
 
 func testRunServesAndStops(t *testing.T, pprof bool) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	cfg, err := parseConfig([]string{"--addr", addr, "--store", "embedded", "--data", filepath.Join(t.TempDir(), "g.db"), "--api-token", "tok", "--queues", "../../queues.yaml", fmt.Sprintf("--pprof=%v", pprof)})
 	if err != nil {
 		t.Fatal(err)
@@ -117,12 +111,7 @@ func TestRunOnDatastoreEmulator(t *testing.T) {
 	if os.Getenv("DATASTORE_PROJECT_ID") == "" {
 		t.Setenv("DATASTORE_PROJECT_ID", "greep-test")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	cfg, err := parseConfig([]string{"--addr", addr, "--store", "datastore", "--api-token", "tok", "--queues", "../../queues.yaml"})
 	if err != nil {
 		t.Fatal(err)

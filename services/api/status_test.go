@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/greephq/greep/internal/freeport"
 	"github.com/greephq/greep/internal/wait"
 	"github.com/greephq/greep/pkg/greep"
 	"github.com/greephq/greep/pkg/queue/cloudtasks"
@@ -95,10 +95,9 @@ func TestStatusShowsCloudTasksQueuesAndQuota(t *testing.T) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
