@@ -15,7 +15,7 @@ if ! command -v gcloud >/dev/null 2>&1; then
   exec "$@"
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18432)
+port=$("$(dirname "$0")/free-port" 2>/dev/null || echo 18432)
 log=$(mktemp -t datastore-emulator.XXXXXX.log)
 # Its own data directory: gcloud's default (~/.config/gcloud/emulators/datastore) is shared,
 # and a second `make test` beside this one would find it in use and refuse to start.

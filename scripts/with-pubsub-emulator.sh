@@ -10,7 +10,7 @@ if ! command -v gcloud >/dev/null 2>&1; then
   exec "$@"
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18532)
+port=$("$(dirname "$0")/free-port" 2>/dev/null || echo 18532)
 log=$(mktemp -t pubsub-emulator.XXXXXX.log)
 export JAVA_TOOL_OPTIONS="${JAVA_TOOL_OPTIONS:--Xmx256m}"
 # Its own data directory, so that a second `make test` beside this one starts its own.

@@ -18,7 +18,7 @@ fi
 slapd=$(command -v slapd || echo /usr/sbin/slapd)
 
 dir=$(mktemp -d -t greep-slapd.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18389)
+port=$("$(dirname "$0")/free-port" 2>/dev/null || echo 18389)
 mkdir -p "$dir/db"
 cat >"$dir/slapd.conf" <<CONF
 include /etc/ldap/schema/core.schema
