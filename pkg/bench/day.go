@@ -119,6 +119,10 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The re-polls of the day's last changes end within about half an hour of them.
+	if err := e.settle(ctx, time.Duration(float64(30*time.Minute)/o.TimeScale)+10*time.Second); err != nil {
+		return nil, err
+	}
 
 	res := &Result{Scenario: "day", TimeScale: o.TimeScale, Freshness: fresh}
 	accepted, acceptedBusy, acceptedWall := w.acceptedResult()
