@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
-
-	"github.com/greephq/greep/pkg/auth"
 )
 
 // writeCounter is a ResponseWriter that counts the handler's Writes.
@@ -34,14 +32,7 @@ func (w *writeCounter) Write(b []byte) (int, error) {
 // 4 KB buffer straight to the socket, so the two parts written apart cost a write system
 // call more per answer than the static server the read bench compares with.
 func TestPageIsOneWrite(t *testing.T) {
-	a, err := auth.NewStaticToken(token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newServer(Config{Store: fixture(), Auth: a})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestServer(t, fixture(), nil)
 	for _, try := range []string{"rendered", "from the page cache"} {
 		w := &writeCounter{h: http.Header{}}
 		r := httptest.NewRequest(http.MethodGet, "/v1/groups/big@example.com/members?maxResults=200", nil)

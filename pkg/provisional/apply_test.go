@@ -15,22 +15,31 @@ import (
 	"github.com/greephq/greep/pkg/provisional"
 )
 
+// readGroup is a store holding the group eng@example.com (etag e1), read at read with
+// alice as its one member.
+func readGroup(t *testing.T, read time.Time) (*memory.Store, greep.Group, greep.Member) {
+	t.Helper()
+	ctx := context.Background()
+	store := memory.New()
+	g := greep.Group{ID: "g1", Email: "eng@example.com", ETag: "e1"}
+	if err := store.PutGroups(ctx, []greep.Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	alice := greep.Member{ID: "u-alice", Email: "alice@example.com", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
+	if err := store.ReplaceMembers(ctx, g.ID, []greep.Member{alice}, "e1", read); err != nil {
+		t.Fatal(err)
+	}
+	return store, g, alice
+}
+
 // TestApply: a notification's membership events reach the cache as one new snapshot
 // whose change records are provisional and name each member's activity; the last read's
 // time stays; an unknown group gets nothing, logged.
 func TestApply(t *testing.T) {
 	ctx := context.Background()
 	read := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-	store := memory.New()
-	g := greep.Group{ID: "g1", Email: "eng@example.com", ETag: "e1"}
-	if err := store.PutGroups(ctx, []greep.Group{g}); err != nil {
-		t.Fatal(err)
-	}
+	store, g, _ := readGroup(t, read)
 	if err := store.PutUsers(ctx, []greep.User{{ID: "u-bob", PrimaryEmail: "bob@example.com", Suspended: true}}); err != nil {
-		t.Fatal(err)
-	}
-	alice := greep.Member{ID: "u-alice", Email: "alice@example.com", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
-	if err := store.ReplaceMembers(ctx, g.ID, []greep.Member{alice}, "e1", read); err != nil {
 		t.Fatal(err)
 	}
 	_, head, err := store.Changes(ctx, greep.ChangeQuery{})
@@ -182,21 +191,13 @@ func TestApplySettings(t *testing.T) {
 // another service in production) is Google's newer answer. The applier's snapshot went
 // in over it, with the read's time set back, so the cache kept an outside member as the
 // event named it (no id, no status) where Google listed it with its id, and no read was
-// left to repair it (the day bench's cache differed from the truth this way). Now the
+// left to repair it. Now the
 // write is refused, the events are planned again on the read, which is newer than them,
 // and the attempt's marks go.
 func TestApplyNeverPutsAnOlderListBackOverARead(t *testing.T) {
 	ctx := context.Background()
 	read := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-	store := memory.New()
-	g := greep.Group{ID: "g1", Email: "eng@example.com", ETag: "e1"}
-	if err := store.PutGroups(ctx, []greep.Group{g}); err != nil {
-		t.Fatal(err)
-	}
-	alice := greep.Member{ID: "u-alice", Email: "alice@example.com", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
-	if err := store.ReplaceMembers(ctx, g.ID, []greep.Member{alice}, "e1", read); err != nil {
-		t.Fatal(err)
-	}
+	store, g, alice := readGroup(t, read)
 	guest := greep.Member{ID: "116449797921973471828", Email: "guest@outside.example", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
 	later := read.Add(time.Minute) // after the event: the read shows the guest
 	stored := false                // the applier's one worker makes the calls, one after the other
