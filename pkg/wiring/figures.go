@@ -99,8 +99,8 @@ func (f processFigures) merge(g processFigures, now time.Time) processFigures {
 }
 
 // figures writes the process's figures to StateFigures after the requests of the
-// services built on its runtime: at most once a figuresEvery, and only when a figure
-// moved. A write that fails (the store down) is tried again a figuresEvery later, so a
+// services built on its runtime: it looks at most once a figuresEvery, and writes only
+// when a figure moved. A write that fails (the store down) is tried again a figuresEvery later, so a
 // store failure reaches the document once the store takes writes again.
 type figures struct {
 	rt *Runtime
@@ -108,7 +108,7 @@ type figures struct {
 	mu      sync.Mutex
 	names   []string
 	written processFigures // what the store last took
-	// tried is when the last write was tried (Unix nanoseconds on the runtime's clock),
+	// tried is when the figures were last gathered (Unix nanoseconds on the runtime's clock),
 	// read without the lock: every request checks it, and all but one a minute stop
 	// there rather than contend for mu and gather the figures.
 	tried atomic.Int64
@@ -141,11 +141,17 @@ func (f *figures) record(ctx context.Context) {
 		return
 	}
 	defer f.mu.Unlock()
+	if now.UnixNano()-f.tried.Load() < int64(figuresEvery) {
+		return // gathered by a request that held the lock just before
+	}
+	// The check counts as a try even when nothing moved: otherwise, once a quiet minute
+	// passed, every request would gather the figures under the metrics' lock until one
+	// moved.
+	f.tried.Store(now.UnixNano())
 	cur := memoryFigures(f.rt.Metrics)
 	if cur.same(f.written) {
 		return
 	}
-	f.tried.Store(now.UnixNano())
 	// The request's context ends with its response; the write outlives it, bounded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), figuresTimeout)
 	defer cancel()
