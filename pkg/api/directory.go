@@ -237,18 +237,18 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	etag := pageETag(snap.hash, "dir", cursor, rolesKey, strconv.Itoa(limit))
-	if notModified(w, r, etag, syncedAt) {
-		return
-	}
 	key := pageKey{surface: "dir", cursor: cursor, roles: rolesKey, limit: limit}
-	body, ok := snap.pages.get(key)
+	page, ok := snap.pages.get(key)
 	if !ok {
-		var n int
-		body, n = s.encodeDirPage(snap, query, cursor, roles, limit, etag)
-		snap.pages.put(key, body, n, len(snap.members))
+		etag := pageETag(snap.hash, "dir", cursor, rolesKey, strconv.Itoa(limit))
+		if notModified(w, r, etag, syncedAt) {
+			return
+		}
+		body, n := s.encodeDirPage(snap, query, cursor, roles, limit, etag)
+		page = newKeptPage(body, etag, false, "", syncedAt)
+		snap.pages.put(key, page, n, len(snap.members))
 	}
-	writeBody(w, r, body, etag, syncedAt)
+	page.serve(w, r, "", syncedAt)
 }
 
 // encodeDirPage encodes a whole members.list answer from snap, in a buffer of its own

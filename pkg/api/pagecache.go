@@ -5,7 +5,7 @@ import "sync"
 // A snapshot's pages are encoded once and kept with it: the snapshot never changes, so a
 // page cut from it at the same cursor, size and roles is the same bytes until the group's
 // members change, and then a new snapshot (with no pages) replaces it. A hot page then
-// costs a map lookup and a write instead of stitching and hashing 200 members.
+// costs a map lookup and a write instead of stitching and hashing 200 members (kept.go).
 //
 // What is kept is bounded by the snapshot: pages holding at most pageCacheFactor times its
 // members (one pass over the list on each surface), so the member budget of the snapshot
@@ -23,21 +23,21 @@ type pageKey struct {
 
 type pageCache struct {
 	mu      sync.Mutex
-	m       map[pageKey][]byte
+	m       map[pageKey]*keptPage
 	members int // members in the kept pages, each empty page counted as one
 }
 
-// get returns the encoded page k, if kept.
-func (c *pageCache) get(k pageKey) ([]byte, bool) {
+// get returns the page k, if kept.
+func (c *pageCache) get(k pageKey) (*keptPage, bool) {
 	c.mu.Lock()
-	b, ok := c.m[k]
+	p, ok := c.m[k]
 	c.mu.Unlock()
-	return b, ok
+	return p, ok
 }
 
-// put keeps body, a page of n members of a snapshot of total members, unless the pages
-// kept would then hold more than the bound. body must not be changed afterwards.
-func (c *pageCache) put(k pageKey, body []byte, n, total int) {
+// put keeps p, a page of n members of a snapshot of total members, unless the pages kept
+// would then hold more than the bound.
+func (c *pageCache) put(k pageKey, p *keptPage, n, total int) {
 	cost := max(n, 1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -45,8 +45,8 @@ func (c *pageCache) put(k pageKey, body []byte, n, total int) {
 		return
 	}
 	if c.m == nil {
-		c.m = map[pageKey][]byte{}
+		c.m = map[pageKey]*keptPage{}
 	}
-	c.m[k] = body
+	c.m[k] = p
 	c.members += cost
 }

@@ -52,7 +52,7 @@ func TestPageCacheBound(t *testing.T) {
 	kept := 0
 	for i := range 100 {
 		k := pageKey{surface: "v1", cursor: fmt.Sprint(i), limit: 3}
-		c.put(k, []byte("page"), 3, total)
+		c.put(k, newKeptPage([]byte("page"), "", false, "", time.Time{}), 3, total)
 		if _, ok := c.get(k); ok {
 			kept++
 		}
@@ -66,7 +66,7 @@ func TestPageCacheBound(t *testing.T) {
 	// An empty page counts as one member, so empty pages are bounded too.
 	var e pageCache
 	for i := range 100 {
-		e.put(pageKey{cursor: fmt.Sprint(i)}, []byte("{}"), 0, 0)
+		e.put(pageKey{cursor: fmt.Sprint(i)}, newKeptPage([]byte("{}"), "", false, "", time.Time{}), 0, 0)
 	}
 	if len(e.m) != pageCacheFactor {
 		t.Errorf("%d empty pages kept for an empty snapshot, want %d", len(e.m), pageCacheFactor)

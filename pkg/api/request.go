@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -115,12 +114,6 @@ func (s *server) cacheSyncedAt(ctx context.Context) time.Time {
 // names it gets 304 and no body. syncedAt also goes in a header, so Directory-compatible
 // answers (whose JSON is Google's) carry it too.
 func writeBody(w http.ResponseWriter, r *http.Request, body []byte, etag string, syncedAt time.Time) {
-	writeParts(w, r, etag, syncedAt, body)
-}
-
-// writeParts is writeBody for a body in parts, written one after the other: a cached
-// page and the few bytes that change with each request, without copying the page.
-func writeParts(w http.ResponseWriter, r *http.Request, etag string, syncedAt time.Time, parts ...[]byte) {
 	h := w.Header()
 	if !syncedAt.IsZero() {
 		h.Set("X-Greep-Synced-At", syncedAt.UTC().Format(time.RFC3339Nano))
@@ -132,39 +125,13 @@ func writeParts(w http.ResponseWriter, r *http.Request, etag string, syncedAt ti
 			return
 		}
 	}
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
 	h["Content-Type"] = jsonValue
-	h.Set("Content-Length", strconv.Itoa(n))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	if len(parts) == 1 {
-		w.Write(parts[0])
-		return
-	}
-	// net/http sends each Write larger than its 4 KB buffer to the socket at once, so a
-	// page and its trailer written apart cost a write system call more than one body:
-	// on a cached page that call is most of the answer's cost, and copying the page into
-	// a pooled buffer is far cheaper.
-	buf := bodyBuffers.Get().(*[]byte)
-	b := (*buf)[:0]
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	w.Write(b)
-	if cap(b) <= maxPooledBody {
-		*buf = b[:0]
-		bodyBuffers.Put(buf)
-	}
+	// One Write: net/http sends a Write larger than its 4 KB buffer to the socket at
+	// once, so a body written in parts costs a system call a part.
+	w.Write(body)
 }
-
-// bodyBuffers hold answers assembled from parts while they are written; one larger than
-// maxPooledBody (a page of thousands of members) is left to the garbage collector rather
-// than kept for every later answer.
-var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
-const maxPooledBody = 256 << 10
 
 // notModified answers 304 when the request's If-None-Match names etag, before the
 // answer is built: a poller of an unchanged list costs a lookup and a hash.

@@ -76,6 +76,15 @@ func snapshotVersion(g greep.Group) string {
 	return strconv.FormatInt(g.MembersSyncedAt.UnixNano(), 36) + "/" + g.MembersETag
 }
 
+// isVersionOf reports whether s.version is snapshotVersion(g), without building it: every
+// member read asks.
+func (s *snapshot) isVersionOf(g greep.Group) bool {
+	var b [16]byte
+	t := strconv.AppendInt(b[:0], g.MembersSyncedAt.UnixNano(), 36)
+	v, ok := strings.CutPrefix(s.version, string(t))
+	return ok && len(v) == 1+len(g.MembersETag) && v[0] == '/' && v[1:] == g.MembersETag
+}
+
 func newSnapshot(version string, members []greep.Member) *snapshot {
 	ms := slices.Clone(members)
 	slices.SortStableFunc(ms, compareMembers)
@@ -220,18 +229,17 @@ func newSnapshots(store Store, budget int) *snapshots {
 // get returns g's current member snapshot, reading the store only when the cached one is
 // of another version.
 func (c *snapshots) get(ctx context.Context, g greep.Group) (*snapshot, error) {
-	v := snapshotVersion(g)
 	c.mu.Lock()
 	s, ok := c.m[g.ID]
 	c.mu.Unlock()
-	if ok && s.version == v {
+	if ok && s.isVersionOf(g) {
 		return s, nil
 	}
 	ms, err := c.store.Members(ctx, g.ID)
 	if err != nil {
 		return nil, fmt.Errorf("members of %s: %w", g.Email, err)
 	}
-	s = newSnapshot(v, ms)
+	s = newSnapshot(snapshotVersion(g), ms)
 	if provisional.BaseETag(g.MembersETag) != g.MembersETag {
 		marks, err := provisional.Load(ctx, c.store, g.ID)
 		if err != nil {

@@ -195,19 +195,18 @@ func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	etag := pageETag(snap.hash, "v1", cursor, rolesKey, strconv.Itoa(limit))
-	if notModified(w, r, etag, syncedAt) {
-		return
-	}
 	key := pageKey{surface: "v1", cursor: cursor, roles: rolesKey, limit: limit}
-	head, ok := snap.pages.get(key)
+	page, ok := snap.pages.get(key)
 	if !ok {
-		var n int
-		head, n = s.encodeV1Page(snap, query, cursor, roles, limit)
-		snap.pages.put(key, head, n, len(snap.members))
+		etag := pageETag(snap.hash, "v1", cursor, rolesKey, strconv.Itoa(limit))
+		if notModified(w, r, etag, syncedAt) {
+			return
+		}
+		head, n := s.encodeV1Page(snap, query, cursor, roles, limit)
+		page = newKeptPage(head, etag, true, feedCursor, syncedAt)
+		snap.pages.put(key, page, n, len(snap.members))
 	}
-	var tail [128]byte
-	writeParts(w, r, etag, syncedAt, head, appendTrailer(tail[:0], feedCursor, syncedAt))
+	page.serve(w, r, feedCursor, syncedAt)
 }
 
 // encodeV1Page encodes a /v1 member page from snap up to its page token, in a buffer of
