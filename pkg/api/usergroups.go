@@ -40,6 +40,7 @@ const DefaultCacheUserGroups = 32 << 20
 type userAnswer struct {
 	body     []byte
 	syncedAt time.Time
+	kept     *keptPage // the answer prepared for writing (body and headers)
 	made     time.Time
 	// head is the feed's cursor up to which the answer is known current; it moves forward
 	// as requests find the records since it touch nothing of the answer.
@@ -165,7 +166,7 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		writeBody(w, r, a.body, "", a.syncedAt)
+		a.kept.serve(w, r, "", a.syncedAt)
 		return
 	}
 	// The principal is part of the key: clients limited to some groups see fewer.
@@ -180,7 +181,7 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if ok {
-			writeBody(w, r, a.body, "", a.syncedAt)
+			a.kept.serve(w, r, "", a.syncedAt)
 			return
 		}
 	}
@@ -202,7 +203,7 @@ func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a := res.Val.(*userAnswer)
-		writeBody(w, r, a.body, "", a.syncedAt)
+		a.kept.serve(w, r, "", a.syncedAt)
 	case <-ctx.Done():
 		s.writeError(w, r, ctx.Err())
 	}
@@ -254,6 +255,7 @@ func (s *server) userGroups(ctx context.Context, key string, transitive bool) (*
 	}
 	a.body = appendTail(b, "", "", oldest)
 	a.syncedAt = oldest
+	a.kept = newKeptPage(a.body, "", false, "", oldest)
 	return a, nil
 }
 
