@@ -136,6 +136,7 @@ func Day(ctx context.Context, o Options) (*Result, error) {
 		"memberChanges":      daySpec.memberChanges,
 		"settingsChanges":    daySpec.settingsChanges,
 		"changesRefused":     refused,
+		"changesOvertaken":   w.overtakenCount(),
 		"dailyQuotaShare":    quotaShares(d.calls),
 		"dailyLimitExceeded": d.dailyLimit,
 		"rateLimitExceeded":  d.rateLimit,

@@ -42,8 +42,11 @@ func TestDay(t *testing.T) {
 	// keep the warm-up's pace (the bench reports warmupOverran), changes made in the day's
 	// last minutes may end it unseen by the freshness tracker; the cache equal to the
 	// truth above still shows none was lost.
-	if f := res.Freshness; f.Changes != 60 || (f.Unseen != 0 && res.Figures["warmupOverran"] != true) {
-		t.Errorf("freshness %+v: want all 60 membership changes seen", f)
+	// A change overtaken by a later one to the same member before it was seen (its
+	// removal, 1.25 s of wall time later) is counted apart: it can no longer show.
+	overtaken := res.Figures["changesOvertaken"].(int)
+	if f := res.Freshness; f.Changes+overtaken != 60 || (f.Unseen != 0 && res.Figures["warmupOverran"] != true) {
+		t.Errorf("freshness %+v, %d overtaken: want all 60 membership changes seen", f, overtaken)
 	} else if f.Unseen != 0 {
 		t.Logf("%d changes unseen at the day's end on a machine that fell behind the clock", f.Unseen)
 	}

@@ -27,6 +27,18 @@ type change struct {
 	// provisional: the cache has shown it, applied from its notification, before
 	// Google's read confirmed it.
 	provisional bool
+	// overtaken: a later change to the same member or setting was made before this one
+	// was seen; it can no longer show, so it is counted apart, not as unseen.
+	overtaken bool
+}
+
+// sameTarget reports whether c and d change the same member or the same setting of
+// one group.
+func (c change) sameTarget(d change) bool {
+	if c.groupID != d.groupID || c.field != d.field {
+		return false
+	}
+	return c.field != "" || strings.EqualFold(c.member, d.member)
 }
 
 // watcher measures freshness: it records the simulated time of each change and polls
@@ -58,7 +70,11 @@ type watcher struct {
 	accepted     struct{ members, settings shownLags }
 	busyAccepted []time.Duration
 	unmarked     int
-	err          error
+	// overtaken counts the changes dropped unseen because a later change to the same
+	// member or setting was made first (a removal 30 simulated minutes after an add is
+	// 1.25 s of wall time at 1440x: a stalled machine can miss the add's confirmation).
+	overtaken int
+	err       error
 }
 
 // shownLags are the lags of changes seen provisional: from the notification being
@@ -84,6 +100,12 @@ func (w *watcher) apply(sim *workspacesim.Sim, muts []workspacesim.Mutation, cha
 		c := changes[i]
 		c.at, c.wallAt = at, time.Now()
 		w.mu.Lock()
+		// Marked in place, not removed: a poll running now removes by position.
+		for j := range w.pending {
+			if w.pending[j].sameTarget(c) {
+				w.pending[j].overtaken = true
+			}
+		}
 		w.pending = append(w.pending, c)
 		w.mu.Unlock()
 	}
@@ -147,7 +169,7 @@ func (w *watcher) poll(ctx context.Context) error {
 			if c.busy && c.field == "" {
 				w.busyAccepted = append(w.busyAccepted, lag)
 			}
-			rest = append(rest, c)
+			rest = w.keep(rest, c)
 		case i < len(pending) && seen[i]:
 			if c.field == "" && !c.provisional {
 				w.unmarked++
@@ -161,11 +183,33 @@ func (w *watcher) poll(ctx context.Context) error {
 				}
 			}
 		default:
-			rest = append(rest, c)
+			rest = w.keep(rest, c)
 		}
 	}
 	w.pending = rest
 	return nil
+}
+
+// keep appends c to the changes still pending, unless it was overtaken; w.mu is held.
+func (w *watcher) keep(rest []change, c change) []change {
+	if c.overtaken {
+		w.overtaken++
+		return rest
+	}
+	return append(rest, c)
+}
+
+// stillPending is w.pending without the overtaken changes no poll has dropped yet;
+// w.mu is held.
+func (w *watcher) stillPending() []change {
+	return slices.DeleteFunc(slices.Clone(w.pending), func(c change) bool { return c.overtaken })
+}
+
+// overtakenCount is how many changes were overtaken before they were seen.
+func (w *watcher) overtakenCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.overtaken + len(w.pending) - len(w.stillPending())
 }
 
 func (w *watcher) visible(ctx context.Context, c change, members map[string]map[string]bool) (bool, error) {
@@ -268,7 +312,7 @@ func (w *watcher) drain(ctx context.Context, limit time.Duration) {
 func (w *watcher) pendingCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.pending)
+	return len(w.stillPending())
 }
 
 // busyResult is the membership freshness of the changes made while busy and of the
@@ -277,7 +321,7 @@ func (w *watcher) busyResult() (busy, rest *Freshness) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	unseen := 0
-	for _, c := range w.pending {
+	for _, c := range w.stillPending() {
 		if c.field == "" {
 			unseen++
 		}
@@ -301,7 +345,7 @@ func (w *watcher) result() (members, settings *Freshness, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	unseenMembers, unseenSettings := 0, 0
-	for _, c := range w.pending {
+	for _, c := range w.stillPending() {
 		if c.field != "" {
 			unseenSettings++
 		} else {
@@ -323,7 +367,7 @@ func (w *watcher) acceptedResult() (all, busy, wall *Freshness) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	unseen := w.unmarked
-	for _, c := range w.pending {
+	for _, c := range w.stillPending() {
 		if c.field == "" && !c.provisional {
 			unseen++
 		}
@@ -340,7 +384,7 @@ func (w *watcher) provisionalFigures() map[string]any {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := map[string]any{"changeToVisibleWall": freshnessOf(w.accepted.members.changeWall, 0)}
-	if s := w.accepted.settings; len(s.sim)+len(w.settingsLags) > 0 || slices.ContainsFunc(w.pending, func(c change) bool { return c.field != "" }) {
+	if s := w.accepted.settings; len(s.sim)+len(w.settingsLags) > 0 || slices.ContainsFunc(w.stillPending(), func(c change) bool { return c.field != "" }) {
 		out["settingsAcceptedToVisible"] = freshnessOf(s.sim, 0)
 		out["settingsAcceptedToVisibleWall"] = freshnessOf(s.wall, 0)
 		out["settingsChangeToVisibleWall"] = freshnessOf(s.changeWall, 0)
