@@ -65,6 +65,11 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 		cfg.QueuesFile = o.QueuesFile
 	}
 	runtime.GC()
+	stopProfile, err := startProfile(o.Profile)
+	if err != nil {
+		return nil, err
+	}
+	defer stopProfile()
 	wall := time.Now()
 	if c0, err = processCPU(); err != nil {
 		return nil, err
@@ -78,7 +83,9 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	if err := waitFinished(ctx, app); err != nil {
 		return nil, err
 	}
-	if c1, err = processCPU(); err != nil {
+	c1, err = processCPU()
+	stopProfile()
+	if err != nil {
 		return nil, err
 	}
 	greepCPU := c1 - c0

@@ -44,9 +44,9 @@ type Options struct {
 	// RestWindow is how long the rest scenario measures the idle process
 	// (DefaultRestWindow when zero).
 	RestWindow time.Duration
-	// RestProfile, when set, is a file the rest scenario writes a CPU profile of its
-	// window to (go tool pprof reads it).
-	RestProfile string
+	// Profile, when set, is a file the rest and floor scenarios write a CPU profile of
+	// their measured window to (go tool pprof reads it): the idle process, Greep's sync.
+	Profile string
 }
 
 // Result is one scenario's figures, in the shape `greep bench --json` prints.

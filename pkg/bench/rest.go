@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -62,17 +61,11 @@ func Rest(ctx context.Context, o Options) (*Result, error) {
 	}
 	busy := e.sim.Stats()
 
-	if o.RestProfile != "" {
-		f, err := os.Create(o.RestProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(o.Profile)
+	if err != nil {
+		return nil, err
 	}
+	defer stopProfile()
 	cpu0, err := processCPU()
 	if err != nil {
 		return nil, err
@@ -84,9 +77,7 @@ func Rest(ctx context.Context, o Options) (*Result, error) {
 	case <-time.After(window):
 	}
 	cpu1, err := processCPU()
-	if o.RestProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if err != nil {
 		return nil, err
 	}
