@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 	}
 
 	// One mux, the paths dispatch.yaml routes to each service; handlers see full paths.
-	root := http.NewServeMux()
+	root := &wiring.Routes{}
 	a.Services = map[string]wiring.Service{}
 	a.mount(root, dir.Service)
 	a.mount(root, *readAPI)
@@ -203,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 }
 
 // mount serves svc's routes on mux and records it in Services.
-func (a *App) mount(mux *http.ServeMux, svc wiring.Service) {
+func (a *App) mount(mux *wiring.Routes, svc wiring.Service) {
 	svc.Mount(mux)
 	a.Services[svc.Name] = svc
 }

@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,7 +25,7 @@ const (
 // built as production builds them (pkg/wiring): the push webhook and the reports worker
 // (watch channels), the groupssettings worker and remediation; and starts the loops that
 // stand in for their cron entries.
-func (a *App) mountServices(rt *wiring.Runtime, mux *http.ServeMux) error {
+func (a *App) mountServices(rt *wiring.Runtime, mux *wiring.Routes) error {
 	cfg := a.cfg
 	clock := a.clock
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -167,7 +166,7 @@ func Run(ctx context.Context, name string, c Config, build func(ctx context.Cont
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
+	mux := &wiring.Routes{}
 	svc.Mount(mux)
 	return c.Serve(ctx, mux, log)
 }

@@ -76,7 +76,7 @@ func newPublishing(rt *Runtime, next http.Handler) http.Handler {
 	if rt.Topic != nil {
 		p.pub = fanout.New(rt.Store, rt.Topic, fanout.Options{Logger: p.log})
 	}
-	mux := http.NewServeMux()
+	mux := &Routes{}
 	mux.Handle(PublishPath, queue.OnlyCron(rt.TrustTaskHeaders, false)(http.HandlerFunc(p.cron)))
 	mux.Handle("/", http.HandlerFunc(p.serve))
 	return mux

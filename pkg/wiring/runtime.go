@@ -127,8 +127,13 @@ type Service struct {
 	Handler http.Handler
 }
 
+// Mux is where a service's routes are served: Routes, or an http.ServeMux.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
 // Mount serves the service's routes on mux.
-func (s Service) Mount(mux *http.ServeMux) {
+func (s Service) Mount(mux Mux) {
 	for _, r := range s.Routes {
 		mux.Handle(r, s.Handler)
 	}
