@@ -3,8 +3,9 @@
 //
 // bbolt commits with fsync and copy-on-write pages, so a killed process loses nothing
 // that was committed, and every method is one transaction: a group's member snapshot is
-// one value swapped together with its reverse-index entries, so readers see the old list
-// or the new one, never a mix. Decoded snapshots are kept in an exact in-process read
+// one value, and the reverse index (member → groups) is held in memory, rebuilt from the
+// snapshots at Open and changed under a lock held across each commit (cache.MemberIndex),
+// so readers see the old list or the new one, never a mix. Decoded snapshots are kept in an exact in-process read
 // cache (readcache.go), so the read API's hot path costs a map lookup and a copy. A file that is not a bbolt database, or is truncated or
 // corrupt, gives an error at Open (or from the call that meets the damage), never a
 // panic.
@@ -15,7 +16,6 @@
 //	byemail     folded email \x00 id -> ""        (lookup and listing order)
 //	byalias     folded alias \x00 id -> ""
 //	members     group id -> encoded member snapshot (see cache.EncodeSnapshot)
-//	memberof    member id or folded email \x00 group id -> ""   (reverse index)
 //	users       id -> User JSON;  useremail  folded email -> id;  useralias  folded alias -> id
 //	settings    folded group email -> GroupSettings JSON
 //	events      time \x00 id -> Event JSON;  eventids  id -> events key;
@@ -35,7 +35,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"time"
@@ -51,7 +50,6 @@ var (
 	bByEmail    = []byte("byemail")
 	bByAlias    = []byte("byalias")
 	bMembers    = []byte("members")
-	bMemberOf   = []byte("memberof")
 	bUsers      = []byte("users")
 	bUserEmail  = []byte("useremail")
 	bUserAlias  = []byte("useralias")
@@ -67,7 +65,11 @@ var (
 	bChanges    = []byte("changes")
 	bChangeMeta = []byte("changemeta")
 
-	allBuckets = [][]byte{bGroups, bByEmail, bByAlias, bMembers, bMemberOf, bUsers, bUserEmail, bUserAlias,
+	// bStoredMemberOf held the reverse index before it moved into memory; Open deletes
+	// it from files that have it.
+	bStoredMemberOf = []byte("memberof")
+
+	allBuckets = [][]byte{bGroups, bByEmail, bByAlias, bMembers, bUsers, bUserEmail, bUserAlias,
 		bSettings, bEvents, bEventIDs, bEventGroup, bFindings, bFindingIdx, bState, bCounters, bRecords, bChanges, bChangeMeta}
 )
 
@@ -75,8 +77,12 @@ var (
 type Store struct {
 	db      *bbolt.DB
 	cache   readCache
+	index   cache.MemberIndex
 	changed cache.Signal
 	writes  cache.WriteCounter
+	// indexing is the index's deltas of the write transaction in progress: bbolt runs
+	// one at a time, and update hands them to the index at its commit.
+	indexing []cache.IndexDelta
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -117,7 +123,25 @@ func Open(path string) (s *Store, err error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.loadIndex(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// loadIndex builds the reverse index from the snapshots.
+func (s *Store) loadIndex() error {
+	return s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bMembers).ForEach(func(k, v []byte) error {
+			_, ms, err := cache.DecodeSnapshot(v)
+			if err != nil {
+				return fmt.Errorf("group %s: %w", k, err)
+			}
+			s.index.Load(cache.SnapshotDelta(string(k), nil, ms))
+			return nil
+		})
+	})
 }
 
 // check refuses a truncated file (pages past its end would fault when touched, which Go
@@ -136,6 +160,9 @@ func (s *Store) check(path string) error {
 				return fmt.Errorf("open store %s: bucket %s: %w", path, b, err)
 			}
 		}
+		if tx.Bucket(bStoredMemberOf) != nil {
+			return tx.DeleteBucket(bStoredMemberOf)
+		}
 		return nil
 	})
 }
@@ -153,7 +180,19 @@ func (s *Store) view(fn func(*bbolt.Tx) error) (err error) {
 func (s *Store) update(fn func(*bbolt.Tx) error) (err error) {
 	defer recoverCorrupt(&err)
 	s.writes.Tx(0)
-	return s.db.Update(fn)
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return err
+	}
+	// Rolls back a failed or panicking fn; after a commit it is a no-op.
+	defer func() { _ = tx.Rollback() }()
+	s.indexing = nil
+	if err := fn(tx); err != nil {
+		return err
+	}
+	// Taken before the commit: the next writer may begin as soon as it ends.
+	deltas := s.indexing
+	return s.index.Commit(tx.Commit, deltas)
 }
 
 // WriteStats reports the write transactions (Update calls) and the pages they wrote.
@@ -398,7 +437,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 		if err := unindexGroup(tx.Bucket(bByEmail), tx.Bucket(bByAlias), g); err != nil {
 			return nil, err
 		}
-		if _, err := swapSnapshot(tx, id, nil); err != nil {
+		if _, err := s.swapSnapshot(tx, id, nil); err != nil {
 			return nil, err
 		}
 		if err := tx.Bucket(bSettings).Delete([]byte(cache.FoldEmail(g.Email))); err != nil {
@@ -430,13 +469,13 @@ func (s *Store) replace(ctx context.Context, groupID string, from *greep.Members
 	defer s.cache.endWrite(groupID) // after the commit: see readCache
 	cause := greep.CauseOf(ctx)
 	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
-		return replaceMembers(tx, groupID, from, ms, etag, syncedAt, cause)
+		return s.replaceMembers(tx, groupID, from, ms, etag, syncedAt, cause)
 	})
 }
 
 // replaceMembers swaps in ms, normalised, and returns the change records of the swap;
 // with from, only over that version of the list (ECONFLICT otherwise).
-func replaceMembers(tx *bbolt.Tx, groupID string, from *greep.MembersVersion, ms []greep.Member, etag string, syncedAt time.Time, cause greep.ChangeCause) ([]greep.Change, error) {
+func (s *Store) replaceMembers(tx *bbolt.Tx, groupID string, from *greep.MembersVersion, ms []greep.Member, etag string, syncedAt time.Time, cause greep.ChangeCause) ([]greep.Change, error) {
 	gb := tx.Bucket(bGroups)
 	var g greep.Group
 	found, err := getJSON(gb, []byte(groupID), "group", &g)
@@ -449,7 +488,7 @@ func replaceMembers(tx *bbolt.Tx, groupID string, from *greep.MembersVersion, ms
 	if from != nil && !from.Is(g.MembersVersion()) {
 		return nil, greep.Errorf(greep.ECONFLICT, "members of group %s were replaced since they were read", groupID)
 	}
-	old, err := swapSnapshot(tx, groupID, ms)
+	old, err := s.swapSnapshot(tx, groupID, ms)
 	if err != nil {
 		return nil, err
 	}
@@ -458,48 +497,19 @@ func replaceMembers(tx *bbolt.Tx, groupID string, from *greep.MembersVersion, ms
 }
 
 // swapSnapshot replaces the group's snapshot with ms (removing it when ms is nil) and
-// brings the reverse index up to date, touching only the entries that change — a
-// resync of a 20,000-member group that changed by one member writes two keys, not
-// 40,000. It returns the list it replaced.
-func swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) ([]greep.Member, error) {
-	mb, rb := tx.Bucket(bMembers), tx.Bucket(bMemberOf)
-	var (
-		oldKeys map[string]bool
-		old     []greep.Member
-	)
+// notes what the swap changes in the reverse index, applied when the transaction
+// commits. It returns the list it replaced.
+func (s *Store) swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) ([]greep.Member, error) {
+	mb := tx.Bucket(bMembers)
+	var old []greep.Member
 	if cur := mb.Get([]byte(groupID)); cur != nil {
 		var err error
 		if _, old, err = cache.DecodeSnapshot(cur); err != nil {
 			return nil, greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
 		}
-		oldKeys = make(map[string]bool, 2*len(old))
-		for _, m := range old {
-			for _, k := range cache.MemberKeys(m) {
-				oldKeys[k] = true
-			}
-		}
 	}
-	newKeys := make(map[string]bool, 2*len(ms))
-	for _, m := range ms {
-		for _, k := range cache.MemberKeys(m) {
-			newKeys[k] = true
-		}
-	}
-	// In key order: bbolt inserts in order far faster than at random (no page splits
-	// in the middle of the tree).
-	for _, k := range slices.Sorted(maps.Keys(oldKeys)) {
-		if !newKeys[k] {
-			if err := rb.Delete(key(k, groupID)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(newKeys)) {
-		if !oldKeys[k] {
-			if err := rb.Put(key(k, groupID), nil); err != nil {
-				return nil, err
-			}
-		}
+	if d := cache.SnapshotDelta(groupID, old, ms); !d.Empty() {
+		s.indexing = append(s.indexing, d)
 	}
 	if ms == nil {
 		return old, mb.Delete([]byte(groupID))
@@ -543,24 +553,12 @@ func (s *Store) Members(ctx context.Context, groupID string) ([]greep.Member, er
 	return slices.Clone(ms), nil
 }
 
-// MemberOf implements greep.GroupStore.
+// MemberOf implements greep.GroupStore, from the reverse index in memory.
 func (s *Store) MemberOf(ctx context.Context, memberKey string) ([]string, error) {
 	if err := cache.CheckKey("member key", memberKey); err != nil {
 		return nil, err
 	}
-	out := []string{}
-	err := s.view(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bMemberOf).Cursor()
-		for _, mk := range slices.Compact([]string{memberKey, cache.FoldEmail(memberKey)}) {
-			p := key(mk, "")
-			for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-				out = append(out, string(k[len(p):]))
-			}
-		}
-		return nil
-	})
-	slices.Sort(out)
-	return slices.Compact(out), err
+	return s.index.Groups(memberKey), nil
 }
 
 // Settings.

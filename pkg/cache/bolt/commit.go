@@ -36,7 +36,7 @@ func (s *Store) Commit(ctx context.Context, w *greep.Writes) error {
 	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
 		var changes []greep.Change
 		for i, m := range w.Members {
-			ch, err := replaceMembers(tx, m.GroupID, nil, members[i], m.ETag, m.SyncedAt, m.Cause)
+			ch, err := s.replaceMembers(tx, m.GroupID, nil, members[i], m.ETag, m.SyncedAt, m.Cause)
 			if err != nil {
 				return nil, err
 			}
