@@ -13,6 +13,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -100,22 +101,24 @@ const DefaultAnswerTTL = time.Second
 const DefaultCacheMembers = 500_000
 
 type server struct {
-	store  Store
-	feed   feedStore // nil when the store keeps no change feed
-	head   *feedHead // the feed's head, kept between requests; nil without a feed
-	status StatusSource
-	auth   auth.Authenticator
-	log    *zap.Logger
-	now    func() time.Time
-	tokens *pageTokens
-	snaps  *snapshots
-	gate   *gate // expansions' concurrency
-	logins *loginLimiter
-	users  *userAnswers           // users' groups, rendered, by version; nil: off
-	walks  *ttlCache[walked]      // expansions by group and scope, with the root's version
-	groups *ttlCache[greep.Group] // groups by the key they were asked by
-	listed *ttlCache[listedAt]    // groups by id, read after the feed's cursor
-	router chi.Router
+	store Store
+	feed  feedStore // nil when the store keeps no change feed
+	head  *feedHead // the feed's head, kept between requests; nil without a feed
+	// cursorText is the last head listCursor formatted.
+	cursorText atomic.Pointer[cursorText]
+	status     StatusSource
+	auth       auth.Authenticator
+	log        *zap.Logger
+	now        func() time.Time
+	tokens     *pageTokens
+	snaps      *snapshots
+	gate       *gate // expansions' concurrency
+	logins     *loginLimiter
+	users      *userAnswers           // users' groups, rendered, by version; nil: off
+	walks      *ttlCache[walked]      // expansions by group and scope, with the root's version
+	groups     *ttlCache[greep.Group] // groups by the key they were asked by
+	listed     *ttlCache[listedAt]    // groups by id, read after the feed's cursor
+	router     chi.Router
 
 	metrics   http.Handler // GET /metrics; nil: 404
 	pprof     bool         // /debug/pprof/

@@ -84,7 +84,19 @@ func (s *server) listCursor(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return formatCursor(l.Head), nil
+	// Formatted once per head, not per request: every member page asks.
+	if t := s.cursorText.Load(); t != nil && t.head == l.Head {
+		return t.text, nil
+	}
+	t := &cursorText{l.Head, formatCursor(l.Head)}
+	s.cursorText.Store(t)
+	return t.text, nil
+}
+
+// cursorText is a head and its cursor as a string.
+type cursorText struct {
+	head uint64
+	text string
 }
 
 // listedGroup is s.group for a member list that carries a cursor: the group (whose

@@ -2,6 +2,7 @@ package workspacesim
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // the daily reset is midnight Pacific wherever the simulator runs
 )
@@ -21,12 +22,15 @@ func mustLoad(name string) *time.Location {
 type clock struct {
 	wall func() time.Time // time.Now, replaceable in tests
 
-	mu        sync.Mutex
 	start     time.Time
 	wallStart time.Time
 	scale     float64
-	advanced  time.Duration
-	moved     []func() // told after each Advance
+	// advanced is atomic, not under mu: Now is read several times by every request
+	// greep local serves, and a lock there was a point of contention under load.
+	advanced atomic.Int64
+
+	mu    sync.Mutex
+	moved []func() // told after each Advance
 }
 
 func newClock(start time.Time, scale float64, wall func() time.Time) *clock {
@@ -43,15 +47,13 @@ func newClock(start time.Time, scale float64, wall func() time.Time) *clock {
 }
 
 func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	elapsed := time.Duration(float64(c.wall().Sub(c.wallStart)) * c.scale)
-	return c.start.Add(elapsed + c.advanced)
+	return c.start.Add(elapsed + time.Duration(c.advanced.Load()))
 }
 
 func (c *clock) Advance(d time.Duration) {
+	c.advanced.Add(int64(d))
 	c.mu.Lock()
-	c.advanced += d
 	moved := c.moved
 	c.mu.Unlock()
 	for _, f := range moved {
