@@ -117,7 +117,7 @@ type server struct {
 	users      *userAnswers           // users' groups, rendered, by version; nil: off
 	walks      *ttlCache[walked]      // expansions by group and scope, with the root's version
 	groups     *ttlCache[greep.Group] // groups by the key they were asked by
-	listed     *ttlCache[listedAt]    // groups by id, read after the feed's cursor
+	listed     *ttlCache[listedAt]    // groups by the key as the path spelled it, read after the feed's cursor
 	router     chi.Router
 
 	metrics   http.Handler // GET /metrics; nil: 404

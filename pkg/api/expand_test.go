@@ -192,3 +192,27 @@ func TestExpansionWalkFollowsTheTTL(t *testing.T) {
 		t.Errorf("after the group's own change: %d members, want 455", n)
 	}
 }
+
+// A member page kept for one client is not served to a client that may not read the
+// group: the permission is checked on every request, kept or not.
+func TestKeptGroupStillChecksTheClient(t *testing.T) {
+	// The short-lived caches on, for good: the clock stands still.
+	s, err := newServer(Config{Store: fixture(), Now: func() time.Time { return t0 }, AnswerTTL: time.Hour, Auth: principals{
+		"slack": auth.NewPrincipal("slack", []string{auth.ScopeGroups}, []string{"*@eng.example.com"}),
+		"all":   auth.NewPrincipal("all", []string{auth.ScopeGroups}, nil),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/v1/groups/eng@example.com/members"
+	for _, who := range []string{"all", "all", "slack", "all"} {
+		a := do(t, s.router, "GET", path, "Authorization", "Bearer "+who)
+		want := http.StatusOK
+		if who == "slack" {
+			want = http.StatusForbidden
+		}
+		if a.code != want {
+			t.Errorf("%s as %s: %d %s, want %d", path, who, a.code, a.body, want)
+		}
+	}
+}

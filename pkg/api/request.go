@@ -77,10 +77,18 @@ func (s *server) group(r *http.Request) (greep.Group, error) {
 	if err != nil {
 		return greep.Group{}, err
 	}
-	if !principalFrom(r.Context()).CanSeeGroup(g.Email) {
-		return greep.Group{}, greep.Errorf(greep.EFORBIDDEN, "Not Authorized to access this resource: the client may not read %s", g.Email)
+	if err := canSee(r, g); err != nil {
+		return greep.Group{}, err
 	}
 	return g, nil
+}
+
+// canSee is EFORBIDDEN unless the request's principal may read g.
+func canSee(r *http.Request, g greep.Group) error {
+	if !principalFrom(r.Context()).CanSeeGroup(g.Email) {
+		return greep.Errorf(greep.EFORBIDDEN, "Not Authorized to access this resource: the client may not read %s", g.Email)
+	}
+	return nil
 }
 
 // lookupGroup reads a group by key through the short-lived group cache. Unknown groups
