@@ -82,7 +82,7 @@ func Rest(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	wall := time.Since(wall0)
-	rss, peak, err := processRSS()
+	rs, err := processRSS()
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +106,10 @@ func Rest(ctx context.Context, o Options) (*Result, error) {
 		"cpuAtRestShare":     round4((cpu1 - cpu0).Seconds() / wall.Seconds()),
 		"restAPICalls":       restCalls,
 		"restCallsByMethod":  atRest.calls,
-		"rssBytes":           rss,
-		"rssPeakBytes":       peak,
+		"rssBytes":           rs.RSS,
+		"rssPeakBytes":       rs.Peak,
+		"rssAnonBytes":       rs.Anon,
+		"rssFileBytes":       rs.File,
 		"heapInuseBytes":     ms.HeapInuse,
 		"goSysBytes":         ms.Sys,
 		"goroutines":         runtime.NumGoroutine(),
@@ -150,34 +152,41 @@ func parseStatCPU(s string) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
-// processRSS is the process's resident set now and at its peak, from /proc/self/status.
-func processRSS() (rss, peak int64, err error) {
+// residentSet is the process's memory as /proc/PID/status reports it, in bytes: the
+// resident set now and at its peak, and the part of it that is anonymous (the Go heap,
+// stacks) and file-backed (bbolt's memory-mapped file: the kernel's page cache, dropped
+// under pressure). Anon and File are zero on kernels older than 4.5, which lack them.
+type residentSet struct {
+	RSS, Peak, Anon, File int64
+}
+
+// processRSS is this process's residentSet, from /proc/self/status.
+func processRSS() (residentSet, error) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading the process's memory (Linux only): %w", err)
+		return residentSet{}, fmt.Errorf("reading the process's memory (Linux only): %w", err)
 	}
 	return parseStatusRSS(string(b))
 }
 
-// parseStatusRSS reads VmRSS and VmHWM, in bytes, out of a /proc/PID/status file.
-func parseStatusRSS(s string) (rss, peak int64, err error) {
+// parseStatusRSS reads VmRSS, VmHWM, RssAnon and RssFile out of a /proc/PID/status file.
+func parseStatusRSS(s string) (residentSet, error) {
+	var rs residentSet
+	fields := map[string]*int64{"VmRSS": &rs.RSS, "VmHWM": &rs.Peak, "RssAnon": &rs.Anon, "RssFile": &rs.File}
 	for _, line := range strings.Split(s, "\n") {
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
+		field := fields[name]
+		if !ok || field == nil {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
 		if err != nil || kb < 0 || kb > math.MaxInt64/1024 {
-			return 0, 0, fmt.Errorf("/proc/self/status %s: %q", name, value)
+			return residentSet{}, fmt.Errorf("/proc/self/status %s: %q", name, value)
 		}
-		if name == "VmRSS" {
-			rss = kb * 1024
-		} else {
-			peak = kb * 1024
-		}
+		*field = kb * 1024
 	}
-	if rss == 0 {
-		return 0, 0, fmt.Errorf("/proc/self/status: no VmRSS")
+	if rs.RSS == 0 {
+		return residentSet{}, fmt.Errorf("/proc/self/status: no VmRSS")
 	}
-	return rss, peak, nil
+	return rs, nil
 }

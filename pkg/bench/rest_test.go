@@ -10,7 +10,7 @@ import (
 
 const (
 	statLine   = "4242 (greep local) S 1 4242 4242 0 -1 4194560 9123 0 12 0 1234 567 0 0 20 0 14 0 88 1500000000 30000 18446744073709551615\n"
-	statusFile = "Name:\tgreep\nVmPeak:\t 2000000 kB\nVmHWM:\t  512000 kB\nVmRSS:\t  256000 kB\nThreads:\t14\n"
+	statusFile = "Name:\tgreep\nVmPeak:\t 2000000 kB\nVmHWM:\t  512000 kB\nVmRSS:\t  256000 kB\nRssAnon:\t  200000 kB\nRssFile:\t   56000 kB\nThreads:\t14\n"
 )
 
 func TestParseProcFigures(t *testing.T) {
@@ -18,17 +18,17 @@ func TestParseProcFigures(t *testing.T) {
 	if err != nil || cpu != 18010*time.Millisecond {
 		t.Errorf("CPU %v, %v; want 18.01s (1234+567 ticks)", cpu, err)
 	}
-	rss, peak, err := parseStatusRSS(statusFile)
-	if err != nil || rss != 256000*1024 || peak != 512000*1024 {
-		t.Errorf("RSS %d, peak %d, %v", rss, peak, err)
+	rs, err := parseStatusRSS(statusFile)
+	if want := (residentSet{RSS: 256000 * 1024, Peak: 512000 * 1024, Anon: 200000 * 1024, File: 56000 * 1024}); err != nil || rs != want {
+		t.Errorf("resident set %+v, %v; want %+v", rs, err, want)
 	}
 	for _, bad := range []string{"", "1 (x) S 1", "1 (x) S 1 2 3 4 5 6 7 8 9 10 -1 12", "1 (a) b) S 1 2 3 4 5 6 7 8 9 10 x 12"} {
 		if _, err := parseStatCPU(bad); err == nil {
 			t.Errorf("stat %q accepted", bad)
 		}
 	}
-	for _, bad := range []string{"", "VmRSS:\tmany kB\n", "VmHWM:\t 1 kB\n"} {
-		if _, _, err := parseStatusRSS(bad); err == nil {
+	for _, bad := range []string{"", "VmRSS:\tmany kB\n", "VmHWM:\t 1 kB\n", "VmRSS:\t1 kB\nRssFile:\t-3 kB\n"} {
+		if _, err := parseStatusRSS(bad); err == nil {
 			t.Errorf("status %q accepted", bad)
 		}
 	}
@@ -37,8 +37,8 @@ func TestParseProcFigures(t *testing.T) {
 		if _, err := processCPU(); err != nil {
 			t.Error(err)
 		}
-		if rss, _, err := processRSS(); err != nil || rss <= 0 {
-			t.Errorf("own RSS %d, %v", rss, err)
+		if rs, err := processRSS(); err != nil || rs.RSS <= 0 || rs.Anon <= 0 {
+			t.Errorf("own resident set %+v, %v", rs, err)
 		}
 	}
 }
@@ -59,8 +59,8 @@ func FuzzParseStatusRSS(f *testing.F) {
 	f.Add("VmRSS:\t-1 kB\n")
 	f.Add("VmRSS:\t9223372036854775807 kB\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		if rss, peak, err := parseStatusRSS(s); err == nil && (rss <= 0 || peak < 0) {
-			t.Errorf("RSS %d, peak %d from %q", rss, peak, s)
+		if rs, err := parseStatusRSS(s); err == nil && (rs.RSS <= 0 || rs.Peak < 0 || rs.Anon < 0 || rs.File < 0) {
+			t.Errorf("resident set %+v from %q", rs, s)
 		}
 	})
 }
@@ -91,7 +91,7 @@ func TestRest(t *testing.T) {
 	if f["restAPICalls"].(int64) != 0 {
 		t.Errorf("%d API calls at rest", f["restAPICalls"])
 	}
-	if f["rssBytes"].(int64) <= 0 || f["restWallSeconds"].(float64) < 2 {
+	if f["rssBytes"].(int64) <= 0 || f["rssAnonBytes"].(int64) <= 0 || f["restWallSeconds"].(float64) < 2 {
 		t.Errorf("figures %v", f)
 	}
 	if s := f["cpuAtRestShare"].(float64); s < 0 || s > 1 {
