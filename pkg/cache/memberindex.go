@@ -21,7 +21,9 @@ import (
 type MemberIndex struct {
 	mu     sync.RWMutex
 	groups map[string][]string // member key -> group ids, unordered
-	ids    map[string]string   // group ids, interned: one copy however many members
+	// ids are the group ids, interned: one copy however many members. A deleted group's
+	// stays until the process restarts: a few bytes per group ever seen.
+	ids map[string]string
 }
 
 // IndexDelta is what one snapshot swap changes in the index.
