@@ -110,6 +110,7 @@ func Rest(ctx context.Context, o Options) (*Result, error) {
 		"rssPeakBytes":       rs.Peak,
 		"rssAnonBytes":       rs.Anon,
 		"rssFileBytes":       rs.File,
+		"rssShmemBytes":      rs.Shmem,
 		"heapInuseBytes":     ms.HeapInuse,
 		"goSysBytes":         ms.Sys,
 		"goroutines":         runtime.NumGoroutine(),
@@ -153,11 +154,12 @@ func parseStatCPU(s string) (time.Duration, error) {
 }
 
 // residentSet is the process's memory as /proc/PID/status reports it, in bytes: the
-// resident set now and at its peak, and the part of it that is anonymous (the Go heap,
-// stacks) and file-backed (bbolt's memory-mapped file: the kernel's page cache, dropped
-// under pressure). Anon and File are zero on kernels older than 4.5, which lack them.
+// resident set now and at its peak, and its parts: anonymous (the Go heap, stacks),
+// file-backed and shared memory (bbolt's memory-mapped file, counted as shared memory
+// when the store is on tmpfs as the benches put it: the file's pages, not the process's
+// own). Anon, File and Shmem are zero on kernels older than 4.5, which lack them.
 type residentSet struct {
-	RSS, Peak, Anon, File int64
+	RSS, Peak, Anon, File, Shmem int64
 }
 
 // processRSS is this process's residentSet, from /proc/self/status.
@@ -169,10 +171,11 @@ func processRSS() (residentSet, error) {
 	return parseStatusRSS(string(b))
 }
 
-// parseStatusRSS reads VmRSS, VmHWM, RssAnon and RssFile out of a /proc/PID/status file.
+// parseStatusRSS reads VmRSS, VmHWM, RssAnon, RssFile and RssShmem out of a
+// /proc/PID/status file.
 func parseStatusRSS(s string) (residentSet, error) {
 	var rs residentSet
-	fields := map[string]*int64{"VmRSS": &rs.RSS, "VmHWM": &rs.Peak, "RssAnon": &rs.Anon, "RssFile": &rs.File}
+	fields := map[string]*int64{"VmRSS": &rs.RSS, "VmHWM": &rs.Peak, "RssAnon": &rs.Anon, "RssFile": &rs.File, "RssShmem": &rs.Shmem}
 	for _, line := range strings.Split(s, "\n") {
 		name, value, ok := strings.Cut(line, ":")
 		field := fields[name]

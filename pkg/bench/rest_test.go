@@ -10,7 +10,7 @@ import (
 
 const (
 	statLine   = "4242 (greep local) S 1 4242 4242 0 -1 4194560 9123 0 12 0 1234 567 0 0 20 0 14 0 88 1500000000 30000 18446744073709551615\n"
-	statusFile = "Name:\tgreep\nVmPeak:\t 2000000 kB\nVmHWM:\t  512000 kB\nVmRSS:\t  256000 kB\nRssAnon:\t  200000 kB\nRssFile:\t   56000 kB\nThreads:\t14\n"
+	statusFile = "Name:\tgreep\nVmPeak:\t 2000000 kB\nVmHWM:\t  512000 kB\nVmRSS:\t  256000 kB\nRssAnon:\t  200000 kB\nRssFile:\t   50000 kB\nRssShmem:\t    6000 kB\nThreads:\t14\n"
 )
 
 func TestParseProcFigures(t *testing.T) {
@@ -19,7 +19,7 @@ func TestParseProcFigures(t *testing.T) {
 		t.Errorf("CPU %v, %v; want 18.01s (1234+567 ticks)", cpu, err)
 	}
 	rs, err := parseStatusRSS(statusFile)
-	if want := (residentSet{RSS: 256000 * 1024, Peak: 512000 * 1024, Anon: 200000 * 1024, File: 56000 * 1024}); err != nil || rs != want {
+	if want := (residentSet{RSS: 256000 * 1024, Peak: 512000 * 1024, Anon: 200000 * 1024, File: 50000 * 1024, Shmem: 6000 * 1024}); err != nil || rs != want {
 		t.Errorf("resident set %+v, %v; want %+v", rs, err, want)
 	}
 	for _, bad := range []string{"", "1 (x) S 1", "1 (x) S 1 2 3 4 5 6 7 8 9 10 -1 12", "1 (a) b) S 1 2 3 4 5 6 7 8 9 10 x 12"} {
@@ -59,7 +59,7 @@ func FuzzParseStatusRSS(f *testing.F) {
 	f.Add("VmRSS:\t-1 kB\n")
 	f.Add("VmRSS:\t9223372036854775807 kB\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		if rs, err := parseStatusRSS(s); err == nil && (rs.RSS <= 0 || rs.Peak < 0 || rs.Anon < 0 || rs.File < 0) {
+		if rs, err := parseStatusRSS(s); err == nil && (rs.RSS <= 0 || rs.Peak < 0 || rs.Anon < 0 || rs.File < 0 || rs.Shmem < 0) {
 			t.Errorf("resident set %+v from %q", rs, s)
 		}
 	})
