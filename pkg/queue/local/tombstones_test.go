@@ -111,7 +111,7 @@ func TestJanitorSleepsUntilTheNextTombstoneEnds(t *testing.T) {
 }
 
 // Tombstones that end together are deleted together, one store call for all (up to
-// 5,000).
+// 20,000).
 func TestTombstonesArePrunedInBatches(t *testing.T) {
 	clk := local.NewFakeClock(t0)
 	var ran atomic.Int64
