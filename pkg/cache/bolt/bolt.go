@@ -4,11 +4,12 @@
 // bbolt commits with fsync and copy-on-write pages, so a killed process loses nothing
 // that was committed, and every method is one transaction: a group's member snapshot is
 // one value, and the reverse index (member → groups) is held in memory, rebuilt from the
-// snapshots at Open and changed under a lock held across each commit (cache.MemberIndex),
-// so readers see the old list or the new one, never a mix. Decoded snapshots are kept in an exact in-process read
-// cache (readcache.go), so the read API's hot path costs a map lookup and a copy. A file that is not a bbolt database, or is truncated or
-// corrupt, gives an error at Open (or from the call that meets the damage), never a
-// panic.
+// snapshots at Open and changed under a lock held across each commit
+// (cache.MemberIndex), so readers see the old list or the new one, never a mix. Decoded
+// snapshots are kept in an exact in-process read cache (readcache.go), so the read API's
+// hot path costs a map lookup and a copy. A file that is not a bbolt database, or is
+// truncated or corrupt, gives an error at Open (or from the call that meets the damage),
+// never a panic.
 //
 // Layout (one bucket each):
 //
