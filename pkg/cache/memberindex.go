@@ -8,8 +8,8 @@ import (
 )
 
 // MemberIndex is the reverse index of the member snapshots (a member's ID or folded
-// email → the groups listing it), held in memory by a store that rebuilds it from its
-// snapshots when it opens. Stored, it cost the embedded store a third of its CPU per
+// email → the groups listing it), held in memory: by the embedded store, which rebuilds
+// it from its snapshots when it opens, and by the memory store. Stored, it cost the embedded store a third of its CPU per
 // Directory call: a group of eight members put sixteen keys on about sixteen random pages
 // of one tree, and bbolt rewrote each page at every commit (docs/benchmarks.md).
 //
@@ -79,8 +79,9 @@ func (x *MemberIndex) Commit(commit func() error, ds []IndexDelta) error {
 	return nil
 }
 
-// Load applies ds outside any commit: for the rebuild when the store opens, before it
-// serves.
+// Load applies ds outside any commit: for the rebuild when a store opens, before it
+// serves, and for a store whose own lock already orders its readers after its writes
+// (the memory store).
 func (x *MemberIndex) Load(ds ...IndexDelta) {
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -193,22 +193,14 @@ func (s *Store) replace(ctx context.Context, groupID string, from *greep.Members
 	return nil
 }
 
-// swapSnapshot replaces a group's snapshot (removing it when ms is nil) with its
-// reverse-index entries. Called with mu held for writing.
+// swapSnapshot replaces a group's snapshot (removing it when ms is nil) and its
+// reverse-index entries. Called with mu held for writing, which MemberOf's readers wait
+// on: the index changes with the snapshot.
 func (s *Store) swapSnapshot(groupID string, ms []greep.Member) {
-	for _, m := range s.members[groupID] {
-		for _, k := range cache.MemberKeys(m) {
-			remove(s.memberOf, k, groupID)
-		}
-	}
+	s.memberOf.Load(cache.SnapshotDelta(groupID, s.members[groupID], ms))
 	if ms == nil {
 		delete(s.members, groupID)
 		return
-	}
-	for _, m := range ms {
-		for _, k := range cache.MemberKeys(m) {
-			add(s.memberOf, k, groupID)
-		}
 	}
 	s.members[groupID] = ms
 }
@@ -243,12 +235,5 @@ func (s *Store) MemberOf(ctx context.Context, memberKey string) ([]string, error
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := []string{}
-	for _, k := range slices.Compact([]string{memberKey, cache.FoldEmail(memberKey)}) {
-		for id := range s.memberOf[k] {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return s.memberOf.Groups(memberKey), nil
 }

@@ -29,7 +29,7 @@ type Store struct {
 	byEmail   map[string]map[string]bool   // folded email -> group ids
 	byAlias   map[string]map[string]bool   // folded alias -> group ids
 	members   map[string][]greep.Member    // group id -> normalised snapshot, never modified
-	memberOf  map[string]map[string]bool   // member id or folded email -> group ids
+	memberOf  cache.MemberIndex            // member id or folded email -> group ids
 	users     map[string][]byte            // id -> User JSON
 	userEmail map[string]string            // folded primary email -> user id
 	userAlias map[string]string            // folded alias -> user id
@@ -49,8 +49,8 @@ var _ greep.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		groups: map[string][]byte{}, byEmail: map[string]map[string]bool{}, byAlias: map[string]map[string]bool{},
-		members: map[string][]greep.Member{}, memberOf: map[string]map[string]bool{},
-		users: map[string][]byte{}, userEmail: map[string]string{}, userAlias: map[string]string{},
+		members: map[string][]greep.Member{},
+		users:   map[string][]byte{}, userEmail: map[string]string{}, userAlias: map[string]string{},
 		settings: map[string][]byte{}, events: map[string]eventEntry{}, findings: map[string][]byte{},
 		state: map[string][]byte{}, counters: map[string]int64{}, records: map[string]map[string][]byte{},
 		versions: map[string]uint64{},
