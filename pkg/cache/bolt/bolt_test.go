@@ -29,6 +29,22 @@ func TestContract(t *testing.T) {
 }
 
 // What was committed is there after the file is closed and opened again.
+// openTemp opens a store in a fresh file, closed when the test ends, holding groups.
+func openTemp(t testing.TB, groups ...greep.Group) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "greep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if len(groups) > 0 {
+		if err := s.PutGroups(context.Background(), groups); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "greep.db")
@@ -221,14 +237,7 @@ func BenchmarkOrigin(b *testing.B) {
 // and writes interleave.
 func TestReadCacheFreshness(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "greep.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.PutGroups(ctx, []greep.Group{{ID: "g", Email: "g@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
+	s := openTemp(t, greep.Group{ID: "g", Email: "g@example.com"})
 	done := make(chan struct{})
 	var readers sync.WaitGroup
 	for range 2 {

@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,14 +16,7 @@ import (
 // as often.
 func TestChangeFeedPagesAreFull(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "greep.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.PutGroups(ctx, []greep.Group{{ID: "g", Email: "g@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
+	s := openTemp(t, greep.Group{ID: "g", Email: "g@example.com"})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// A commit at a time, as tasks commit: 300 writes of 8 new members each.
 	var ms []greep.Member

@@ -74,17 +74,10 @@ func TestMemberOfAfterReopen(t *testing.T) {
 // the index as it was.
 func TestMemberOfIgnoresARolledBackSwap(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "greep.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.PutGroups(ctx, []greep.Group{{ID: "g", Email: "g@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
+	s := openTemp(t, greep.Group{ID: "g", Email: "g@example.com"})
 	m := greep.Member{ID: "u", Email: "u@example.com", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
 	failed := errors.New("later in the unit of work")
-	err = s.update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		if _, err := s.swapSnapshot(tx, "g", []greep.Member{m}); err != nil {
 			return err
 		}

@@ -2,18 +2,13 @@ package bolt
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 )
 
 // Every write method is one Update, and the bench's per-call figures rest on the count.
 func TestWriteStatsCountTransactions(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "greep.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	before := s.WriteStats()
 	if err := s.PutRecord(ctx, "k", "a", []byte("x")); err != nil {
 		t.Fatal(err)
