@@ -53,7 +53,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.DataDir, "data", "", "`DIR` for the store (a temporary directory if empty)")
 	fs.StringVar(&o.ReadClient, "read-client", "go", "the read scenario's load generator: go (its own) or wrk (on PATH; scripts/wrk.sh installs it)")
 	fs.DurationVar(&o.RestWindow, "rest-window", bench.DefaultRestWindow, "how long the rest scenario measures the idle process's CPU")
-	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of the measured window (rest: the idle process; floor: Greep's sync) to `FILE`")
+	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of the measured window (rest: the idle process; floor: Greep's sync; read: Greep and the static server, the latter labelled side=static) to `FILE`")
 	asJSON := fs.Bool("json", false, "print one JSON object per scenario")
 	target := fs.String("target", "local", "what runs Greep: local (greep local's wiring, in process) or cluster (greep cluster: a process per service; full-sync and faults only)")
 	if err := fs.Parse(args); err != nil {

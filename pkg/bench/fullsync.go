@@ -44,8 +44,9 @@ type Options struct {
 	// RestWindow is how long the rest scenario measures the idle process
 	// (DefaultRestWindow when zero).
 	RestWindow time.Duration
-	// Profile, when set, is a file the rest and floor scenarios write a CPU profile of
-	// their measured window to (go tool pprof reads it): the idle process, Greep's sync.
+	// Profile, when set, is a file the rest, floor and read scenarios write a CPU profile
+	// of their measured window to (go tool pprof reads it): the idle process, Greep's
+	// sync, the reads against the static server (its goroutines labelled side=static).
 	Profile string
 }
 

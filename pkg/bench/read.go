@@ -144,11 +144,17 @@ func Read(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	loadBefore := loadAverage()
+	stopProfile, err := startProfile(o.Profile)
+	if err != nil {
+		return nil, err
+	}
+	defer stopProfile()
 	vs, err := compareStatic(ctx, rc, e.app.URL, e.app.APIToken, []readEndpoint{
 		{"v1Page", "/v1/groups/" + url.PathEscape(group) + "/members?maxResults=" + fmt.Sprint(readGroupSize)},
 		{"compatPage", "/admin/directory/v1/groups/" + url.PathEscape(group) + "/members"},
 		{"userTransitiveGroups", "/v1/users/" + url.PathEscape(user) + "/groups?transitive=true"},
 	}, readLoad.each)
+	stopProfile()
 	if err != nil {
 		return nil, fmt.Errorf("against the static server: %w", err)
 	}

@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -24,9 +27,20 @@ func TestRead(t *testing.T) {
 	readLoad.workers, readLoad.each = 2, 300*time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // seconds when quiet; minutes on a loaded 2-core machine
 	defer cancel()
-	res, err := Read(ctx, tiny())
+	o := tiny()
+	o.Profile = filepath.Join(t.TempDir(), "read.pprof")
+	res, err := Read(ctx, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A CPU profile is gzipped: a file that does not open as gzip was never written.
+	if f, err := os.Open(o.Profile); err != nil {
+		t.Error(err)
+	} else {
+		if _, err := gzip.NewReader(f); err != nil {
+			t.Errorf("the read scenario's profile: %v", err)
+		}
+		f.Close()
 	}
 	if !res.CacheEqualsTruth || res.QuotaErrors != 0 {
 		t.Errorf("cache equals truth %v (%v), quota errors %d", res.CacheEqualsTruth, res.Differences, res.QuotaErrors)
