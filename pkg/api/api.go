@@ -118,7 +118,8 @@ type server struct {
 	walks      *ttlCache[walked]      // expansions by group and scope, with the root's version
 	groups     *ttlCache[greep.Group] // groups by the key they were asked by
 	listed     *ttlCache[listedAt]    // groups by the key as the path spelled it, read after the feed's cursor
-	router     chi.Router
+	queries    queryMemo              // parsed query strings (query.go)
+	router     *stateRouter
 
 	metrics   http.Handler // GET /metrics; nil: 404
 	pprof     bool         // /debug/pprof/
@@ -199,7 +200,7 @@ func newServer(cfg Config) (*server, error) {
 	return s, nil
 }
 
-func (s *server) routes() chi.Router {
+func (s *server) routes() *stateRouter {
 	r := chi.NewRouter()
 	r.Use(noSniff, s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -258,7 +259,7 @@ func (s *server) routes() chi.Router {
 			})
 		})
 	})
-	return r
+	return withRequestState(r)
 }
 
 const directoryPrefix = "/admin/directory/v1"
@@ -267,13 +268,6 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", "GET")
 	writeGoogleError(w, http.StatusMethodNotAllowed, "methodNotAllowed",
 		"Method "+r.Method+" is not allowed: Greep serves a read-only copy of the directory; write to Google")
-}
-
-type principalKey struct{}
-
-func principalFrom(ctx context.Context) *auth.Principal {
-	p, _ := ctx.Value(principalKey{}).(*auth.Principal)
-	return p
 }
 
 // authenticate resolves the bearer token to a principal, answering 401 or 403 itself.
@@ -289,7 +283,8 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		setPrincipal(r, p)
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -153,7 +153,7 @@ func (s *server) v1Changes(w http.ResponseWriter, r *http.Request) {
 		writeGoogleError(w, http.StatusNotImplemented, "notImplemented", "This store keeps no change feed")
 		return
 	}
-	q := r.URL.Query()
+	q := s.queries.of(r)
 	since, err := ParseCursor(q.Get("since"))
 	if err != nil {
 		s.writeError(w, r, err)

@@ -271,7 +271,7 @@ func (s *server) dashboardView(r *http.Request) dashboardView {
 
 	var findings []greep.Finding
 	more := false
-	state := r.URL.Query().Get("findings")
+	state := s.queries.of(r).Get("findings")
 	if !slices.Contains([]string{greep.FindingOpen, greep.FindingFailed, greep.FindingFixed, greep.FindingExempt}, state) {
 		state = greep.FindingOpen
 	}

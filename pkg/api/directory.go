@@ -55,7 +55,7 @@ func appendStrings(b []byte, name string, list []string) []byte {
 
 // GET /admin/directory/v1/groups
 func (s *server) dirGroups(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q := s.queries.of(r)
 	customer, domain, userKey := q.Get("customer"), strings.ToLower(q.Get("domain")), q.Get("userKey")
 	switch {
 	case customer == "" && domain == "" && userKey == "":
@@ -201,7 +201,7 @@ func (s *server) dirMembers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	q := r.URL.Query()
+	q := s.queries.of(r)
 	roles, err := parseRoles(q)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -11,16 +11,12 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 )
 
-func withPrincipal(p *auth.Principal) context.Context {
-	return context.WithValue(context.Background(), principalKey{}, p)
-}
-
 // An expansion is merged once per version of the groups it reads, on both surfaces, and
 // again as soon as one of them changes.
 func TestExpansionsCachedByVersion(t *testing.T) {
 	st := fixture()
 	s := newTestServer(t, st, nil)
-	ctx := withPrincipal(allScopes())
+	ctx := withPrincipal(context.Background(), allScopes())
 	big, _ := st.Group(ctx, "g-big")
 	for _, kind := range []nesting{transitiveUsers, derivedMembers} {
 		x1, err := s.expand(ctx, big, kind)
@@ -84,7 +80,7 @@ func TestExpansionGate(t *testing.T) {
 	}
 
 	s.gate.wait = time.Hour
-	ctx, cancel := context.WithCancel(withPrincipal(allScopes()))
+	ctx, cancel := context.WithCancel(withPrincipal(context.Background(), allScopes()))
 	cancel()
 	big, _ := s.store.Group(ctx, "g-big")
 	if _, err := s.expand(ctx, big, transitiveUsers); err == nil {

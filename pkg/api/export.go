@@ -36,7 +36,7 @@ type historyRange struct {
 // parseHistoryRange reads since, until and format. It reports false when the request is
 // a plain paged listing (neither until nor format given).
 func (s *server) parseHistoryRange(r *http.Request) (historyRange, bool, error) {
-	q := r.URL.Query()
+	q := s.queries.of(r)
 	h := historyRange{format: q.Get("format"), until: s.now()}
 	if q.Get("until") == "" && h.format == "" {
 		return h, false, nil

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -50,7 +49,8 @@ func (s *server) dashboardAuth(next http.Handler) http.Handler {
 			s.loginPage(w, r, http.StatusForbidden, "This client may not see the dashboard: it needs the scope "+auth.ScopeStatus+".")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		setPrincipal(r, p)
+		next.ServeHTTP(w, r)
 	})
 }
 

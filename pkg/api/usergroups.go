@@ -149,7 +149,7 @@ func (s *server) current(ctx context.Context, a *userAnswer) (bool, error) {
 
 // GET /v1/users/{userKey}/groups
 func (s *server) v1UserGroups(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q := s.queries.of(r)
 	key := pathParam(r, "userKey")
 	if err := checkKey("userKey", key); err != nil {
 		s.writeError(w, r, err)

@@ -34,7 +34,7 @@ type usersAnswer struct {
 
 // GET /v1/users
 func (s *server) v1Users(w http.ResponseWriter, r *http.Request) {
-	params := r.URL.Query()
+	params := s.queries.of(r)
 	q := greep.UserQuery{Status: strings.ToUpper(params.Get("status"))}
 	switch q.Status {
 	case "", greep.UserActive, greep.UserSuspended, greep.UserArchived:

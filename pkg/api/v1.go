@@ -64,7 +64,7 @@ func appendTrailer(b []byte, cursor string, syncedAt time.Time) []byte {
 
 // GET /v1/groups
 func (s *server) v1Groups(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q := s.queries.of(r)
 	limit, err := maxResults(q, v1DefaultPage, v1MaxPage)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -153,7 +153,7 @@ func (s *server) v1Group(w http.ResponseWriter, r *http.Request) {
 
 // GET /v1/groups/{groupKey}/members
 func (s *server) v1Members(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q := s.queries.of(r)
 	g, feedCursor, err := s.listedGroup(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -289,7 +289,7 @@ func (s *server) v1History(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var q greep.EventQuery
-	if v := r.URL.Query().Get("since"); v != "" {
+	if v := s.queries.of(r).Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			s.writeError(w, r, errInvalid("Invalid value for since: %q (must be an RFC 3339 time such as 2026-01-02T15:04:05Z)", v))
@@ -305,7 +305,7 @@ func (s *server) v1History(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) events(w http.ResponseWriter, r *http.Request, q greep.EventQuery, query string) {
-	params := r.URL.Query()
+	params := s.queries.of(r)
 	limit, err := maxResults(params, v1DefaultPage, v1MaxPage)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -358,7 +358,7 @@ type findingsAnswer struct {
 
 // GET /v1/findings
 func (s *server) v1Findings(w http.ResponseWriter, r *http.Request) {
-	params := r.URL.Query()
+	params := s.queries.of(r)
 	q := greep.FindingQuery{State: params.Get("state"), Group: params.Get("group")}
 	switch q.State {
 	case "", greep.FindingOpen, greep.FindingFixed, greep.FindingExempt, greep.FindingFailed:
