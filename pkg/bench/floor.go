@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	bbolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
 )
 
 // Floor is the least a full sync can cost: the same groups.list and members.list pages
@@ -22,6 +23,10 @@ type Floor struct {
 	// Dir holds the floor's bbolt file.
 	Dir    string
 	Client *http.Client
+	// Pace, when set, holds the calls to its rate, as Greep's lanes hold its calls: the
+	// paced floor, which shows what waiting between calls costs a process that does
+	// nothing else (timers, parked goroutines, idle threads woken).
+	Pace *rate.Limiter
 }
 
 // FloorRun is what one floor run did.
@@ -143,6 +148,11 @@ func (f *Floor) write(db *bbolt.DB, run *FloorRun, bucket []byte, fn func(b *bbo
 }
 
 func (f *Floor) get(ctx context.Context, path string, q url.Values) (floorPage, error) {
+	if f.Pace != nil {
+		if err := f.Pace.Wait(ctx); err != nil {
+			return floorPage{}, fmt.Errorf("floor: %w", err)
+		}
+	}
 	if q.Get("pageToken") == "" {
 		q.Del("pageToken")
 	}

@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/greephq/greep/pkg/workspacesim"
+	"golang.org/x/time/rate"
 )
 
 // The floor makes exactly the groups.list and members.list calls a full sync plans, and
@@ -38,6 +40,27 @@ func TestFloorReadsWhatAFullSyncReads(t *testing.T) {
 	}
 	if run.Members != members {
 		t.Errorf("floor stored %d memberships, the truth has %d", run.Members, members)
+	}
+}
+
+// The paced floor waits for its limiter before every call: N calls at rate r take at
+// least (N-1)/r, however fast the machine.
+func TestPacedFloorHoldsItsRate(t *testing.T) {
+	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const perSecond = 200
+	f := &Floor{Base: srv.URL, Subject: srv.Sim.Admin(), Dir: t.TempDir(), Pace: rate.NewLimiter(perSecond, 1)}
+	start := time.Now()
+	run, err := f.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if least := time.Duration(run.Calls-1) * time.Second / perSecond; run.Calls < 10 || took < least {
+		t.Errorf("%d calls in %v; at %d a second they take at least %v", run.Calls, took, perSecond, least)
 	}
 }
 

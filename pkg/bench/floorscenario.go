@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/greephq/greep/pkg/local"
+	"github.com/greephq/greep/pkg/workspacesim"
+	"golang.org/x/time/rate"
 )
 
 // FloorScenario runs a full sync and the floor (Floor) against the same simulator, run
 // as a child process so that this process's CPU time (/proc/self/stat) is theirs alone, and
 // compares Greep's CPU per Directory call with the floor's. Push and remediation are
 // off: the figure is what the directory sync costs. The floor runs first, on a fresh
-// heap.
+// heap; after Greep, the paced floor, held to the rate Greep's lanes allowed (the
+// Directory API's usable rate at the time scale), shows what pacing alone adds.
 func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	if o.TimeScale <= 0 {
 		o.TimeScale = 10
@@ -110,6 +113,27 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 		return res, fmt.Errorf("no calls to compare (Greep %d, floor %d)", calls, floor.Calls)
 	}
 	perCall(res.Figures, w0, w1, calls)
+
+	// The paced floor: the same floor held to the rate Greep's lanes allowed it, after
+	// Greep has stopped, so that the process's CPU is the floor's alone again.
+	pace := usableRate(app.Queues, workspacesim.APIDirectory) * o.TimeScale
+	if err := app.Close(ctx); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(dir+"/paced", 0o700); err != nil {
+		return nil, err
+	}
+	runtime.GC()
+	if c0, err = processCPU(); err != nil {
+		return nil, err
+	}
+	paced, err := (&Floor{Base: sim.URL, Subject: sim.Subject, Dir: dir + "/paced", Pace: rate.NewLimiter(rate.Limit(pace), 1)}).Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c1, err = processCPU(); err != nil {
+		return nil, err
+	}
 	greepPer := greepCPU.Seconds() * 1000 / float64(calls)
 	floorPer := floorCPU.Seconds() * 1000 / float64(floor.Calls)
 	res.Figures["greepCPUSeconds"] = greepCPU.Seconds()
@@ -119,5 +143,9 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	res.Figures["floorCPUPerCallMs"] = floorPer
 	res.Figures["floorTxPerCall"] = float64(floor.Transactions) / float64(floor.Calls)
 	res.Figures["cpuPerCallRatio"] = greepPer / floorPer
+	pacedPer := (c1 - c0).Seconds() * 1000 / float64(paced.Calls)
+	res.Figures["pacedFloorCallsPerSecond"] = round(pace)
+	res.Figures["pacedFloorCPUPerCallMs"] = pacedPer
+	res.Figures["cpuPerCallRatioPaced"] = greepPer / pacedPer
 	return res, nil
 }
