@@ -83,6 +83,14 @@ func CheckSettingsNewer(gs, cur greep.GroupSettings) error {
 	return nil
 }
 
+// OlderRead reports whether a member list read at syncedAt is older than the one stored
+// for g. Every store keeps the newer list and lets the older write change nothing: of
+// two reads of one group stored out of order (a sweep's page committed after a push
+// refresh that read later), the later read stays. A write is not refused for it, as
+// CheckSettingsNewer refuses settings, because it is usually one part of a task's unit
+// of work whose other parts (its done marker, its counts) must still be committed.
+func OlderRead(g greep.Group, syncedAt time.Time) bool { return syncedAt.Before(g.MembersSyncedAt) }
+
 // CheckGroup validates a group before it is stored.
 func CheckGroup(g greep.Group) error {
 	if err := CheckKey("group id", g.ID); err != nil {

@@ -100,7 +100,10 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 		members = append(staged, page...)
 	}
 	// A read that started after this one (a push refresh while the sweep ran) and was
-	// stored already is fresher: this run must not put an older list over it.
+	// stored already is fresher: this run must not put an older list over it. The store
+	// holds to that itself, in the write's transaction (cache.OlderRead), for a fresher
+	// read stored between this check and this run's commit; the check spares the write
+	// and has the run finish with the stored list.
 	var lagging []provisional.Mark
 	c, err := w.cfg.Store.Group(ctx, t.Group.ID)
 	if err == nil && c.MembersSyncedAt.After(t.ReadAt) {

@@ -27,7 +27,9 @@ type GroupStore interface {
 	// group is not an error.
 	DeleteGroup(ctx context.Context, id string) error
 	// ReplaceMembers swaps a group's whole member list. Readers see the old list or the
-	// new one, never a mix, however large the list.
+	// new one, never a mix, however large the list. A list read before the stored one
+	// (syncedAt earlier than the group's MembersSyncedAt) changes nothing and is not an
+	// error: of two reads stored out of order, the later stays.
 	ReplaceMembers(ctx context.Context, groupID string, members []Member, etag string, syncedAt time.Time) error
 	// ReplaceMembersFrom is ReplaceMembers on the condition that the group's list is
 	// still the version from: otherwise it stores nothing and returns an error of code

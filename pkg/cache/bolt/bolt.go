@@ -489,6 +489,9 @@ func (s *Store) replaceMembers(tx *bbolt.Tx, groupID string, from *greep.Members
 	if from != nil && !from.Is(g.MembersVersion()) {
 		return nil, greep.Errorf(greep.ECONFLICT, "members of group %s were replaced since they were read", groupID)
 	}
+	if cache.OlderRead(g, syncedAt) {
+		return nil, nil
+	}
 	old, err := s.swapSnapshot(tx, groupID, ms)
 	if err != nil {
 		return nil, err

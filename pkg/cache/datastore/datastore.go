@@ -577,6 +577,9 @@ func (s *Store) replace(ctx context.Context, groupID string, from *greep.Members
 	if err := checkFrom(groupID, from, e); err != nil {
 		return err
 	}
+	if older, err := olderRead(e, syncedAt); err != nil || older {
+		return err // an older read changes nothing (cache.OlderRead); the swap checks again
+	}
 
 	// 1. The new version, invisible to readers until the pointer names it. No chunk
 	// may exist without the record of its version (DeleteGroup and later swaps find
@@ -596,6 +599,9 @@ func (s *Store) replace(ctx context.Context, groupID string, from *greep.Members
 	old, oldChunks, err := s.swap(ctx, groupID, e, from, ms, etag, syncedAt, version, int64(len(chunks)))
 	if err != nil {
 		_ = s.dropVersion(context.WithoutCancel(ctx), groupID, version, int64(len(chunks)))
+		if errors.Is(err, errOlderRead) {
+			return nil
+		}
 		if errors.Is(err, greep.ErrConflict) {
 			return err
 		}
@@ -647,6 +653,9 @@ func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, from 
 				if err != nil {
 					return 0, err
 				}
+				if cache.OlderRead(g, syncedAt) {
+					return 0, errOlderRead
+				}
 				g.MembersETag, g.MembersSyncedAt = etag, syncedAt
 				ne, err := newGroupEntity(g)
 				if err != nil {
@@ -672,6 +681,19 @@ func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, from 
 		}
 		cur = e
 	}
+}
+
+// errOlderRead ends a swap whose list was read before the stored one: the write changes
+// nothing (cache.OlderRead).
+var errOlderRead = errors.New("an older read of the member list")
+
+// olderRead reports whether a list read at syncedAt is older than e's.
+func olderRead(e groupEntity, syncedAt time.Time) (bool, error) {
+	g, err := e.group()
+	if err != nil {
+		return false, err
+	}
+	return cache.OlderRead(g, syncedAt), nil
 }
 
 // checkFrom returns ECONFLICT when from is set and e's member list is another version.

@@ -30,7 +30,7 @@ func (s *Store) Commit(ctx context.Context, w *greep.Writes) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	groups := make([]greep.Group, len(w.Members))
-	encoded := make([][]byte, len(w.Members))
+	encoded := make([][]byte, len(w.Members)) // nil: an older read, not written
 	for i, m := range w.Members {
 		b, ok := s.groups[m.GroupID]
 		if !ok {
@@ -40,6 +40,9 @@ func (s *Store) Commit(ctx context.Context, w *greep.Writes) error {
 		if err := decode("group "+m.GroupID, b, g); err != nil {
 			return err
 		}
+		if cache.OlderRead(*g, m.SyncedAt) {
+			continue
+		}
 		g.MembersETag, g.MembersSyncedAt = m.ETag, m.SyncedAt
 		var err error
 		if encoded[i], err = encode("group "+m.GroupID, *g); err != nil {
@@ -47,6 +50,9 @@ func (s *Store) Commit(ctx context.Context, w *greep.Writes) error {
 		}
 	}
 	for i, m := range w.Members {
+		if encoded[i] == nil {
+			continue
+		}
 		changes := cache.MemberChanges(groups[i], s.members[m.GroupID], members[i], m.Cause)
 		s.swapSnapshot(m.GroupID, members[i])
 		s.groups[m.GroupID] = encoded[i]

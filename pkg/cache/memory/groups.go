@@ -182,6 +182,9 @@ func (s *Store) replace(ctx context.Context, groupID string, from *greep.Members
 	if from != nil && !from.Is(g.MembersVersion()) {
 		return greep.Errorf(greep.ECONFLICT, "members of group %s were replaced since they were read", groupID)
 	}
+	if cache.OlderRead(g, syncedAt) {
+		return nil
+	}
 	g.MembersETag, g.MembersSyncedAt = etag, syncedAt
 	if b, err = encode("group "+groupID, g); err != nil {
 		return err

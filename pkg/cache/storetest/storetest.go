@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore NewFunc, opts ...Options) {
 		{"GroupPaging", testGroupPaging},
 		{"Members", testMembers},
 		{"MembersFrom", testMembersFrom},
+		{"OlderRead", testOlderRead},
 		{"MemberOf", testMemberOf},
 		{"Transitive", testTransitive},
 		{"DeleteGroup", testDeleteGroup},
@@ -257,7 +258,7 @@ func testMembers(t *testing.T, s greep.Store) {
 		t.Errorf("replaced members = %+v\nwant %+v", ms, want)
 	}
 
-	must(t, s.ReplaceMembers(ctx, "g1", nil, "etag-3", t0))
+	must(t, s.ReplaceMembers(ctx, "g1", nil, "etag-3", t0.Add(2*time.Minute)))
 	ms, err = s.Members(ctx, "g1")
 	must(t, err)
 	if len(ms) != 0 {
