@@ -21,6 +21,22 @@ const (
 	sweepEvery = 24 * time.Hour
 )
 
+// CronStandIns are the cron.yaml entries greep local runs as loops of its own, by URL,
+// each with the period its loop keeps under c. pkg/cluster's tests hold them to
+// deploy/cron.yaml's schedules, so that the two cannot drift apart. (The settings sweep's
+// loop first runs after the first full sync, where cron runs it at 02:00 Pacific; the
+// lanes and publish entries have no loop: the dispatcher lends its lanes' rate itself,
+// and the directory service publishes after each task, leaving no instance's remainder
+// for the catch-up.)
+func CronStandIns(c Config) map[string]time.Duration {
+	return map[string]time.Duration{
+		"/cron/reports/renew":     renewEvery,
+		"/cron/directory/resync":  c.ResyncEvery,
+		"/cron/alerts":            alertEvery,
+		"/cron/remediation/sweep": sweepEvery,
+	}
+}
+
 // mountServices adds the services other than the directory and the read API to the mux,
 // built as production builds them (pkg/wiring): the push webhook and the reports worker
 // (watch channels), the groupssettings worker and remediation; and starts the loops that
