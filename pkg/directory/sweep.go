@@ -318,15 +318,17 @@ func (w *Worker) observeResync(selected []syncplan.Selection) {
 	}
 }
 
-// clearMarkers drops the sweep's idempotency markers, and the run markers of refreshes
-// (which only guard a re-delivery in the minutes after a run), in one commit; a failure
-// only leaves garbage.
+// clearMarkers drops the sweep's idempotency markers, the run markers of refreshes
+// (which only guard a re-delivery in the minutes after a run) and the pages its runs
+// staged and never swapped in (a run lost to a killed process, whose group a reissued run
+// read again), in one commit; a failure only leaves garbage.
 func (w *Worker) clearMarkers(ctx context.Context, gen int64) {
 	var drop greep.Writes
 	for kind, prefixes := range map[string][]string{
-		kindDone: {markerID(gen, "")},
-		kindPage: {markerID(gen, "")},
-		kindRun:  {syncplan.SweepRun(gen, ""), "r"},
+		kindDone:  {markerID(gen, "")},
+		kindPage:  {markerID(gen, "")},
+		kindRun:   {syncplan.SweepRun(gen, ""), "r"},
+		kindStage: {syncplan.SweepRun(gen, "")},
 	} {
 		var ids []string
 		err := w.cfg.Store.Records(ctx, kind, func(id string, _ []byte) error {
