@@ -136,6 +136,12 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 
+	sel, err := requestedFields(r) // refused before the call changes anything
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+
 	s.mu.Lock()
 	c := &call{r: r, body: body, user: user, now: now, st: s.readState(now)}
 	v, err := rt.h(s, c)
@@ -147,6 +153,12 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, rt route) {
 	if v == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
+	}
+	if sel != nil {
+		if v, err = sel.partial(v); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 }
