@@ -99,6 +99,7 @@ func (r *runner) release() {
 
 type env struct {
 	sim    *workspacesim.Sim
+	url    string // the simulator's
 	store  *bolt.Store
 	worker *directory.Worker
 	q      *runner
@@ -141,7 +142,7 @@ func newEnv(t *testing.T, simCfg workspacesim.Config, resync syncplan.Resync, op
 	}
 	w := directory.New(cfg)
 	q.h = w.Handler()
-	return &env{sim: srv.Sim, store: store, worker: w, q: q}
+	return &env{sim: srv.Sim, url: srv.URL, store: store, worker: w, q: q}
 }
 
 func (e *env) assertTruth(t *testing.T) workspacesim.Truth {
