@@ -27,6 +27,12 @@ type Floor struct {
 	// paced floor, which shows what waiting between calls costs a process that does
 	// nothing else (timers, parked goroutines, idle threads woken).
 	Pace *rate.Limiter
+	// Batch is how many calls go on one wake-up when paced (default 1), as a background
+	// lane of Greep's dispatches its tasks in batches: the floor waits for Batch tokens,
+	// then makes Batch calls back to back.
+	Batch int
+
+	paced int // calls made since the last wait
 }
 
 // FloorRun is what one floor run did.
@@ -147,10 +153,22 @@ func (f *Floor) write(db *bbolt.DB, run *FloorRun, bucket []byte, fn func(b *bbo
 	})
 }
 
+// pace waits for a batch of tokens before every batch of calls.
+func (f *Floor) pace(ctx context.Context) error {
+	n := max(1, f.Batch)
+	if f.paced%n == 0 {
+		if err := f.Pace.WaitN(ctx, n); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+	}
+	f.paced++
+	return nil
+}
+
 func (f *Floor) get(ctx context.Context, path string, q url.Values) (floorPage, error) {
 	if f.Pace != nil {
-		if err := f.Pace.Wait(ctx); err != nil {
-			return floorPage{}, fmt.Errorf("floor: %w", err)
+		if err := f.pace(ctx); err != nil {
+			return floorPage{}, err
 		}
 	}
 	if q.Get("pageToken") == "" {

@@ -43,8 +43,8 @@ func TestFloorReadsWhatAFullSyncReads(t *testing.T) {
 	}
 }
 
-// The paced floor waits for its limiter before every call: N calls at rate r take at
-// least (N-1)/r, however fast the machine.
+// The paced floor waits for its limiter before every call, or every Batch calls: N calls
+// at rate r take at least (N-Batch)/r, however fast the machine.
 func TestPacedFloorHoldsItsRate(t *testing.T) {
 	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 3})
 	if err != nil {
@@ -52,15 +52,17 @@ func TestPacedFloorHoldsItsRate(t *testing.T) {
 	}
 	defer srv.Close()
 	const perSecond = 200
-	f := &Floor{Base: srv.URL, Subject: srv.Sim.Admin(), Dir: t.TempDir(), Pace: rate.NewLimiter(perSecond, 1)}
-	start := time.Now()
-	run, err := f.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	took := time.Since(start)
-	if least := time.Duration(run.Calls-1) * time.Second / perSecond; run.Calls < 10 || took < least {
-		t.Errorf("%d calls in %v; at %d a second they take at least %v", run.Calls, took, perSecond, least)
+	for _, batch := range []int{1, 4} {
+		f := &Floor{Base: srv.URL, Subject: srv.Sim.Admin(), Dir: t.TempDir(), Pace: rate.NewLimiter(perSecond, batch), Batch: batch}
+		start := time.Now()
+		run, err := f.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		if least := time.Duration(run.Calls-int64(batch)) * time.Second / perSecond; run.Calls < 10 || took < least {
+			t.Errorf("batch %d: %d calls in %v; at %d a second they take at least %v", batch, run.Calls, took, perSecond, least)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/greephq/greep/pkg/local"
+	queuelocal "github.com/greephq/greep/pkg/queue/local"
 	"github.com/greephq/greep/pkg/workspacesim"
 	"golang.org/x/time/rate"
 )
@@ -17,7 +18,8 @@ import (
 // compares Greep's CPU per Directory call with the floor's. Push and remediation are
 // off: the figure is what the directory sync costs. The floor runs first, on a fresh
 // heap; after Greep, the paced floor, held to the rate Greep's lanes allowed (the
-// Directory API's usable rate at the time scale), shows what pacing alone adds.
+// Directory API's usable rate at the time scale, in the batches Greep's sweep lane
+// dispatches), shows what pacing alone adds.
 func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	if o.TimeScale <= 0 {
 		o.TimeScale = 10
@@ -114,8 +116,9 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	}
 	perCall(res.Figures, w0, w1, calls)
 
-	// The paced floor: the same floor held to the rate Greep's lanes allowed it, after
-	// Greep has stopped, so that the process's CPU is the floor's alone again.
+	// The paced floor: the same floor held to the rate Greep's lanes allowed it, in the
+	// batches the sweep lane dispatches (queuelocal.Batch, at the lane's rate in simulated
+	// time), after Greep has stopped, so that the process's CPU is the floor's alone again.
 	pace := usableRate(app.Queues, workspacesim.APIDirectory) * o.TimeScale
 	if err := app.Close(ctx); err != nil {
 		return nil, err
@@ -127,7 +130,8 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	if c0, err = processCPU(); err != nil {
 		return nil, err
 	}
-	paced, err := (&Floor{Base: sim.URL, Subject: sim.Subject, Dir: dir + "/paced", Pace: rate.NewLimiter(rate.Limit(pace), 1)}).Run(ctx)
+	batch := queuelocal.Batch(pace / o.TimeScale)
+	paced, err := (&Floor{Base: sim.URL, Subject: sim.Subject, Dir: dir + "/paced", Pace: rate.NewLimiter(rate.Limit(pace), 2*batch), Batch: batch}).Run(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +149,7 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	res.Figures["cpuPerCallRatio"] = greepPer / floorPer
 	pacedPer := (c1 - c0).Seconds() * 1000 / float64(paced.Calls)
 	res.Figures["pacedFloorCallsPerSecond"] = round(pace)
+	res.Figures["pacedFloorBatch"] = batch
 	res.Figures["pacedFloorCPUPerCallMs"] = pacedPer
 	res.Figures["cpuPerCallRatioPaced"] = greepPer / pacedPer
 	return res, nil

@@ -52,13 +52,22 @@ type Clients struct {
 	HTTP *http.Client
 }
 
+// maxIdleConnsPerHost covers the calls Greep makes at once: a few batches of a lane.
+const maxIdleConnsPerHost = 64
+
 // New builds the clients.
 func New(ctx context.Context, cfg Config) (*Clients, error) {
 	ts, err := tokenSource(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	var base http.RoundTripper = http.DefaultTransport
+	// net/http keeps two idle connections a host by default: with more calls at once (a
+	// background lane dispatches its tasks in batches) every call past two closed its
+	// connection and the next dialled again. Google speaks HTTP/2, one connection for all;
+	// the simulator speaks HTTP/1.1, a connection a call in flight.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	var base http.RoundTripper = tr
 	if cfg.Wrap != nil {
 		base = cfg.Wrap(base)
 	}

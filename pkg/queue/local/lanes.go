@@ -45,9 +45,17 @@ func laneBuckets(cfg *queueconfig.Config) map[string][]*rate.Limiter {
 	return out
 }
 
-// bucket is a token bucket at r a second with a small burst: enough to absorb the
-// scheduling lateness of a busy process (a tenth of a second of tasks) without a burst
-// that could trip a short window.
+// bucket is a token bucket at r a second with a small burst, a fifth of a second of
+// tasks: half of it is the batch a background lane waits for (batch, local.go), the other
+// half absorbs the scheduling lateness of a busy process so that a late wake-up loses no
+// tokens. A minute's window is never at risk from it: the headroom alone is six seconds
+// of tasks.
 func bucket(r float64) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r/10))))
+	return rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r/5))))
+}
+
+// Batch is how many tasks a background lane at r a second dispatches on one wake-up: half
+// its bucket. The bench's paced floor paces itself the same way.
+func Batch(r float64) int {
+	return max(1, bucket(r).Burst()/2)
 }

@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,9 +117,9 @@ func TestPushStartsAtItsDebounceDuringASweep(t *testing.T) {
 		}
 	}
 	// The window's 10/s is never exceeded: at most 10 calls in any second, plus the
-	// bucket of one.
+	// bucket of two.
 	for from := t0; from.Before(t0.Add(70 * time.Second)); from = from.Add(100 * time.Millisecond) {
-		if n := callsIn(calls, "", from, from.Add(time.Second)); n > 11 {
+		if n := callsIn(calls, "", from, from.Add(time.Second)); n > 12 {
 			t.Fatalf("%d calls in the second from %s: the window allows 10", n, from.Sub(t0))
 		}
 	}
@@ -134,5 +135,90 @@ func TestPushStartsAtItsDebounceDuringASweep(t *testing.T) {
 	}
 	if p, s := burst("/tasks/directory/burst/"), burst("/tasks/directory/sweep/"); p > 16 || s < 34 {
 		t.Errorf("in the 5 s after a burst of 30 refreshes: %d refreshes (push's share allows 15, plus its bucket of one), %d sweep calls (its floor is 35)", p, s)
+	}
+}
+
+// batchYAML is one API at 60 calls a second: the pool's bucket holds 12 tokens, and a
+// background lane waits for 6 of them at a time.
+const batchYAML = `apis:
+  directory:
+    shortWindow: {limit: 3600, per: 1m}
+    perDay: 1000000
+    headroom: 0
+queues:
+  directory:
+    api: directory
+    share: 0.3
+    service: directory
+    pathPrefix: /tasks/directory/
+    concurrency: 20
+    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
+  directory-sweep:
+    api: directory
+    share: 0.7
+    service: directory
+    pathPrefix: /tasks/directory/
+    concurrency: 20
+    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
+    background: true
+    dailyBudget: 0.5
+`
+
+// instants counts the distinct clock readings of the calls on paths starting with prefix.
+func instants(calls []call, prefix string) int {
+	seen := map[time.Time]bool{}
+	for _, c := range calls {
+		if strings.HasPrefix(c.path, prefix) {
+			seen[c.at] = true
+		}
+	}
+	return len(seen)
+}
+
+func TestSweepDispatchesInBatchesAtTheSameRate(t *testing.T) {
+	clk := local.NewFakeClock(t0)
+	rec := &recorder{clock: clk}
+	cfg, err := queueconfig.Parse("batch.yaml", []byte(batchYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := local.Open(context.Background(), memory.New(), cfg, local.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
+
+	const n = 600 // ten seconds of the whole rate
+	for i := range n {
+		enqueue(t, d, queue.Task{Queue: "directory-sweep", Path: fmt.Sprintf("/tasks/directory/sweep/%d", i)})
+	}
+	drive(t, d, clk, t0.Add(time.Minute), "the sweep", func() bool { return len(rec.snapshot()) == n })
+	calls := rec.snapshot()
+	// The bucket's first 12, then batches of 6: about a hundred wake-ups, not 600.
+	if got := instants(calls, "/tasks/directory/sweep/"); got > n/6+3 {
+		t.Errorf("the sweep's %d calls went at %d distinct instants; want batches of 6 (at most %d)", n, got, n/6+3)
+	}
+	last := calls[len(calls)-1].at
+	if took := last.Sub(t0); took < 9700*time.Millisecond || took > 10200*time.Millisecond {
+		t.Errorf("the sweep's %d calls took %s; want the window's whole rate, 60/s (10s)", n, took)
+	}
+	for from := t0; from.Before(last); from = from.Add(100 * time.Millisecond) {
+		if got := callsIn(calls, "", from, from.Add(time.Second)); got > 60+12 {
+			t.Fatalf("%d calls in the second from %s: the window allows 60 and the bucket 12", got, from.Sub(t0))
+		}
+	}
+
+	// Push work is never held for a batch: each refresh goes when its token does.
+	at := clk.Now().Add(time.Second)
+	for i := range 30 {
+		enqueue(t, d, queue.Task{Queue: "directory", Path: fmt.Sprintf("/tasks/directory/refresh/%d", i), ScheduleTime: at})
+	}
+	drive(t, d, clk, at.Add(time.Minute), "the refreshes", func() bool { return len(rec.snapshot()) == n+30 })
+	// Push's own bucket (18/s) lets its first 4 go together; the rest go one by one.
+	if got := instants(rec.snapshot(), "/tasks/directory/refresh/"); got < 30-4 {
+		t.Errorf("30 refreshes went at %d distinct instants; want each after its own token (at least 26)", got)
 	}
 }
