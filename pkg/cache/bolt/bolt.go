@@ -81,6 +81,7 @@ type Store struct {
 	index   cache.MemberIndex
 	changed cache.Signal
 	writes  cache.WriteCounter
+	commits commitQueue
 	// indexing is the index's deltas of the write transaction in progress: bbolt runs
 	// one at a time, and update hands them to the index at its commit.
 	indexing []cache.IndexDelta
