@@ -18,9 +18,10 @@ import (
 //   - A push lane first takes from a bucket of its own at its share, then from the pool.
 //   - A background lane takes from the pool only: its share is a floor, not a cap.
 //
-// Why push still goes first without a priority queue: a lane reserves one token at a time
-// (runLane holds one task while it waits), so a push task's reservation on the pool waits
-// behind at most one reservation of each other lane, tens of milliseconds at the
+// Why push still goes first without a priority queue: a push lane reserves one token at a
+// time (runLane holds one task while it waits) and a background lane reserves none while
+// it waits for its batch (waitBucket), so a push task's reservation on the pool waits
+// behind at most one reservation of each other push lane, tens of milliseconds at the
 // Directory API's 36/s. And since push lanes are capped at their shares, a sweep always
 // keeps the rest of the window however much push work there is.
 //
