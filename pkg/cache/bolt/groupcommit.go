@@ -43,10 +43,23 @@ func (q *commitQueue) do(c *pendingCommit, commit func([]*pendingCommit)) error 
 		batch := q.pending[:n:n]
 		q.pending = q.pending[n:]
 		q.mu.Unlock()
-		commit(batch)
-		for _, b := range batch {
-			b.done = true
-		}
+		write(batch, commit)
 	}
 	return c.err
+}
+
+// write runs commit on batch and marks its units done, even if commit panics (each unit
+// then fails, as a panicking transaction does in update): a unit left not done, and no
+// longer queued, would wait for ever.
+func write(batch []*pendingCommit, commit func([]*pendingCommit)) {
+	defer func() {
+		r := recover()
+		for _, b := range batch {
+			if r != nil {
+				b.err = greep.Errorf(greep.EINTERNAL, "embedded store: committing: %v", r)
+			}
+			b.done = true
+		}
+	}()
+	commit(batch)
 }

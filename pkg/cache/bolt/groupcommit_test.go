@@ -111,3 +111,24 @@ func TestCommitsQueuedTogetherShareATransaction(t *testing.T) {
 		t.Errorf("records after the batch: %v; want a and b, not bad", ids)
 	}
 }
+
+// A batch whose writing panics fails each of its units; none is left waiting.
+func TestAPanickingBatchFailsItsUnits(t *testing.T) {
+	var q commitQueue
+	q.writer.Lock()
+	units := []*pendingCommit{{}, {}, {}}
+	errs := make([]error, len(units))
+	var wg sync.WaitGroup
+	for i, u := range units {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = q.do(u, func([]*pendingCommit) { panic("boom") }) }()
+	}
+	waitPending(t, &q, len(units))
+	q.writer.Unlock()
+	wg.Wait()
+	for i, err := range errs {
+		if greep.ErrorCode(err) != greep.EINTERNAL {
+			t.Errorf("unit %d: %v, want %s", i, err, greep.EINTERNAL)
+		}
+	}
+}
