@@ -41,7 +41,13 @@ queues:
 
 func openLanes(t *testing.T, clk local.Clock, h *recorder) *local.Dispatcher {
 	t.Helper()
-	cfg, err := queueconfig.Parse("lanes.yaml", []byte(lanesYAML))
+	return openYAML(t, lanesYAML, clk, h)
+}
+
+// openYAML starts a dispatcher of the queues in yaml, stopped when the test ends.
+func openYAML(t *testing.T, yaml string, clk local.Clock, h *recorder) *local.Dispatcher {
+	t.Helper()
+	cfg, err := queueconfig.Parse("queues.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,31 +144,9 @@ func TestPushStartsAtItsDebounceDuringASweep(t *testing.T) {
 	}
 }
 
-// batchYAML is one API at 60 calls a second: the pool's bucket holds 12 tokens, and a
+// batchYAML is lanesYAML at 60 calls a second: the pool's bucket holds 12 tokens, and a
 // background lane waits for 6 of them at a time.
-const batchYAML = `apis:
-  directory:
-    shortWindow: {limit: 3600, per: 1m}
-    perDay: 1000000
-    headroom: 0
-queues:
-  directory:
-    api: directory
-    share: 0.3
-    service: directory
-    pathPrefix: /tasks/directory/
-    concurrency: 20
-    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
-  directory-sweep:
-    api: directory
-    share: 0.7
-    service: directory
-    pathPrefix: /tasks/directory/
-    concurrency: 20
-    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
-    background: true
-    dailyBudget: 0.5
-`
+var batchYAML = strings.NewReplacer("limit: 600,", "limit: 3600,", "concurrency: 5", "concurrency: 20").Replace(lanesYAML)
 
 // instants counts the distinct clock readings of the calls on paths starting with prefix.
 func instants(calls []call, prefix string) int {
@@ -178,18 +162,7 @@ func instants(calls []call, prefix string) int {
 func TestSweepDispatchesInBatchesAtTheSameRate(t *testing.T) {
 	clk := local.NewFakeClock(t0)
 	rec := &recorder{clock: clk}
-	cfg, err := queueconfig.Parse("batch.yaml", []byte(batchYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := local.Open(context.Background(), memory.New(), cfg, local.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Start(rec); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop(context.Background()) })
+	d := openYAML(t, batchYAML, clk, rec)
 
 	const n = 600 // ten seconds of the whole rate
 	for i := range n {
