@@ -463,8 +463,9 @@ func (d *Dispatcher) waitToken(l *lane) bool {
 // A background lane with more tasks to run waits for a batch of tokens rather than one
 // (batch): its next tasks then go back to back on one wake-up instead of one wake-up a
 // task. The rate is the same; what changes is how often the process goes from idle to
-// busy, which costs as much CPU as a call's own work (docs/benchmarks.md, "The paced
-// floor"). It reserves nothing while it waits, so push lanes take from the pool first.
+// busy, which costs as much CPU as a call's own work (docs/benchmarks.md, "Batched
+// dispatch and group commit"). It reserves nothing while it waits, so push lanes take
+// from the pool first.
 func (d *Dispatcher) waitBucket(l *lane, b *rate.Limiter) bool {
 	now := d.clock.Now()
 	if want := l.batch(b); want > 1 && b.TokensAt(now) < 1 {
