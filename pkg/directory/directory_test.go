@@ -460,3 +460,59 @@ func TestTickFinishesASweepStoppedBetweenMarkerAndCount(t *testing.T) {
 	}
 	e.assertTruth(t)
 }
+
+// countReads records which counters are read, and which of them while the running
+// sweep's listing is still under way.
+type countReads struct {
+	directory.Store
+	mu            sync.Mutex
+	reads         int
+	duringListing []string
+}
+
+func (s *countReads) Count(ctx context.Context, name string) (int64, error) {
+	sw, err := directory.LoadSweep(ctx, s.Store)
+	s.mu.Lock()
+	s.reads++
+	if err != nil || (sw.Running() && !sw.ListingDone) {
+		s.duringListing = append(s.duringListing, name)
+	}
+	s.mu.Unlock()
+	return s.Store.Count(ctx, name)
+}
+
+// TestFinishingAGroupReadsNoCountWhileTheListingRuns: checking whether a sweep is done
+// after each group (a count is 16 entity reads on Datastore) reads no counter before the
+// listing is complete, and the total and done counts after it, never the calls.
+func TestFinishingAGroupReadsNoCountWhileTheListingRuns(t *testing.T) {
+	ctx := context.Background()
+	var counted *countReads
+	e := newEnv(t, workspacesim.Config{Users: 60, Groups: 2*syncplan.GroupsPageSize + 50, Seed: 4}, syncplan.Resync{}, func(c *directory.Config) {
+		counted = &countReads{Store: c.Store}
+		c.Store = counted
+		c.PublishEvery = time.Hour // the status document's own reads: only at the sweep's start and end
+	})
+	if _, err := e.worker.StartFullSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counted.mu.Lock()
+	counted.reads, counted.duringListing = 0, nil
+	counted.mu.Unlock()
+	e.q.run()
+	truth := e.assertTruth(t)
+
+	p, s, err := e.worker.Progress(ctx)
+	if err != nil || s.Running() || !p.Finished() {
+		t.Fatalf("sweep after the run: %+v, progress %+v, %v", s, p, err)
+	}
+	counted.mu.Lock()
+	defer counted.mu.Unlock()
+	if len(counted.duringListing) > 0 {
+		t.Errorf("%d counters read while the listing ran (first %s): want none", len(counted.duringListing), counted.duringListing[0])
+	}
+	// After the listing: total and done for each group finished then, and the finish
+	// task's and the status document's Progress (three each), besides the Progress above.
+	if limit := 2*len(truth.Groups) + 9; counted.reads > limit {
+		t.Errorf("%d counters read for %d groups: want at most %d", counted.reads, len(truth.Groups), limit)
+	}
+}

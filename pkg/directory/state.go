@@ -67,12 +67,20 @@ func (w *Worker) Progress(ctx context.Context) (syncplan.Progress, Sweep, error)
 	if !s.FinishedAt.IsZero() {
 		p.Now = s.FinishedAt
 	}
-	for name, dst := range map[string]*int64{"total": &p.Total, "done": &p.Done, "calls": &p.Calls} {
-		if *dst, err = w.cfg.Store.Count(ctx, counter(s.Generation, name)); err != nil {
-			return p, s, fmt.Errorf("directory: progress: %w", err)
+	err = w.counts(ctx, s.Generation, map[string]*int64{"total": &p.Total, "done": &p.Done, "calls": &p.Calls})
+	return p, s, err
+}
+
+// counts reads the named counters of sweep gen into their destinations.
+func (w *Worker) counts(ctx context.Context, gen int64, dst map[string]*int64) error {
+	for name, d := range dst {
+		n, err := w.cfg.Store.Count(ctx, counter(gen, name))
+		if err != nil {
+			return fmt.Errorf("directory: progress: %w", err)
 		}
+		*d = n
 	}
-	return p, s, nil
+	return nil
 }
 
 // once creates a marker record and reports whether this call created it: the guard that
@@ -181,14 +189,18 @@ func (w *Worker) recount(ctx context.Context, gen int64) (sweepMarkers, error) {
 }
 
 // maybeFinish enqueues the finish task once the listing is complete and every group done.
+// It runs after every group a sweep finishes, so it reads only what that decision needs:
+// the sweep's state, and its total and done counts only once the listing is complete (on
+// Datastore a count is 16 entity reads; Progress would read three).
 func (w *Worker) maybeFinish(ctx context.Context, gen int64) error {
-	p, s, err := w.Progress(ctx)
-	if err != nil {
+	w.publish(ctx, false)
+	s, err := w.Sweep(ctx)
+	if err != nil || s.Generation != gen || !s.Running() || !s.ListingDone {
 		return err
 	}
-	w.publish(ctx, false)
-	if s.Generation != gen || !s.FinishedAt.IsZero() || !p.Finished() {
-		return nil
+	p := syncplan.Progress{ListingDone: true}
+	if err := w.counts(ctx, gen, map[string]*int64{"total": &p.Total, "done": &p.Done}); err != nil || !p.Finished() {
+		return err
 	}
 	return w.enqueue(ctx, w.cfg.SweepQueue, PathFinish, syncplan.FinishName(gen), Finish{Generation: gen}, time.Time{})
 }
