@@ -483,7 +483,7 @@ func (s *countReads) Count(ctx context.Context, name string) (int64, error) {
 
 // TestFinishingAGroupReadsNoCountWhileTheListingRuns: checking whether a sweep is done
 // after each group (a count is 16 entity reads on Datastore) reads no counter before the
-// listing is complete, and the total and done counts after it, never the calls.
+// listing is complete, and at most two (total and done) a group after it.
 func TestFinishingAGroupReadsNoCountWhileTheListingRuns(t *testing.T) {
 	ctx := context.Background()
 	var counted *countReads
