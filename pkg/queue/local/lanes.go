@@ -37,7 +37,7 @@ func laneBuckets(cfg *queueconfig.Config) map[string][]*rate.Limiter {
 		}
 		if p := l.Pool(); p != "" {
 			if pools[p] == nil {
-				pools[p] = bucket(l.PoolPerSecond())
+				pools[p] = poolBucket(l.PoolPerSecond())
 			}
 			own = append(own, pools[p])
 		}
@@ -46,17 +46,28 @@ func laneBuckets(cfg *queueconfig.Config) map[string][]*rate.Limiter {
 	return out
 }
 
-// bucket is a token bucket at r a second with a small burst, a fifth of a second of
-// tasks: half of it is the batch a background lane waits for (batch, local.go), the other
-// half absorbs the scheduling lateness of a busy process so that a late wake-up loses no
-// tokens. A minute's window is never at risk from it: the headroom alone is six seconds
-// of tasks.
+// bucket is a lane's own token bucket at r a second with a small burst, a fifth of a
+// second of tasks: a push lane's cap at its share, and the whole pacing of a lane that
+// spends no API's window.
 func bucket(r float64) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r/5))))
 }
 
-// Batch is how many tasks a background lane at r a second dispatches on one wake-up: half
-// its bucket. The bench's paced floor paces itself the same way.
+// poolBucket is a window's bucket at its usable rate r, holding one second of tasks. Half
+// of it is the batch a background lane waits for (batch, local.go): 18 at the Directory
+// API's 36/s, so a sweep wakes twice a second, and what waking costs (idle threads,
+// timers, a transaction that no other commit shares) is spread over 18 calls. The other
+// half absorbs the scheduling lateness of a busy process so that a late wake-up loses no
+// tokens. Push lanes never wait for it: they take one token at a time, capped by their
+// own buckets. Google's window is a minute, and the bucket adds at most one second of
+// calls to it, where queues.yaml's headroom of 0.1 keeps six seconds free.
+func poolBucket(r float64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r))))
+}
+
+// Batch is how many tasks a background lane dispatches on one wake-up when its window's
+// usable rate is r a second: half the window's bucket. The bench's paced floor paces
+// itself the same way.
 func Batch(r float64) int {
-	return max(1, bucket(r).Burst()/2)
+	return max(1, poolBucket(r).Burst()/2)
 }
