@@ -143,8 +143,12 @@ func TestPushStartsAtItsDebounceDuringASweep(t *testing.T) {
 		}
 		return n
 	}
-	if p, s := burst("/tasks/directory/burst/"), burst("/tasks/directory/sweep/"); p > 16 || s < 34 {
-		t.Errorf("in the 5 s after a burst of 30 refreshes: %d refreshes (push's share allows 15, plus its bucket of one), %d sweep calls (its floor is 35)", p, s)
+	// The sweep's 35 may lose one batch of 5 at the window's edges (the window's bucket
+	// can hold up to a batch when the window opens and none when it closes); were push
+	// not capped, its 30 would take the window's whole rate for 3 s and leave the sweep
+	// about 20.
+	if p, s := burst("/tasks/directory/burst/"), burst("/tasks/directory/sweep/"); p > 16 || s < 30 {
+		t.Errorf("in the 5 s after a burst of 30 refreshes: %d refreshes (push's share allows 15, plus its bucket of one), %d sweep calls (its floor is 35, less a batch at the edges)", p, s)
 	}
 }
 
