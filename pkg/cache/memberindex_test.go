@@ -2,7 +2,11 @@ package cache
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/greephq/greep/pkg/greep"
@@ -72,5 +76,54 @@ func TestMemberIndexReadersWaitForTheCommit(t *testing.T) {
 	}
 	if got := <-answered; !reflect.DeepEqual(got, []string{"g"}) {
 		t.Errorf("the reader got %v, want [g]", got)
+	}
+}
+
+// A member in many groups, added and removed in random order, some of each twice: the
+// index lists exactly the groups that list it, as a set kept beside it says.
+func TestMemberIndexManyGroupsOfOneMember(t *testing.T) {
+	var x MemberIndex
+	m := []greep.Member{{ID: "u", Email: "u@example.com"}}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	want := map[string]bool{}
+	for range 5000 {
+		g := fmt.Sprintf("g%03d", rnd.IntN(400))
+		if rnd.IntN(3) == 0 {
+			x.Load(IndexDelta{Group: g, Removed: []string{"u", "u@example.com"}})
+			delete(want, g)
+		} else {
+			x.Load(SnapshotDelta(g, nil, m))
+			want[g] = true
+		}
+	}
+	wantList := slices.Sorted(maps.Keys(want))
+	if wantList == nil {
+		wantList = []string{}
+	}
+	for _, key := range []string{"u", "U@Example.com"} {
+		if got := x.Groups(key); !reflect.DeepEqual(got, wantList) {
+			t.Fatalf("Groups(%q) lists %d groups, want %d: %v", key, len(got), len(wantList), got)
+		}
+	}
+	if keys, entries := x.Size(); keys != 2 || entries != 2*len(want) {
+		t.Errorf("size %d keys, %d entries; want 2 keys and %d entries", keys, entries, 2*len(want))
+	}
+}
+
+// BenchmarkMemberIndexMemberOfManyGroups: a full sync adding one member (ID and email) to
+// 3,000 groups, in the groups' random order.
+func BenchmarkMemberIndexMemberOfManyGroups(b *testing.B) {
+	m := []greep.Member{{ID: "u", Email: "u@example.com"}}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	ds := make([]IndexDelta, 3000)
+	for i := range ds {
+		ds[i] = SnapshotDelta(fmt.Sprintf("0%014x", rnd.Uint64()>>8), nil, m)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var x MemberIndex
+		for _, d := range ds {
+			x.Load(d)
+		}
 	}
 }
