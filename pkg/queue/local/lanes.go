@@ -33,11 +33,11 @@ func laneBuckets(cfg *queueconfig.Config) map[string][]*rate.Limiter {
 		l := cfg.Lanes[name]
 		var own []*rate.Limiter
 		if !l.Background || l.Pool() == "" {
-			own = append(own, bucket(l.RatePerSecond()))
+			own = append(own, bucket(l.RatePerSecond(), ownBurst))
 		}
 		if p := l.Pool(); p != "" {
 			if pools[p] == nil {
-				pools[p] = poolBucket(l.PoolPerSecond())
+				pools[p] = bucket(l.PoolPerSecond(), windowBurst)
 			}
 			own = append(own, pools[p])
 		}
@@ -46,28 +46,31 @@ func laneBuckets(cfg *queueconfig.Config) map[string][]*rate.Limiter {
 	return out
 }
 
-// bucket is a lane's own token bucket at r a second with a small burst, a fifth of a
-// second of tasks: a push lane's cap at its share, and the whole pacing of a lane that
-// spends no API's window.
-func bucket(r float64) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r/5))))
-}
+// The bursts of the buckets: a bucket holds 1/n of a second of tasks (n divides the rate,
+// where a float fraction such as 0.2 would round 35 × 0.2 up to 8).
+const (
+	// ownBurst is a lane's own bucket's, a fifth of a second: a push lane's cap at its
+	// share, and the whole pacing of a lane that spends no API's window.
+	ownBurst = 5
+	// windowBurst is a window's bucket's, at its usable rate, one second. Half of it is
+	// the batch a background lane waits for (batch, local.go): 18 at the Directory API's
+	// 36/s, so a sweep wakes twice a second, and what waking costs (idle threads, timers,
+	// a transaction that no other commit shares) is spread over 18 calls. The other half
+	// absorbs the scheduling lateness of a busy process so that a late wake-up loses no
+	// tokens. Push lanes never wait for it: they take one token at a time, capped by
+	// their own buckets. Google's window is a minute, and the bucket adds at most one
+	// second of calls to it, where queues.yaml's headroom of 0.1 keeps six seconds free.
+	windowBurst = 1
+)
 
-// poolBucket is a window's bucket at its usable rate r, holding one second of tasks. Half
-// of it is the batch a background lane waits for (batch, local.go): 18 at the Directory
-// API's 36/s, so a sweep wakes twice a second, and what waking costs (idle threads,
-// timers, a transaction that no other commit shares) is spread over 18 calls. The other
-// half absorbs the scheduling lateness of a busy process so that a late wake-up loses no
-// tokens. Push lanes never wait for it: they take one token at a time, capped by their
-// own buckets. Google's window is a minute, and the bucket adds at most one second of
-// calls to it, where queues.yaml's headroom of 0.1 keeps six seconds free.
-func poolBucket(r float64) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r))))
+// bucket is a token bucket at r a second holding 1/n of a second of tasks (at least one).
+func bucket(r, n float64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r/n))))
 }
 
 // Batch is how many tasks a background lane dispatches on one wake-up when its window's
 // usable rate is r a second: half the window's bucket. The bench's paced floor paces
 // itself the same way.
 func Batch(r float64) int {
-	return max(1, poolBucket(r).Burst()/2)
+	return max(1, bucket(r, windowBurst).Burst()/2)
 }
