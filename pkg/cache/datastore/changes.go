@@ -171,7 +171,7 @@ func (s *Store) Changes(ctx context.Context, q greep.ChangeQuery) ([]greep.Chang
 		out  []greep.Change
 		next uint64
 	)
-	_, err := s.client.RunInTransaction(ctx, func(tx *ds.Transaction) error {
+	err := s.readOnly(ctx, func(tx *ds.Transaction) error {
 		out, next = []greep.Change{}, q.Since
 		l, err := s.changeLog(tx.Get)
 		if err != nil {
@@ -212,11 +212,23 @@ func (s *Store) Changes(ctx context.Context, q greep.ChangeQuery) ([]greep.Chang
 			}
 		}
 		return nil
-	}, ds.ReadOnly)
+	})
 	if err != nil {
 		return nil, 0, wrap(err, "changes")
 	}
 	return out, next, nil
+}
+
+// readOnly runs f in a read-only transaction and rolls it back rather than committing
+// it: there is nothing to commit, and the Firestore emulator refuses a read-only
+// transaction's commit ("Cannot modify entities in a read-only transaction").
+func (s *Store) readOnly(ctx context.Context, f func(tx *ds.Transaction) error) error {
+	tx, err := s.client.NewTransaction(ctx, ds.ReadOnly)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return f(tx)
 }
 
 // PruneChanges implements greep.ChangeStore. It removes whole Change entities (all of a
