@@ -64,11 +64,15 @@ func needEmulator(t *testing.T) {
 	}
 }
 
+// scenarioConfig is the scenarios' cluster; GREEP_EMULATOR=firestore runs it on the
+// Firestore emulator in Datastore mode, which locks as production's database does
+// (scripts/with-datastore-emulator.sh reads the same variable).
 func scenarioConfig(t *testing.T) faults.ClusterConfig {
 	return faults.ClusterConfig{
 		Config:   faults.Config{Users: 80, Groups: 100, Seed: 1, TempDir: t.TempDir(), Logf: t.Logf},
 		Root:     "../..",
 		Binaries: binaries(t),
+		Emulator: os.Getenv("GREEP_EMULATOR"),
 	}
 }
 

@@ -17,14 +17,13 @@ import (
 )
 
 // The change feed (docs/storage.md, "The change feed"). One ChangeLog entity holds the
-// head cursor; every transaction that changes the cache and has records to write reads
-// it, numbers its records after the head, and writes the new head and the records (as
-// Change entities under the log, one per up to changeChunkBytes of records, keyed by the
-// last cursor they hold) in the same commit as the change. Two such transactions both
-// write the log entity, so Datastore serialises them: cursor order is commit order, and a
-// cursor is never seen before every smaller one is. The price is that change-writing
-// commits of the whole tenant are serial on one entity (see docs/storage.md); commits that
-// change nothing a reader can see (a resync of an unchanged group) do not touch it.
+// head cursor and the pruned point; the records are Change entities under it, one per up
+// to changeChunkBytes of records, keyed by the last cursor they hold. A transaction that
+// changes the cache stages its records beside its groups, and the sequencer
+// (sequencer.go) numbers them into the log: only it writes the head, so a cursor is never
+// seen before every smaller one, and commits to different groups never contend on the
+// log. Commits that change nothing a reader can see (a resync of an unchanged group)
+// stage nothing.
 
 const (
 	kindChangeLog = "ChangeLog"
@@ -51,22 +50,17 @@ func (s *Store) changeKey(last uint64) *ds.Key {
 	return s.idKey(kindChange, int64(last), s.changeLogKey())
 }
 
-// appendChanges numbers changes after the head and writes them with the new head in tx.
-func (s *Store) appendChanges(tx *ds.Transaction, changes []greep.Change) error {
-	if len(changes) == 0 {
-		return nil
-	}
-	var l changeLogEntity
-	if err := tx.Get(s.changeLogKey(), &l); err != nil && !errors.Is(err, ds.ErrNoSuchEntity) {
-		return err
-	}
-	l.Head = int64(cache.Number(changes, uint64(l.Head)))
-	if _, err := s.txPut(tx, s.changeLogKey(), &l); err != nil {
-		return err
-	}
+// encodedChanges is a run of records, changes[lo:hi], compressed into one entity's data.
+type encodedChanges struct {
+	lo, hi int
+	data   []byte
+}
+
+// encodeChanges cuts changes into runs of at most changeChunkBytes of JSON and
+// compresses each.
+func encodeChanges(changes []greep.Change) ([]encodedChanges, error) {
 	var (
-		keys  []*ds.Key
-		ents  []*changeEntity
+		out   []encodedChanges
 		batch []json.RawMessage
 		size  int
 		start int // index in changes of batch[0]
@@ -76,28 +70,44 @@ func (s *Store) appendChanges(tx *ds.Transaction, changes []greep.Change) error 
 		if err != nil {
 			return err
 		}
-		first, last := changes[start].Cursor, changes[start+len(batch)-1].Cursor
-		keys = append(keys, s.changeKey(last))
-		ents = append(ents, &changeEntity{First: int64(first), Time: changes[start].Time, Data: data})
+		out = append(out, encodedChanges{lo: start, hi: start + len(batch), data: data})
 		start, batch, size = start+len(batch), nil, 0
 		return nil
 	}
 	for _, c := range changes {
 		b, err := json.Marshal(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(batch) > 0 && size+len(b) > changeChunkBytes {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		batch, size = append(batch, b), size+len(b)
 	}
-	if err := flush(); err != nil {
+	if len(batch) > 0 {
+		if err := flush(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// writeChanges writes numbered changes into tx as Change entities under the log.
+func (s *Store) writeChanges(tx *ds.Transaction, changes []greep.Change) error {
+	chunks, err := encodeChanges(changes)
+	if err != nil {
 		return err
 	}
-	_, err := s.txPutMulti(tx, keys, ents)
+	keys := make([]*ds.Key, len(chunks))
+	ents := make([]*changeEntity, len(chunks))
+	for i, c := range chunks {
+		first, last := changes[c.lo].Cursor, changes[c.hi-1].Cursor
+		keys[i] = s.changeKey(last)
+		ents[i] = &changeEntity{First: int64(first), Time: changes[c.lo].Time, Data: c.data}
+	}
+	_, err = s.txPutMulti(tx, keys, ents)
 	return err
 }
 
@@ -133,8 +143,8 @@ func decompress(data []byte) ([]greep.Change, error) {
 	return out, nil
 }
 
-// runChangeTx is runTx for a transaction that may write change records: fn returns how
-// many, and waiters in this process hear of them once the commit is through.
+// runChangeTx is runTx for a transaction that may stage change records: fn returns how
+// many, and the sequencer takes them once the commit is through.
 func (s *Store) runChangeTx(ctx context.Context, fn func(tx *ds.Transaction) (int, error)) error {
 	n := 0
 	err := s.runTx(ctx, func(tx *ds.Transaction) error {
@@ -143,7 +153,7 @@ func (s *Store) runChangeTx(ctx context.Context, fn func(tx *ds.Transaction) (in
 		return err
 	})
 	if err == nil && n > 0 {
-		s.changed.Notify()
+		s.staged()
 	}
 	return err
 }
@@ -156,16 +166,22 @@ func (s *Store) changeLog(get func(*ds.Key, any) error) (greep.ChangeLog, error)
 	return greep.ChangeLog{Head: uint64(l.Head), Pruned: uint64(l.Pruned)}, nil
 }
 
-// ChangeLog implements greep.ChangeStore.
+// ChangeLog implements greep.ChangeStore. What this process staged is in the log first.
 func (s *Store) ChangeLog(ctx context.Context) (greep.ChangeLog, error) {
+	if err := s.flush(ctx); err != nil {
+		return greep.ChangeLog{}, err
+	}
 	l, err := s.changeLog(func(k *ds.Key, v any) error { return s.client.Get(ctx, k, v) })
 	return l, wrap(err, "change log")
 }
 
 // Changes implements greep.ChangeStore. The log and the records are read in one
 // read-only transaction, so a prune cannot remove records between the retention check
-// and the read.
+// and the read. What this process staged is in the log first.
 func (s *Store) Changes(ctx context.Context, q greep.ChangeQuery) ([]greep.Change, uint64, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, 0, err
+	}
 	limit := cache.PageSize(greep.Page{Limit: q.Limit})
 	var (
 		out  []greep.Change
@@ -234,6 +250,9 @@ func (s *Store) readOnly(ctx context.Context, f func(tx *ds.Transaction) error) 
 // PruneChanges implements greep.ChangeStore. It removes whole Change entities (all of a
 // commit's records share its time) and moves the log's pruned point in one transaction.
 func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if err := s.flush(ctx); err != nil { // what this process staged is prunable too
+		return 0, err
+	}
 	var ents []changeEntity
 	keys, err := s.client.GetAll(ctx, s.query(kindChange).Ancestor(s.changeLogKey()).Order("__key__").Limit(maxBatch-1), &ents)
 	if err != nil {
@@ -272,6 +291,7 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time, limit int) (
 	return n, nil
 }
 
-// ChangeSignal implements greep.ChangeStore. It hears this process's commits only; a
-// long poll on another instance re-reads the feed now and then (pkg/api).
+// ChangeSignal implements greep.ChangeStore. It hears the rounds this process runs, so
+// this process's commits only; a long poll on another instance re-reads the feed now and
+// then (pkg/api).
 func (s *Store) ChangeSignal() <-chan struct{} { return s.changed.Wait() }

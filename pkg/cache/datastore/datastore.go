@@ -86,6 +86,7 @@ type Store struct {
 	ownsClient bool
 	changed    cache.Signal
 	writes     cache.WriteCounter
+	seq        *sequencer
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -111,10 +112,12 @@ func Open(ctx context.Context, projectID, ns string) (*Store, error) {
 
 // New returns a store on an existing client, in namespace ns. Close leaves the client
 // open.
-func New(c *ds.Client, ns string) *Store { return &Store{client: c, ns: ns} }
+func New(c *ds.Client, ns string) *Store { return &Store{client: c, ns: ns, seq: newSequencer()} }
 
-// Close closes the client when Open made it.
+// Close stops the background sequencing (records it had not taken yet go with the next
+// round anywhere) and closes the client when Open made it.
 func (s *Store) Close() error {
+	s.closeSequencer()
 	if s.ownsClient {
 		return s.client.Close()
 	}
@@ -272,9 +275,9 @@ func (e *groupEntity) group() (greep.Group, error) {
 
 func (s *Store) groupKey(id string) *ds.Key { return s.key(kindGroup, id, nil) }
 
-// PutGroups implements greep.GroupStore. Each transaction covers up to 24 groups (it
-// must read them to keep their snapshot pointers) and the change log; a call with more
-// is not atomic as a whole.
+// PutGroups implements greep.GroupStore. Each transaction covers up to 25 groups (it
+// must read them to keep their snapshot pointers; their staged change records are in
+// their own entity groups); a call with more is not atomic as a whole.
 func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 	data := make([][]byte, len(groups))
 	for i, g := range groups {
@@ -288,7 +291,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 		}
 	}
 	cause := greep.CauseOf(ctx)
-	return inBatches(ctx, len(groups), txEntityGroups-1, func(ctx context.Context, lo, hi int) error {
+	return inBatches(ctx, len(groups), txEntityGroups, func(ctx context.Context, lo, hi int) error {
 		batch := groups[lo:hi]
 		keys := make([]*ds.Key, len(batch))
 		for i, g := range batch {
@@ -324,7 +327,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 			if _, err := s.txPutMulti(tx, keys, ents); err != nil {
 				return 0, err
 			}
-			return len(changes), s.appendChanges(tx, changes)
+			return len(changes), s.stage(tx, changes)
 		}), "put groups")
 	})
 }
@@ -439,7 +442,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 		if err := s.txDelete(tx, s.groupKey(id)); err != nil {
 			return 0, err
 		}
-		return 1, s.appendChanges(tx, []greep.Change{cache.GroupDeleted(g, cause)})
+		return 1, s.stage(tx, []greep.Change{cache.GroupDeleted(g, cause)})
 	})
 	if err != nil {
 		return wrap(err, "delete group %s", id)
@@ -667,7 +670,7 @@ func (s *Store) swap(ctx context.Context, groupID string, cur groupEntity, from 
 					return 0, err
 				}
 				changes := cache.MemberChanges(g, prev, ms, cause)
-				return len(changes), s.appendChanges(tx, changes)
+				return len(changes), s.stage(tx, changes)
 			})
 		}
 		if !errors.Is(err, errReplaced) || attempt == txAttempts {
