@@ -3,7 +3,6 @@ package datastore
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 
 	ds "cloud.google.com/go/datastore"
 
@@ -58,7 +57,7 @@ func (s *Store) Commit(ctx context.Context, w *greep.Writes) error {
 	}
 	shards := make([]*ds.Key, len(names))
 	for i, n := range names {
-		shards[i] = s.shardKeys(n)[rand.IntN(counterShards)]
+		shards[i] = s.shardKeys(n)[s.nextShard()]
 	}
 	err := s.runTx(ctx, func(tx *ds.Transaction) error {
 		exists := make([]bool, len(marks))

@@ -66,3 +66,18 @@ func BenchmarkOrigin(b *testing.B) {
 		return s
 	}, storetest.BenchOptions{Writers: 8})
 }
+
+// Writers in flight at once in one process take different shards of a counter, so their
+// read-modify-writes do not wait on each other's locks (BenchmarkConcurrentCounts).
+func TestCounterShardsTakenInTurn(t *testing.T) {
+	s := New(nil, "")
+	for round := range 3 {
+		seen := map[int]bool{}
+		for range counterShards {
+			seen[s.nextShard()] = true
+		}
+		if len(seen) != counterShards {
+			t.Fatalf("round %d: %d writers took %d shards, want %d", round, counterShards, len(seen), counterShards)
+		}
+	}
+}
