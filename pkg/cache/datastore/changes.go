@@ -291,7 +291,7 @@ func (s *Store) PruneChanges(ctx context.Context, cutoff time.Time, limit int) (
 	return n, nil
 }
 
-// ChangeSignal implements greep.ChangeStore. It hears the rounds this process runs, so
-// this process's commits only; a long poll on another instance re-reads the feed now and
-// then (pkg/api).
+// ChangeSignal implements greep.ChangeStore. It hears the sequencer's rounds in this
+// process, which follow this process's commits; a long poll on another instance re-reads
+// the feed now and then (pkg/api).
 func (s *Store) ChangeSignal() <-chan struct{} { return s.changed.Wait() }
