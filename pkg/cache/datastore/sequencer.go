@@ -33,9 +33,9 @@ import (
 // that staged records sequences them at once in the background, one round for all the
 // records staged meanwhile; any round takes every staged record, so records a process
 // staged before it died go with the next round anywhere. A reader of the feed in the
-// process that wrote (Changes, ChangeLog) first waits until what the process staged is
-// in the log, so a process reads its own writes; another process sees them one round
-// later.
+// process that wrote (Changes, ChangeLog, PruneChanges) first waits until what the
+// process staged is in the log, so a process reads its own writes; another process sees
+// them one round later.
 
 const (
 	kindPending = "PendingChange"
