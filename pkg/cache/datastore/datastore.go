@@ -89,6 +89,7 @@ type Store struct {
 	writes     cache.WriteCounter
 	seq        *sequencer
 	shard      atomic.Uint64 // nextShard's turn
+	locks      keyLocks      // UpdateFinding's and UpdateState's, per entity
 }
 
 var _ greep.Store = (*Store)(nil)
@@ -1108,8 +1109,13 @@ func (s *Store) UpdateFinding(ctx context.Context, id string, fn func(f *greep.F
 		return greep.Finding{}, err
 	}
 	k := s.key(kindFinding, id, nil)
+	unlock, err := s.locks.lock(ctx, kindFinding+"/"+id)
+	if err != nil {
+		return greep.Finding{}, wrap(err, "update finding %s", id)
+	}
+	defer unlock()
 	var f greep.Finding
-	err := s.runTx(ctx, func(tx *ds.Transaction) error {
+	err = s.runTx(ctx, func(tx *ds.Transaction) error {
 		f = greep.Finding{}
 		var e findingEntity
 		if err := tx.Get(k, &e); err == nil {
@@ -1214,6 +1220,11 @@ func (s *Store) UpdateState(ctx context.Context, name string, fn func(cur []byte
 		return err
 	}
 	k := s.key(kindState, name, nil)
+	unlock, err := s.locks.lock(ctx, kindState+"/"+name)
+	if err != nil {
+		return wrap(err, "update state %s", name)
+	}
+	defer unlock()
 	return wrap(s.runTx(ctx, func(tx *ds.Transaction) error {
 		var e blobEntity
 		var cur []byte
