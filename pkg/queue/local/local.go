@@ -40,8 +40,8 @@ import (
 
 // Record kinds in the store.
 const (
-	kindTask = "queue-task" // one per queued task, deleted when it is done
-	kindName = "queue-name" // one per task name: taken while queued, a tombstone after
+	kindTask = "queue-task" // one per queued task, deleted when it is done; a named task's takes its name
+	kindName = "queue-name" // one per name that ran recently: its tombstone
 )
 
 // Limits shared with Cloud Tasks, so what works locally works there.
@@ -181,12 +181,11 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 	return d, nil
 }
 
-// load reads the stored tasks into the lanes and the names into memory. A name still
-// marked queued whose task is gone was left by an Enqueue cut off between its two writes
-// (a finished task's name is a tombstone before its task is deleted): that Enqueue never
-// returned nil, so its caller will enqueue again, and the name is freed for it. A queued
-// task's name is taken whatever the name records say (the janitor may have died between
-// pruning a name and writing it back for the task that took it again).
+// load reads the stored tasks into the lanes and the names into memory. A queued task's
+// name is taken by its task record, whatever the name records say; a tombstone takes the
+// name of a task that ran until it expires. (Stores written before the task record alone
+// held a queued name also have name records marked queued: those whose task is gone are
+// freed.)
 func (d *Dispatcher) load(ctx context.Context) error {
 	now := d.clock.Now()
 	have := map[string]bool{}
@@ -303,18 +302,11 @@ func (d *Dispatcher) Enqueue(ctx context.Context, t queue.Task) error {
 		u.tasks = append(u.tasks, task)
 		return nil
 	}
-	if t.Name != "" {
-		if err := d.putName(ctx, task.key(), nameState{}); err != nil {
-			return err
-		}
-	}
 	if err := d.save(ctx, task); err != nil {
-		if t.Name != "" {
-			// Free the name again: the task was never queued.
-			delete(d.names, task.key())
-			_ = d.store.DeleteRecord(context.WithoutCancel(ctx), kindName, task.key())
-		}
 		return err
+	}
+	if t.Name != "" {
+		d.names[task.key()] = nameState{}
 	}
 	l.push(task)
 	return nil

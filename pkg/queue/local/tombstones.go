@@ -89,9 +89,9 @@ func (d *Dispatcher) janitor() {
 }
 
 // prune deletes up to pruneBatch expired tombstones, one store call outside the
-// dispatcher's lock, and returns how many it took. A name taken again while the call
-// ran is written back, so the store never keeps a queued task without its name for long;
-// should the process die in between, load rebuilds the name from the task.
+// dispatcher's lock, and returns how many it took. A name that ran again while the call
+// ran has a new tombstone, which the call may have deleted: it is written back. (A name
+// queued again needs no record: its task's record holds it.)
 func (d *Dispatcher) prune() int {
 	now := d.clock.Now()
 	d.mu.Lock()
@@ -114,7 +114,7 @@ func (d *Dispatcher) prune() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, key := range keys {
-		if n, ok := d.names[key]; ok {
+		if n, ok := d.names[key]; ok && !n.Expires.IsZero() {
 			if err := d.putName(d.ctx, key, n); err != nil {
 				d.log.Error("queue: restoring a task name taken while it was pruned", zap.String("name", key), zap.Error(err))
 			}

@@ -139,7 +139,8 @@ func TestTombstonesArePrunedInBatches(t *testing.T) {
 }
 
 // The store call that prunes names runs outside the dispatcher's lock: tasks are enqueued
-// while it is under way, and a name taken again meanwhile keeps its record.
+// while it is under way, and a name taken again meanwhile stays taken, by its task's
+// record, here and after a restart.
 func TestPruningDoesNotHoldUpEnqueue(t *testing.T) {
 	clk := local.NewFakeClock(t0)
 	rec := &recorder{clock: clk}
@@ -174,9 +175,19 @@ func TestPruningDoesNotHoldUpEnqueue(t *testing.T) {
 	}
 	close(hold)
 	waitFor(t, "the pruning done", func() bool { return store.batches.Load() == 1 })
-	waitFor(t, "the name taken again recorded", func() bool { return store.has(t, "work/n-a") })
 	enqueue(t, d, queue.Task{Queue: "work", Name: "a", Path: "/tasks/remediation/x"})
 	if s := d.Stats()["work"]; s.Backlog != 2 {
 		t.Errorf("backlog %d, want 2 (b, and a queued once)", s.Backlog)
+	}
+	if err := d.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if store.has(t, "work/n-a") {
+		t.Error("the pruned tombstone of a is still stored")
+	}
+	d2 := open(t, store, clk, nil)
+	enqueue(t, d2, queue.Task{Queue: "work", Name: "a", Path: "/tasks/remediation/x"})
+	if s := d2.Stats()["work"]; s.Backlog != 2 {
+		t.Errorf("after a restart, backlog %d, want 2 (b, and a queued once)", s.Backlog)
 	}
 }

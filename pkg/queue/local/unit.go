@@ -91,14 +91,7 @@ func (d *Dispatcher) complete(ctx, store context.Context, t *stored, u *unit, su
 		w.Puts = append(w.Puts, greep.Record{Kind: kindName, ID: t.key(), Data: b})
 	}
 	w.Deletes = append(w.Deletes, greep.RecordKey{Kind: kindTask, ID: t.key()})
-	queued, err := json.Marshal(nameState{})
-	if err != nil {
-		return err
-	}
 	for _, nt := range tasks {
-		if nt.Name != "" {
-			w.Puts = append(w.Puts, greep.Record{Kind: kindName, ID: nt.key(), Data: queued})
-		}
 		b, err := json.Marshal(nt)
 		if err != nil {
 			return err
