@@ -2,12 +2,51 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/greephq/greep/pkg/workspacesim"
 	"golang.org/x/time/rate"
 )
+
+// The floor scenario's baseline is the median of floorRuns whole runs, each into its own
+// store: every run makes every call again.
+func TestFloorRunsEachInItsOwnStore(t *testing.T) {
+	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	last, perCall, err := runFloors(context.Background(), &simProcess{URL: srv.URL, Subject: srv.Sim.Admin()}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(perCall) != floorRuns || !slices.IsSorted(perCall) {
+		t.Errorf("CPU per call of each run %v: want %d figures, sorted", perCall, floorRuns)
+	}
+	truth, err := srv.Sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := PlannedCalls(truth)
+	want := plan["directory.groups.list"] + plan["directory.members.list"]
+	if last.Calls != want {
+		t.Errorf("the last run made %d calls, the plan has %d", last.Calls, want)
+	}
+	calls := srv.Sim.Stats().Calls
+	if got := calls["directory.groups.list"] + calls["directory.members.list"]; got != floorRuns*want {
+		t.Errorf("the simulator answered %d calls, want %d runs of %d", got, floorRuns, want)
+	}
+	for i := range floorRuns {
+		if _, err := os.Stat(fmt.Sprintf("%s/floor%d/floor.db", dir, i)); err != nil {
+			t.Errorf("run %d: %v", i, err)
+		}
+	}
+}
 
 // The floor makes exactly the groups.list and members.list calls a full sync plans, and
 // stores every membership, one transaction a page.
