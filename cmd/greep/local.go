@@ -38,6 +38,8 @@ func localConfig(args []string, stderr io.Writer, logTo zapcore.WriteSyncer) (cf
 	fs.StringVar(&cfg.Remediation, "remediation", cfg.Remediation, "detect (record and notify) or remediate (patch)")
 	fs.StringVar(&cfg.PubSub, "pubsub", cfg.PubSub, "publish the change feed to the Pub/Sub emulator at `HOST:PORT` (topic greep-changes, project greep-local)")
 	fs.StringVar(&cfg.QueuesFile, "queues", cfg.QueuesFile, "queues.yaml `FILE` (looked for in the working directory and its parents)")
+	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "the garbage collector's GOGC while Greep runs: more memory, less CPU (0: Go's own; env GOGC overrides)")
+	fs.Int64Var(&cfg.MemoryLimitMiB, "memory-limit-mib", cfg.MemoryLimitMiB, "soft limit of the process's memory in `MiB`: the collector works harder near it (0: none; env GOMEMLIMIT overrides)")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiles (net/http/pprof) under /debug/pprof/, behind the read API's token")
 	verbose := fs.Bool("v", false, "log at debug level")
 	fs.BoolVar(&printConfig, "print-config", false, "write the embedded default queues.yaml and rules to stdout and exit")

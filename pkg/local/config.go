@@ -87,6 +87,12 @@ type Config struct {
 	Timeouts service.Timeouts
 	Logger   *zap.Logger
 
+	// GCPercent is the garbage collector's GOGC and MemoryLimitMiB its soft memory limit
+	// (0: none), for the whole process while an App runs (gc.go); GOGC and GOMEMLIMIT in
+	// the environment override them.
+	GCPercent      int
+	MemoryLimitMiB int64
+
 	// PushSilence is how long no notification may arrive while the resync finds changes
 	// before the push-silent alert fires (0: an hour).
 	PushSilence time.Duration
@@ -111,6 +117,8 @@ func Defaults() Config {
 		Rules:            defaultRulesFile,
 		Remediation:      "",
 		QueuesFile:       defaultQueuesFile,
+		GCPercent:        defaultGCPercent,
+		MemoryLimitMiB:   defaultMemoryLimitMiB,
 	}
 }
 
@@ -158,6 +166,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAge > 0 && c.ResyncEvery > 0 && c.MaxAge < c.ResyncEvery {
 		errs = append(errs, fmt.Errorf("maximum age %v is shorter than --resync-every %v: no resync could keep it", c.MaxAge, c.ResyncEvery))
+	}
+	if c.GCPercent < 0 || c.MemoryLimitMiB < 0 {
+		errs = append(errs, fmt.Errorf("--gc-percent %d --memory-limit-mib %d: must not be negative (0 leaves Go's own setting)", c.GCPercent, c.MemoryLimitMiB))
 	}
 	switch c.Remediation {
 	case "", "detect", "remediate":

@@ -73,6 +73,8 @@ type App struct {
 	bg       sync.WaitGroup
 	closed   bool
 	mu       sync.Mutex
+	// restoreGC undoes what Start did to the garbage collector's settings (gc.go).
+	restoreGC func()
 }
 
 // Start builds and starts every part. The caller must Close (or Kill) the App.
@@ -84,6 +86,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		cfg.Logger = zap.NewNop()
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), serveErr: make(chan error, 1)}
+	a.restoreGC = tuneGC(cfg)
 	defer func() {
 		if err != nil {
 			a.teardown(context.Background(), false)
@@ -315,6 +318,7 @@ func (a *App) teardown(ctx context.Context, drain bool) error {
 	if a.simSrv != nil {
 		a.simSrv.Close()
 	}
+	a.restoreGC()
 	return errors.Join(errs...)
 }
 
