@@ -2,8 +2,10 @@ package directory_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -218,6 +220,25 @@ func TestFullSyncEqualsTruthWithPlannedCalls(t *testing.T) {
 	u, err := e.store.User(ctx, truth.Users[0].PrimaryEmail)
 	if err != nil || u.ID != truth.Users[0].ID {
 		t.Errorf("users not stored: %+v, %v", u, err)
+	}
+	// A member run's task carries the group's id, email and etag, not the whole group.
+	runs := 0
+	for _, task := range e.q.Accepted() {
+		if task.Path != directory.PathMembersPage {
+			continue
+		}
+		var mp directory.MembersPage
+		if err := json.Unmarshal(task.Body, &mp); err != nil {
+			t.Fatal(err)
+		}
+		g := mp.Group
+		if g.ID == "" || g.Email == "" || g.ETag == "" || !reflect.DeepEqual(g, greep.Group{ID: g.ID, Email: g.Email, ETag: g.ETag}) {
+			t.Errorf("a member run's task carries %+v", g)
+		}
+		runs++
+	}
+	if runs == 0 {
+		t.Error("no member run's task was queued")
 	}
 }
 

@@ -181,6 +181,6 @@ func (w *Worker) reissueGroup(ctx context.Context, gen int64, id string, round i
 		}
 		return w.groupDone(ctx, gen, g.ID)
 	}
-	mp := MembersPage{Run: syncplan.ReissuedRun(gen, g.ID, round), Group: g, Generation: gen}
+	mp := MembersPage{Run: syncplan.ReissuedRun(gen, g.ID, round), Group: runGroup(g), Generation: gen}
 	return w.enqueue(ctx, w.cfg.SweepQueue, PathMembersPage, syncplan.MembersPageName(mp.Run, ""), mp, time.Time{})
 }

@@ -195,7 +195,7 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 			}
 			continue
 		}
-		mp := MembersPage{Run: syncplan.SweepRun(t.Generation, g.ID), Group: g, Generation: t.Generation}
+		mp := MembersPage{Run: syncplan.SweepRun(t.Generation, g.ID), Group: runGroup(g), Generation: t.Generation}
 		if err := w.enqueue(ctx, w.cfg.SweepQueue, PathMembersPage, syncplan.MembersPageName(mp.Run, ""), mp, time.Time{}); err != nil {
 			return err
 		}
