@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -53,7 +54,14 @@ func appendChanges(tx *bbolt.Tx, changes []greep.Change) error {
 		return err
 	}
 	for _, c := range changes {
-		if err := putJSON(b, cursorKey(c.Cursor), "change", c); err != nil {
+		data, err := cache.AppendChangeJSON(nil, c)
+		if err != nil {
+			return fmt.Errorf("encode change: %w", err)
+		}
+		if err := cache.CheckSize("change", len(data)); err != nil {
+			return err
+		}
+		if err := b.Put(cursorKey(c.Cursor), data); err != nil {
 			return err
 		}
 	}
