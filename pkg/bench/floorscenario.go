@@ -18,9 +18,9 @@ import (
 // as a child process so that this process's CPU time (/proc/self/stat) is theirs alone, and
 // compares Greep's CPU per Directory call with the floor's. Push and remediation are
 // off: the figure is what the directory sync costs. The floor runs first, floorRuns
-// times, on a fresh heap each; after Greep, the paced floor, held to the rate Greep's lanes allowed (the
-// Directory API's usable rate at the time scale, in the batches Greep's sweep lane
-// dispatches), shows what pacing alone adds.
+// times, on a fresh heap each; after Greep, the paced floor, held to the rate Greep's
+// lanes allowed (the Directory API's usable rate at the time scale, in the batches
+// Greep's sweep lane dispatches), shows what pacing alone adds.
 func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	if o.TimeScale <= 0 {
 		o.TimeScale = 10
@@ -146,7 +146,7 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 
 // floorRuns is how many times the floor runs back to back. One run's CPU per call moved
 // by a third between runs on a quiet machine (0.15 to 0.26 ms at 3,000 groups), more
-// than any change to Greep: the ratio uses the median.
+// than most changes to Greep: the ratio uses the median.
 const floorRuns = 3
 
 // runFloors runs the floor floorRuns times, each into a new store under dir, and
