@@ -9,8 +9,8 @@ import (
 // The garbage collector's settings for the process. At Go's default (GOGC=100) the
 // collector cost Greep about a third of its CPU during a sync: a sweep allocates for
 // every call (the page's decoding, bbolt's copies of the pages it rewrites, the change
-// records) while the cache it keeps is small, so the heap doubled and was collected
-// dozens of times a minute. Letting it grow to five times the live heap before
+// records) while the cache it keeps is small, so the heap doubled, and was collected,
+// over and over in a sync. Letting it grow to five times the live heap before
 // collecting took 0.57-0.69 ms of CPU a Directory call down to 0.37-0.42 ms
 // (docs/benchmarks.md, "The garbage collector"), and the memory limit holds that growth
 // under a bound the operator sets: near the limit, the collector runs as often as it
