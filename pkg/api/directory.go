@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/jsonw"
 )
 
 // The Directory API-compatible surface answers the paths, parameters, JSON (kind, etag,
@@ -48,7 +49,7 @@ func appendStrings(b []byte, name string, list []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, a)
+		b = jsonw.AppendString(b, a)
 	}
 	return append(b, ']')
 }

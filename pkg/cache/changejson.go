@@ -3,9 +3,9 @@ package cache
 import (
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/greephq/greep/pkg/greep"
+	"github.com/greephq/greep/pkg/jsonw"
 )
 
 // AppendChangeJSON appends c as encoding/json encodes it, byte for byte (the fuzz target
@@ -22,15 +22,15 @@ func AppendChangeJSON(b []byte, c greep.Change) ([]byte, error) {
 	}
 	b = append(b, t...)
 	b = append(b, `,"groupId":`...)
-	b = appendJSONString(b, c.GroupID)
+	b = jsonw.AppendString(b, c.GroupID)
 	b = append(b, `,"group":`...)
-	b = appendJSONString(b, c.Group)
+	b = jsonw.AppendString(b, c.Group)
 	if c.Member != "" {
 		b = append(b, `,"member":`...)
-		b = appendJSONString(b, c.Member)
+		b = jsonw.AppendString(b, c.Member)
 	}
 	b = append(b, `,"kind":`...)
-	b = appendJSONString(b, c.Kind)
+	b = jsonw.AppendString(b, c.Kind)
 	if c.Before != nil {
 		b = append(b, `,"before":`...)
 		b = appendChangeValue(b, c.Before)
@@ -78,61 +78,5 @@ func appendField(b []byte, sep byte, name, value string) []byte {
 	b = append(b, '"')
 	b = append(b, name...)
 	b = append(b, `":`...)
-	return appendJSONString(b, value)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString is encoding/json's string encoding with its default HTML escaping:
-// '<', '>' and '&' as \u003c, \u003e and \u0026, control characters escaped, invalid
-// UTF-8 as \ufffd, and U+2028 and U+2029 escaped for JSONP.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonw.AppendString(b, value)
 }
