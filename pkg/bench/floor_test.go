@@ -12,14 +12,27 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// The floor scenario's baseline is the median of floorRuns whole runs, each into its own
-// store: every run makes every call again.
-func TestFloorRunsEachInItsOwnStore(t *testing.T) {
+// floorTenant starts the small simulator the floor's tests read, and returns it with its
+// truth and the groups.list and members.list calls a full sync of it plans.
+func floorTenant(t *testing.T) (*workspacesim.Server, workspacesim.Truth, int64) {
+	t.Helper()
 	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	truth, err := srv.Sim.Truth("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := PlannedCalls(truth)
+	return srv, truth, plan["directory.groups.list"] + plan["directory.members.list"]
+}
+
+// The floor scenario's baseline is the median of floorRuns whole runs, each into its own
+// store: every run makes every call again.
+func TestFloorRunsEachInItsOwnStore(t *testing.T) {
+	srv, _, want := floorTenant(t)
 	dir := t.TempDir()
 	last, perCall, err := runFloors(context.Background(), &simProcess{URL: srv.URL, Subject: srv.Sim.Admin()}, dir)
 	if err != nil {
@@ -28,12 +41,6 @@ func TestFloorRunsEachInItsOwnStore(t *testing.T) {
 	if len(perCall) != floorRuns || !slices.IsSorted(perCall) {
 		t.Errorf("CPU per call of each run %v: want %d figures, sorted", perCall, floorRuns)
 	}
-	truth, err := srv.Sim.Truth("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := PlannedCalls(truth)
-	want := plan["directory.groups.list"] + plan["directory.members.list"]
 	if last.Calls != want {
 		t.Errorf("the last run made %d calls, the plan has %d", last.Calls, want)
 	}
@@ -51,22 +58,12 @@ func TestFloorRunsEachInItsOwnStore(t *testing.T) {
 // The floor makes exactly the groups.list and members.list calls a full sync plans, and
 // stores every membership, one transaction a page.
 func TestFloorReadsWhatAFullSyncReads(t *testing.T) {
-	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, truth, want := floorTenant(t)
 	f := &Floor{Base: srv.URL, Subject: srv.Sim.Admin(), Dir: t.TempDir()}
 	run, err := f.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	truth, err := srv.Sim.Truth("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := PlannedCalls(truth)
-	want := plan["directory.groups.list"] + plan["directory.members.list"]
 	if run.Calls != want {
 		t.Errorf("floor made %d calls, the plan has %d (groups.list and members.list)", run.Calls, want)
 	}
@@ -85,11 +82,7 @@ func TestFloorReadsWhatAFullSyncReads(t *testing.T) {
 // The paced floor waits for its limiter before every call, or every Batch calls: N calls
 // at rate r take at least (N-Batch)/r, however fast the machine.
 func TestPacedFloorHoldsItsRate(t *testing.T) {
-	srv, err := workspacesim.Start(workspacesim.Config{Users: 40, Groups: 60, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, _, _ := floorTenant(t)
 	const perSecond = 200
 	for _, batch := range []int{1, 4} {
 		f := &Floor{Base: srv.URL, Subject: srv.Sim.Admin(), Dir: t.TempDir(), Pace: rate.NewLimiter(perSecond, batch), Batch: batch}
