@@ -231,6 +231,11 @@ func putJSON(b *bbolt.Bucket, k []byte, what string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", what, err)
 	}
+	return putEncoded(b, k, what, data)
+}
+
+// putEncoded puts a value encoded already, within the store's size limit.
+func putEncoded(b *bbolt.Bucket, k []byte, what string, data []byte) error {
 	if err := cache.CheckSize(what, len(data)); err != nil {
 		return err
 	}

@@ -58,10 +58,7 @@ func appendChanges(tx *bbolt.Tx, changes []greep.Change) error {
 		if err != nil {
 			return fmt.Errorf("encode change: %w", err)
 		}
-		if err := cache.CheckSize("change", len(data)); err != nil {
-			return err
-		}
-		if err := b.Put(cursorKey(c.Cursor), data); err != nil {
+		if err := putEncoded(b, cursorKey(c.Cursor), "change", data); err != nil {
 			return err
 		}
 	}
