@@ -41,7 +41,8 @@ import (
 // Record kinds in the store.
 const (
 	kindTask = "queue-task" // one per queued task, deleted when it is done; a named task's takes its name
-	kindName = "queue-name" // one per name that ran recently: its tombstone
+	kindTomb = "queue-tomb" // one per name that ran recently, keyed by its tombstone's end (tombstones.go)
+	kindName = "queue-name" // stores written before queue-tomb: one per name, keyed by the name; read, never written
 )
 
 // Limits shared with Cloud Tasks, so what works locally works there.
@@ -182,10 +183,11 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 }
 
 // load reads the stored tasks into the lanes and the names into memory. A queued task's
-// name is taken by its task record, whatever the name records say; a tombstone takes the
-// name of a task that ran until it expires. (Stores written before the task record alone
-// held a queued name also have name records marked queued: those whose task is gone are
-// freed.)
+// name is taken by its task record, whatever the tombstones say; a tombstone takes the
+// name of a task that ran until it expires. Expired tombstones are deleted. (Stores
+// written before tombstones were keyed by their end hold them as queue-name records,
+// some marked queued: those are read too, and pruned like the others; a queued one whose
+// task is gone is freed.)
 func (d *Dispatcher) load(ctx context.Context) error {
 	now := d.clock.Now()
 	have := map[string]bool{}
@@ -210,28 +212,39 @@ func (d *Dispatcher) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("queue: loading tasks: %w", err)
 	}
-	var expired []string
+	expired := map[string][]string{} // kind -> ids
+	tombstone := func(e expiry) {
+		if !e.at.After(now) {
+			expired[e.kind] = append(expired[e.kind], e.id)
+			return
+		}
+		d.expiries = append(d.expiries, e)
+		if n := d.names[e.key]; e.at.After(n.Expires) && !have[e.key] {
+			d.names[e.key] = nameState{Expires: e.at}
+		}
+	}
+	err = d.store.Records(ctx, kindTomb, func(id string, _ []byte) error {
+		e, err := parseTombID(id)
+		if err != nil {
+			d.log.Error("queue: unreadable tombstone deleted", zap.String("id", id), zap.Error(err))
+			expired[kindTomb] = append(expired[kindTomb], id)
+			return nil
+		}
+		tombstone(e)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue: loading tombstones: %w", err)
+	}
 	err = d.store.Records(ctx, kindName, func(id string, data []byte) error {
 		var n nameState
 		if err := json.Unmarshal(data, &n); err != nil {
 			d.log.Error("queue: unreadable task name record", zap.String("id", id), zap.Error(err))
 			return nil
 		}
-		if n.Expires.IsZero() && !have[id] {
-			expired = append(expired, id)
-			return nil
-		}
-		if !n.Expires.IsZero() && !n.Expires.After(now) {
-			expired = append(expired, id)
-			return nil
-		}
-		if have[id] {
-			n = nameState{}
-		}
-		d.names[id] = n
-		if !n.Expires.IsZero() {
-			d.expiries = append(d.expiries, expiry{at: n.Expires, key: id})
-		}
+		// A legacy record marked queued has a zero end: expired, unless its task is
+		// queued, which takes the name anyway.
+		tombstone(expiry{at: n.Expires, key: id, kind: kindName, id: id})
 		return nil
 	})
 	if err != nil {
@@ -239,15 +252,14 @@ func (d *Dispatcher) load(ctx context.Context) error {
 	}
 	heap.Init(&d.expiries)
 	for key := range have {
-		if _, ok := d.names[key]; !ok {
-			d.names[key] = nameState{}
+		d.names[key] = nameState{}
+	}
+	for _, kind := range []string{kindTomb, kindName} {
+		if ids := expired[kind]; len(ids) > 0 {
+			if err := d.store.DeleteRecords(ctx, kind, ids); err != nil {
+				return fmt.Errorf("queue: pruning %d expired task names: %w", len(ids), err)
+			}
 		}
-	}
-	if len(expired) == 0 {
-		return nil
-	}
-	if err := d.store.DeleteRecords(ctx, kindName, expired); err != nil {
-		return fmt.Errorf("queue: pruning %d expired task names: %w", len(expired), err)
 	}
 	return nil
 }
@@ -312,19 +324,14 @@ func (d *Dispatcher) Enqueue(ctx context.Context, t queue.Task) error {
 	return nil
 }
 
-// putName records a name's state in memory and in the store. Called with d.mu held.
-func (d *Dispatcher) putName(ctx context.Context, key string, n nameState) error {
-	b, err := json.Marshal(n)
-	if err != nil {
-		return err
-	}
-	if err := d.store.PutRecord(ctx, kindName, key, b); err != nil {
+// putTombstone stores a tombstone for the name key until at, and takes the name with it.
+// Called with d.mu held.
+func (d *Dispatcher) putTombstone(ctx context.Context, key string, at time.Time) error {
+	e := newExpiry(key, at)
+	if err := d.store.PutRecord(ctx, kindTomb, e.id, nil); err != nil {
 		return fmt.Errorf("queue: recording task name %s: %w", key, err)
 	}
-	d.names[key] = n
-	if !n.Expires.IsZero() {
-		d.expireAt(key, n.Expires)
-	}
+	d.tombstoned(e)
 	return nil
 }
 
@@ -648,7 +655,7 @@ func (d *Dispatcher) call(ctx context.Context, t *stored) (status int, retryAfte
 func (d *Dispatcher) finish(ctx context.Context, t *stored, log *zap.Logger) {
 	if t.Name != "" {
 		d.mu.Lock()
-		err := d.putName(ctx, t.key(), nameState{Expires: d.clock.Now().Add(d.tombstone)})
+		err := d.putTombstone(ctx, t.key(), d.clock.Now().Add(d.tombstone))
 		d.mu.Unlock()
 		if err != nil {
 			log.Error("queue: recording a task name's tombstone", zap.Error(err))

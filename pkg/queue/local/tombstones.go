@@ -2,16 +2,27 @@ package local
 
 import (
 	"container/heap"
+	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 )
 
+// A name's tombstone is a record keyed by when it ends, then the name
+// ("20060102T150405.000000000Z/queue/n-name"), with nothing in it: a task's completion
+// writes it at the end of the kind's keys, beside the others of its time, not on a page of
+// its own among every name (one page fewer a task on bbolt), and pruning deletes a run of
+// keys from the start. A name that runs again gets a second record with a later end; the
+// first is pruned when it ends, as a record apart, so pruning never deletes a tombstone
+// made while it ran.
+
+// tombTime is the tombstone key's time layout: fixed width, so keys sort by time.
+const tombTime = "20060102T150405.000000000Z"
+
 // pruneBatch is how many expired names one store call deletes (Datastore's store splits
 // it into DeleteMulti calls of 500): few enough to pop from the heap in a few
 // milliseconds under the dispatcher's lock, and enough for a pruning's names in one call.
-// Names are spread over the whole bucket in key order, so every call rewrites most of
-// the bucket's pages on bbolt however few names it deletes.
 const pruneBatch = 20_000
 
 // pruneEvery is the least time, on the dispatcher's clock, between two prunings: the
@@ -23,15 +34,34 @@ const pruneBatch = 20_000
 // days) allows.
 const pruneEvery = 10 * time.Minute
 
-// expiry is when a name's tombstone ends.
+// expiry is when a name's tombstone ends, and its record.
 type expiry struct {
-	at  time.Time
-	key string
+	at       time.Time
+	key      string // the name: queue/n-name
+	kind, id string // the record
+}
+
+func newExpiry(key string, at time.Time) expiry {
+	at = at.UTC()
+	return expiry{at: at, key: key, kind: kindTomb, id: at.Format(tombTime) + "/" + key}
+}
+
+// parseTombID reads a tombstone record's id (fuzzed).
+func parseTombID(id string) (expiry, error) {
+	ts, key, ok := strings.Cut(id, "/")
+	if !ok || key == "" {
+		return expiry{}, fmt.Errorf("tombstone %q: want time/name", id)
+	}
+	at, err := time.Parse(tombTime, ts)
+	if err != nil {
+		return expiry{}, fmt.Errorf("tombstone %q: %w", id, err)
+	}
+	return expiry{at: at, key: key, kind: kindTomb, id: id}, nil
 }
 
 // expiries is a min-heap of tombstone ends. A name taken again before the janitor reached
-// it leaves a stale entry behind, skipped when it comes up: each entry is checked
-// against the name's current state.
+// it leaves an entry behind whose record is pruned when it comes up, while the name stays
+// as it is: each entry is checked against the name's current state.
 type expiries []expiry
 
 func (h expiries) Len() int           { return len(h) }
@@ -45,11 +75,12 @@ func (h *expiries) Pop() any {
 	return e
 }
 
-// expireAt schedules the end of key's tombstone, waking the janitor if it is now the
-// earliest. Called with d.mu held.
-func (d *Dispatcher) expireAt(key string, at time.Time) {
-	heap.Push(&d.expiries, expiry{at: at, key: key})
-	if d.expiries[0].key == key {
+// tombstoned takes e's name until e ends and schedules its pruning, waking the janitor
+// if it is now the earliest. Called with d.mu held, once e's record is stored.
+func (d *Dispatcher) tombstoned(e expiry) {
+	d.names[e.key] = nameState{Expires: e.at}
+	heap.Push(&d.expiries, e)
+	if d.expiries[0].id == e.id {
 		select {
 		case d.janitorWake <- struct{}{}:
 		default:
@@ -88,37 +119,28 @@ func (d *Dispatcher) janitor() {
 	}
 }
 
-// prune deletes up to pruneBatch expired tombstones, one store call outside the
-// dispatcher's lock, and returns how many it took. A name that ran again while the call
-// ran has a new tombstone, which the call may have deleted: it is written back. (A name
-// queued again needs no record: its task's record holds it.)
+// prune deletes up to pruneBatch expired tombstones, one store call (a kind) outside the
+// dispatcher's lock, and returns how many it took. A name that ran again meanwhile has a
+// record of its own, which the call does not touch.
 func (d *Dispatcher) prune() int {
 	now := d.clock.Now()
+	ids := map[string][]string{}
+	n := 0
 	d.mu.Lock()
-	var keys []string
-	for len(d.expiries) > 0 && len(keys) < pruneBatch && !d.expiries[0].at.After(now) {
+	for len(d.expiries) > 0 && n < pruneBatch && !d.expiries[0].at.After(now) {
 		e := heap.Pop(&d.expiries).(expiry)
-		if n, ok := d.names[e.key]; ok && n.Expires.Equal(e.at) {
+		if cur, ok := d.names[e.key]; ok && cur.Expires.Equal(e.at) {
 			delete(d.names, e.key)
-			keys = append(keys, e.key)
 		}
+		ids[e.kind] = append(ids[e.kind], e.id)
+		n++
 	}
 	d.mu.Unlock()
-	if len(keys) == 0 {
-		return 0
-	}
-	if err := d.store.DeleteRecords(d.ctx, kindName, keys); err != nil {
-		// Left in the store, they are pruned when the dispatcher next opens.
-		d.log.Warn("queue: pruning expired task names", zap.Int("names", len(keys)), zap.Error(err))
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, key := range keys {
-		if n, ok := d.names[key]; ok && !n.Expires.IsZero() {
-			if err := d.putName(d.ctx, key, n); err != nil {
-				d.log.Error("queue: restoring a task name taken while it was pruned", zap.String("name", key), zap.Error(err))
-			}
+	for kind, batch := range ids {
+		if err := d.store.DeleteRecords(d.ctx, kind, batch); err != nil {
+			// Left in the store, they are pruned when the dispatcher next opens.
+			d.log.Warn("queue: pruning expired task names", zap.Int("names", len(batch)), zap.Error(err))
 		}
 	}
-	return len(keys)
+	return n
 }

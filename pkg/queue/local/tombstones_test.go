@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,7 +27,7 @@ type nameStore struct {
 }
 
 func (s *nameStore) wait(kind string) {
-	if kind != "queue-name" {
+	if kind != "queue-tomb" {
 		return
 	}
 	s.mu.Lock()
@@ -41,7 +42,7 @@ func (s *nameStore) wait(kind string) {
 
 func (s *nameStore) DeleteRecord(ctx context.Context, kind, id string) error {
 	s.wait(kind)
-	if kind == "queue-name" {
+	if kind == "queue-tomb" {
 		s.single.Add(1)
 	}
 	return s.RecordStore.DeleteRecord(ctx, kind, id)
@@ -49,17 +50,19 @@ func (s *nameStore) DeleteRecord(ctx context.Context, kind, id string) error {
 
 func (s *nameStore) DeleteRecords(ctx context.Context, kind string, ids []string) error {
 	s.wait(kind)
-	if kind == "queue-name" {
+	if kind == "queue-tomb" {
 		s.batches.Add(1)
 	}
 	return s.RecordStore.DeleteRecords(ctx, kind, ids)
 }
 
+// has reports whether a tombstone of the name id is stored.
 func (s *nameStore) has(t *testing.T, id string) bool {
 	t.Helper()
 	found := false
-	err := s.Records(context.Background(), "queue-name", func(got string, _ []byte) error {
-		found = found || got == id
+	err := s.Records(context.Background(), "queue-tomb", func(got string, _ []byte) error {
+		_, name, _ := strings.Cut(got, "/")
+		found = found || name == id
 		return nil
 	})
 	if err != nil {
@@ -71,7 +74,7 @@ func (s *nameStore) has(t *testing.T, id string) bool {
 func (s *nameStore) count(t *testing.T) int {
 	t.Helper()
 	n := 0
-	if err := s.Records(context.Background(), "queue-name", func(string, []byte) error { n++; return nil }); err != nil {
+	if err := s.Records(context.Background(), "queue-tomb", func(string, []byte) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -189,5 +192,70 @@ func TestPruningDoesNotHoldUpEnqueue(t *testing.T) {
 	enqueue(t, d2, queue.Task{Queue: "work", Name: "a", Path: "/tasks/remediation/x"})
 	if s := d2.Stats()["work"]; s.Backlog != 2 {
 		t.Errorf("after a restart, backlog %d, want 2 (b, and a queued once)", s.Backlog)
+	}
+}
+
+// A tombstone's record is keyed by its end, then the name: the newest sorts last, so a
+// task's completion writes at the end of the kind's keys.
+func TestTombstonesAreKeyedByTheirEnd(t *testing.T) {
+	clk := local.NewFakeClock(t0)
+	rec := &recorder{clock: clk}
+	store := &nameStore{RecordStore: memory.New()}
+	d := open(t, store, clk, rec)
+	for i, name := range []string{"z", "a"} {
+		clk.Advance(time.Minute)
+		enqueue(t, d, queue.Task{Queue: "work", Name: name, Path: "/tasks/remediation/x"})
+		waitFor(t, "task "+name, func() bool { return len(rec.snapshot()) == i+1 })
+		idle(t, d)
+	}
+	var ids []string
+	if err := store.Records(context.Background(), "queue-tomb", func(id string, _ []byte) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"20260504T100100.000000000Z/work/n-z", "20260504T100200.000000000Z/work/n-a"}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("tombstone records %q, want %q", ids, want)
+	}
+}
+
+// Stores written before tombstones were keyed by their end hold them as queue-name
+// records, keyed by the name, some marked queued: a live one still takes its name until
+// it ends and is then pruned; an ended one, and a queued one whose task is gone, are
+// deleted when the dispatcher opens and free their names.
+func TestNameRecordsOfEarlierStoresAreRead(t *testing.T) {
+	ctx := context.Background()
+	clk := local.NewFakeClock(t0)
+	store := &nameStore{RecordStore: memory.New()}
+	for id, data := range map[string]string{
+		"work/n-live":  `{"expires":"2026-05-04T09:30:00Z"}`,
+		"work/n-ended": `{"expires":"2026-05-04T08:59:00Z"}`,
+		"work/n-lost":  `{}`,
+	} {
+		if err := store.PutRecord(ctx, "queue-name", id, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := open(t, store, clk, &recorder{clock: clk})
+	left := map[string]bool{}
+	if err := store.Records(ctx, "queue-name", func(id string, _ []byte) error { left[id] = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || !left["work/n-live"] {
+		t.Errorf("name records after opening: %v, want only work/n-live", left)
+	}
+	for _, name := range []string{"live", "ended", "lost"} {
+		enqueue(t, d, queue.Task{Queue: "work", Name: name, Path: "/tasks/remediation/x", ScheduleTime: t0.Add(5 * time.Hour)})
+	}
+	if s := d.Stats()["work"]; s.Backlog != 2 {
+		t.Errorf("backlog %d, want 2: ended and lost free, live taken", s.Backlog)
+	}
+	clk.Advance(31 * time.Minute)
+	waitFor(t, "the live record pruned at its end", func() bool { return countRecords(t, store, "queue-name") == 0 })
+	enqueue(t, d, queue.Task{Queue: "work", Name: "live", Path: "/tasks/remediation/x", ScheduleTime: t0.Add(5 * time.Hour)})
+	if s := d.Stats()["work"]; s.Backlog != 3 {
+		t.Errorf("backlog %d after the live tombstone ended, want 3", s.Backlog)
 	}
 }

@@ -82,13 +82,10 @@ func (d *Dispatcher) complete(ctx, store context.Context, t *stored, u *unit, su
 	if !succeeded {
 		w, after = &greep.Writes{}, nil
 	}
-	tomb := nameState{Expires: d.clock.Now().Add(d.tombstone)}
+	var tomb expiry
 	if t.Name != "" {
-		b, err := json.Marshal(tomb)
-		if err != nil {
-			return err
-		}
-		w.Puts = append(w.Puts, greep.Record{Kind: kindName, ID: t.key(), Data: b})
+		tomb = newExpiry(t.key(), d.clock.Now().Add(d.tombstone))
+		w.Puts = append(w.Puts, greep.Record{Kind: kindTomb, ID: tomb.id})
 	}
 	w.Deletes = append(w.Deletes, greep.RecordKey{Kind: kindTask, ID: t.key()})
 	for _, nt := range tasks {
@@ -110,8 +107,7 @@ func (d *Dispatcher) complete(ctx, store context.Context, t *stored, u *unit, su
 	}
 	d.mu.Lock()
 	if t.Name != "" {
-		d.names[t.key()] = tomb
-		d.expireAt(t.key(), tomb.Expires)
+		d.tombstoned(tomb)
 	}
 	d.mu.Unlock()
 	for _, nt := range tasks {

@@ -86,7 +86,7 @@ func TestRunCommitsOneUnitOfWork(t *testing.T) {
 	if n := countRecords(t, store, "queue-task"); n != 0 {
 		t.Errorf("%d task records left after both ran, want 0", n)
 	}
-	if n := countRecords(t, store, "queue-name"); n != 2 {
+	if n := countRecords(t, store, "queue-tomb"); n != 2 {
 		t.Errorf("%d name tombstones, want 2 (parent and child)", n)
 	}
 }
