@@ -32,7 +32,9 @@ func TestRules(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"acceptedToFindingOpen", "acceptedToFindingFixed"} {
-		if f := res.Figures[k].(*Freshness); f.Changes != n || f.Unseen != 0 || f.P50 <= 0 {
+		// A finding can follow its change within milliseconds of simulated time, which
+		// the figures round to 0.00 s: only the order of the percentiles is certain.
+		if f := res.Figures[k].(*Freshness); f.Changes != n || f.Unseen != 0 || f.P50 < 0 || f.P95 < f.P50 || f.Max < f.P95 {
 			t.Errorf("%s %+v", k, f)
 		}
 	}
