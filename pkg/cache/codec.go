@@ -22,11 +22,20 @@ var ErrCorruptSnapshot = errors.New("corrupt member snapshot")
 
 // EncodeSnapshot encodes a member list with a version number.
 func EncodeSnapshot(version uint64, ms []greep.Member) []byte {
+	return AppendSnapshot(make([]byte, 0, SnapshotSize(ms)), version, ms)
+}
+
+// SnapshotSize is the most bytes EncodeSnapshot takes for ms.
+func SnapshotSize(ms []greep.Member) int {
 	n := 1 + 2*binary.MaxVarintLen64
 	for _, m := range ms {
 		n += 5*binary.MaxVarintLen32 + len(m.ID) + len(m.Email) + len(m.Role) + len(m.Type) + len(m.Status)
 	}
-	b := make([]byte, 0, n)
+	return n
+}
+
+// AppendSnapshot appends what EncodeSnapshot returns to b.
+func AppendSnapshot(b []byte, version uint64, ms []greep.Member) []byte {
 	b = append(b, SnapshotFormat)
 	b = binary.AppendUvarint(b, version)
 	b = binary.AppendUvarint(b, uint64(len(ms)))

@@ -16,7 +16,7 @@
 //	groups      id -> Group JSON
 //	byemail     folded email \x00 id -> ""        (lookup and listing order)
 //	byalias     folded alias \x00 id -> ""
-//	members     group id -> encoded member snapshot (see cache.EncodeSnapshot)
+//	members     group id -> member version and snapshot (membersvalue.go)
 //	users       id -> User JSON;  useremail  folded email -> id;  useralias  folded alias -> id
 //	settings    folded group email -> GroupSettings JSON
 //	events      time \x00 id -> Event JSON;  eventids  id -> events key;
@@ -136,7 +136,7 @@ func Open(path string) (s *Store, err error) {
 func (s *Store) loadIndex() error {
 	return s.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bMembers).ForEach(func(k, v []byte) error {
-			_, ms, err := cache.DecodeSnapshot(v)
+			_, ms, err := decodeMembers(v)
 			if err != nil {
 				return fmt.Errorf("group %s: %w", k, err)
 			}
@@ -384,7 +384,7 @@ func (s *Store) Group(ctx context.Context, k string) (greep.Group, error) {
 				id = firstID(tx.Bucket(bByAlias), cache.FoldEmail(k))
 			}
 		}
-		found, err := getJSON(gb, id, "group", &g)
+		found, err := getGroup(tx, id, &g)
 		if err == nil && !found {
 			err = greep.Errorf(greep.ENOTFOUND, "group %s not found", k)
 		}
@@ -410,12 +410,11 @@ func (s *Store) Groups(ctx context.Context, p greep.Page) ([]greep.Group, string
 		next string
 	)
 	err := s.view(func(tx *bbolt.Tx) error {
-		gb := tx.Bucket(bGroups)
 		var err error
 		next, err = scan(tx.Bucket(bByEmail), nil, nil, p.Token, cache.PageSize(p), func(k, _ []byte) (bool, error) {
 			i := bytes.IndexByte(k, 0)
 			var g greep.Group
-			found, err := getJSON(gb, k[i+1:], "group", &g)
+			found, err := getGroup(tx, k[i+1:], &g)
 			if found {
 				out = append(out, g)
 			}
@@ -444,7 +443,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 		if err := unindexGroup(tx.Bucket(bByEmail), tx.Bucket(bByAlias), g); err != nil {
 			return nil, err
 		}
-		if _, err := s.swapSnapshot(tx, id, nil); err != nil {
+		if err := s.dropSnapshot(tx, id); err != nil {
 			return nil, err
 		}
 		if err := tx.Bucket(bSettings).Delete([]byte(cache.FoldEmail(g.Email))); err != nil {
@@ -481,54 +480,83 @@ func (s *Store) replace(ctx context.Context, groupID string, from *greep.Members
 }
 
 // replaceMembers swaps in ms, normalised, and returns the change records of the swap;
-// with from, only over that version of the list (ECONFLICT otherwise).
+// with from, only over that version of the list (ECONFLICT otherwise). The group's
+// record is read, not written: the version goes with the snapshot (membersvalue.go).
 func (s *Store) replaceMembers(tx *bbolt.Tx, groupID string, from *greep.MembersVersion, ms []greep.Member, etag string, syncedAt time.Time, cause greep.ChangeCause) ([]greep.Change, error) {
-	gb := tx.Bucket(bGroups)
+	id := []byte(groupID)
 	var g greep.Group
-	found, err := getJSON(gb, []byte(groupID), "group", &g)
+	found, err := getJSON(tx.Bucket(bGroups), id, "group", &g)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		return nil, greep.Errorf(greep.ENOTFOUND, "group %s not found", groupID)
 	}
+	mb := tx.Bucket(bMembers)
+	v, snap, err := decodeMembersVersion(mb.Get(id))
+	if err != nil {
+		return nil, greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
+	}
+	v.apply(&g)
 	if from != nil && !from.Is(g.MembersVersion()) {
 		return nil, greep.Errorf(greep.ECONFLICT, "members of group %s were replaced since they were read", groupID)
 	}
 	if cache.OlderRead(g, syncedAt) {
 		return nil, nil
 	}
-	old, err := s.swapSnapshot(tx, groupID, ms)
-	if err != nil {
-		return nil, err
-	}
-	g.MembersETag, g.MembersSyncedAt = etag, syncedAt
-	return cache.MemberChanges(g, old, ms, cause), putJSON(gb, []byte(groupID), "group "+groupID, g)
-}
-
-// swapSnapshot replaces the group's snapshot with ms (removing it when ms is nil) and
-// notes what the swap changes in the reverse index, applied when the transaction
-// commits. It returns the list it replaced.
-func (s *Store) swapSnapshot(tx *bbolt.Tx, groupID string, ms []greep.Member) ([]greep.Member, error) {
-	mb := tx.Bucket(bMembers)
 	var old []greep.Member
-	if cur := mb.Get([]byte(groupID)); cur != nil {
-		var err error
-		if _, old, err = cache.DecodeSnapshot(cur); err != nil {
+	if snap != nil {
+		if _, old, err = cache.DecodeSnapshot(snap); err != nil {
 			return nil, greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
 		}
 	}
-	if d := cache.SnapshotDelta(groupID, old, ms); !d.Empty() {
-		s.indexing = append(s.indexing, d)
-	}
-	if ms == nil {
-		return old, mb.Delete([]byte(groupID))
-	}
+	s.noteDelta(groupID, old, ms)
 	version, err := mb.NextSequence()
 	if err != nil {
 		return nil, err
 	}
-	return old, mb.Put([]byte(groupID), cache.EncodeSnapshot(version, ms))
+	if err := mb.Put(id, encodeMembers(etag, syncedAt, version, ms)); err != nil {
+		return nil, err
+	}
+	g.MembersETag, g.MembersSyncedAt = etag, syncedAt
+	return cache.MemberChanges(g, old, ms, cause), nil
+}
+
+// dropSnapshot removes a deleted group's members value.
+func (s *Store) dropSnapshot(tx *bbolt.Tx, groupID string) error {
+	mb := tx.Bucket(bMembers)
+	cur := mb.Get([]byte(groupID))
+	if cur == nil {
+		return nil
+	}
+	_, old, err := decodeMembers(cur)
+	if err != nil {
+		return greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
+	}
+	s.noteDelta(groupID, old, nil)
+	return mb.Delete([]byte(groupID))
+}
+
+// noteDelta notes what replacing old with ms changes in the reverse index, applied when
+// the transaction commits.
+func (s *Store) noteDelta(groupID string, old, ms []greep.Member) {
+	if d := cache.SnapshotDelta(groupID, old, ms); !d.Empty() {
+		s.indexing = append(s.indexing, d)
+	}
+}
+
+// getGroup reads a group's record with its member version.
+func getGroup(tx *bbolt.Tx, id []byte, g *greep.Group) (bool, error) {
+	found, err := getJSON(tx.Bucket(bGroups), id, "group", g)
+	if err != nil || !found {
+		return found, err
+	}
+	v, _, err := decodeMembersVersion(tx.Bucket(bMembers).Get(id))
+	if err != nil {
+		return false, greep.Errorf(greep.EINTERNAL, "group %s: %v", id, err)
+	}
+	v.apply(g)
+	return true, nil
 }
 
 // Members implements greep.GroupStore.
@@ -551,7 +579,7 @@ func (s *Store) Members(ctx context.Context, groupID string) ([]greep.Member, er
 			return nil
 		}
 		var err error
-		if _, ms, err = cache.DecodeSnapshot(b); err != nil {
+		if _, ms, err = decodeMembers(b); err != nil {
 			return greep.Errorf(greep.EINTERNAL, "group %s: %v", groupID, err)
 		}
 		return nil

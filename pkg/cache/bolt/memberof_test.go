@@ -78,7 +78,7 @@ func TestMemberOfIgnoresARolledBackSwap(t *testing.T) {
 	m := greep.Member{ID: "u", Email: "u@example.com", Role: "MEMBER", Type: greep.TypeUser, Status: "ACTIVE"}
 	failed := errors.New("later in the unit of work")
 	err := s.update(func(tx *bbolt.Tx) error {
-		if _, err := s.swapSnapshot(tx, "g", []greep.Member{m}); err != nil {
+		if _, err := s.replaceMembers(tx, "g", nil, []greep.Member{m}, "e", time.Now(), greep.ChangeCause{}); err != nil {
 			return err
 		}
 		return failed
