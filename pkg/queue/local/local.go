@@ -40,10 +40,14 @@ import (
 
 // Record kinds in the store.
 const (
-	kindTask = "queue-task" // one per queued task, deleted when it is done; a named task's takes its name
+	kindTask = "queue-task" // one per queued task, keyed by its queue and enqueue time, deleted when it is done; a named task's takes its name
 	kindTomb = "queue-tomb" // one per name that ran recently, keyed by its tombstone's end (tombstones.go)
 	kindName = "queue-name" // stores written before queue-tomb: one per name, keyed by the name; read, never written
 )
+
+// keyTime is the layout of the times in record ids (tasks', tombstones'): fixed width,
+// so ids sort by time.
+const keyTime = "20060102T150405.000000000Z"
 
 // Limits shared with Cloud Tasks, so what works locally works there.
 const (
@@ -110,9 +114,22 @@ type stored struct {
 	NextAt     time.Time `json:"nextAt"`
 	Attempts   int       `json:"attempts,omitempty"`   // dispatches so far
 	Executions int       `json:"executions,omitempty"` // dispatches the handler answered
+
+	// record is the task's record id: its queue, when it was enqueued, then its ID
+	// ("directory-sweep/20261205T010203.000000000Z/n-name"), so tasks are stored in the
+	// order they were queued and mostly run in: a run's completion deletes beside the
+	// deletions before it, not on a random page among every queued task's. Tasks stored
+	// before keep the id they were stored under (queue/ID).
+	record string
 }
 
+// key is the task's name key (queue/ID), which a named task's name is taken under.
 func (t *stored) key() string { return t.Queue + "/" + t.ID }
+
+// recordID is the record id of a task enqueued now.
+func recordID(queue string, enqueued time.Time, id string) string {
+	return queue + "/" + enqueued.UTC().Format(keyTime) + "/" + id
+}
 
 type lane struct {
 	cfg   *queueconfig.Lane
@@ -206,6 +223,7 @@ func (d *Dispatcher) load(ctx context.Context) error {
 		if t.Name != "" {
 			have[t.key()] = true
 		}
+		t.record = id
 		heap.Push(&l.ready, &t)
 		return nil
 	})
@@ -306,6 +324,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, t queue.Task) error {
 		_, _ = rand.Read(b[:])
 		task.ID = "u-" + hex.EncodeToString(b[:])
 	}
+	task.record = recordID(task.Queue, now, task.ID)
 	if u := deferTo(ctx); u != nil {
 		// Stored and queued with the commit of the run enqueueing it.
 		if t.Name != "" {
@@ -340,7 +359,7 @@ func (d *Dispatcher) save(ctx context.Context, t *stored) error {
 	if err != nil {
 		return err
 	}
-	if err := d.store.PutRecord(ctx, kindTask, t.key(), b); err != nil {
+	if err := d.store.PutRecord(ctx, kindTask, t.record, b); err != nil {
 		return fmt.Errorf("queue: storing task %s: %w", t.key(), err)
 	}
 	return nil
@@ -661,7 +680,7 @@ func (d *Dispatcher) finish(ctx context.Context, t *stored, log *zap.Logger) {
 			log.Error("queue: recording a task name's tombstone", zap.Error(err))
 		}
 	}
-	if err := d.store.DeleteRecord(ctx, kindTask, t.key()); err != nil {
+	if err := d.store.DeleteRecord(ctx, kindTask, t.record); err != nil {
 		// Left in the store, the task runs again after a restart: at least once, as
 		// on Cloud Tasks, and handlers are idempotent.
 		log.Error("queue: deleting a finished task", zap.Error(err))

@@ -594,3 +594,52 @@ func TestStoreFailureIsReported(t *testing.T) {
 		t.Error("task not stored on the second try")
 	}
 }
+
+// A task's record is keyed by its queue, when it was enqueued, then its ID: tasks are
+// stored in the order they were queued, and mostly run in.
+func TestTaskRecordsAreKeyedByEnqueueTime(t *testing.T) {
+	clk := local.NewFakeClock(t0)
+	store := memory.New()
+	d := open(t, store, clk, &recorder{clock: clk})
+	for _, name := range []string{"z", "a"} {
+		clk.Advance(time.Minute)
+		enqueue(t, d, queue.Task{Queue: "work", Name: name, Path: "/tasks/remediation/x", ScheduleTime: t0.Add(5 * time.Hour)})
+	}
+	var ids []string
+	if err := store.Records(context.Background(), "queue-task", func(id string, _ []byte) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"work/20260504T090100.000000000Z/n-z", "work/20260504T090200.000000000Z/n-a"}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("task records %q, want %q", ids, want)
+	}
+}
+
+// A task stored before task records were keyed by enqueue time (queue/ID) is loaded,
+// keeps its name, runs, and its record is deleted when it is done.
+func TestTaskRecordsOfEarlierStoresRunAndGo(t *testing.T) {
+	ctx := context.Background()
+	clk := local.NewFakeClock(t0)
+	store := memory.New()
+	old := `{"id":"n-old","queue":"work","name":"old","path":"/tasks/remediation/x","enqueued":"2026-05-04T08:00:00Z","nextAt":"2026-05-04T08:00:00Z"}`
+	if err := store.PutRecord(ctx, "queue-task", "work/n-old", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	d := open(t, store, clk, nil)
+	enqueue(t, d, queue.Task{Queue: "work", Name: "old", Path: "/tasks/remediation/x"})
+	if s := d.Stats()["work"]; s.Backlog != 1 {
+		t.Fatalf("backlog %d, want 1: the stored task holds its name", s.Backlog)
+	}
+	rec := &recorder{clock: clk}
+	if err := d.Start(rec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stored task", func() bool { return len(rec.snapshot()) == 1 })
+	idle(t, d)
+	if n := countRecords(t, store, "queue-task"); n != 0 {
+		t.Errorf("%d task records after the stored task ran, want 0", n)
+	}
+}

@@ -17,9 +17,6 @@ import (
 // first is pruned when it ends, as a record apart, so pruning never deletes a tombstone
 // made while it ran.
 
-// tombTime is the tombstone key's time layout: fixed width, so keys sort by time.
-const tombTime = "20060102T150405.000000000Z"
-
 // pruneBatch is how many expired names one store call deletes (Datastore's store splits
 // it into DeleteMulti calls of 500): few enough to pop from the heap in a few
 // milliseconds under the dispatcher's lock, and enough for a pruning's names in one call.
@@ -43,7 +40,7 @@ type expiry struct {
 
 func newExpiry(key string, at time.Time) expiry {
 	at = at.UTC()
-	return expiry{at: at, key: key, kind: kindTomb, id: at.Format(tombTime) + "/" + key}
+	return expiry{at: at, key: key, kind: kindTomb, id: at.Format(keyTime) + "/" + key}
 }
 
 // parseTombID reads a tombstone record's id (fuzzed).
@@ -52,7 +49,7 @@ func parseTombID(id string) (expiry, error) {
 	if !ok || key == "" {
 		return expiry{}, fmt.Errorf("tombstone %q: want time/name", id)
 	}
-	at, err := time.Parse(tombTime, ts)
+	at, err := time.Parse(keyTime, ts)
 	if err != nil {
 		return expiry{}, fmt.Errorf("tombstone %q: %w", id, err)
 	}

@@ -87,13 +87,13 @@ func (d *Dispatcher) complete(ctx, store context.Context, t *stored, u *unit, su
 		tomb = newExpiry(t.key(), d.clock.Now().Add(d.tombstone))
 		w.Puts = append(w.Puts, greep.Record{Kind: kindTomb, ID: tomb.id})
 	}
-	w.Deletes = append(w.Deletes, greep.RecordKey{Kind: kindTask, ID: t.key()})
+	w.Deletes = append(w.Deletes, greep.RecordKey{Kind: kindTask, ID: t.record})
 	for _, nt := range tasks {
 		b, err := json.Marshal(nt)
 		if err != nil {
 			return err
 		}
-		w.Puts = append(w.Puts, greep.Record{Kind: kindTask, ID: nt.key(), Data: b})
+		w.Puts = append(w.Puts, greep.Record{Kind: kindTask, ID: nt.record, Data: b})
 	}
 	if err := d.committer.Commit(store, w); err != nil {
 		d.mu.Lock()
