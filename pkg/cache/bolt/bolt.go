@@ -325,7 +325,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 		var changes []greep.Change
 		for _, g := range groups {
 			var old greep.Group
-			found, err := getJSON(gb, []byte(g.ID), "group", &old)
+			found, err := getGroupRecord(gb, []byte(g.ID), &old)
 			if err != nil {
 				return nil, err
 			}
@@ -341,7 +341,7 @@ func (s *Store) PutGroups(ctx context.Context, groups []greep.Group) error {
 			if ch, ok := cache.GroupChange(prev, g, cause); ok {
 				changes = append(changes, ch)
 			}
-			if err := putJSON(gb, []byte(g.ID), "group "+g.ID, g); err != nil {
+			if err := putGroupRecord(gb, g); err != nil {
 				return nil, err
 			}
 			if err := eb.Put(key(cache.FoldEmail(g.Email), g.ID), nil); err != nil {
@@ -436,7 +436,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	return s.updateChanges(func(tx *bbolt.Tx) ([]greep.Change, error) {
 		gb := tx.Bucket(bGroups)
 		var g greep.Group
-		found, err := getJSON(gb, []byte(id), "group", &g)
+		found, err := getGroupRecord(gb, []byte(id), &g)
 		if err != nil || !found {
 			return nil, err
 		}
@@ -485,7 +485,7 @@ func (s *Store) replace(ctx context.Context, groupID string, from *greep.Members
 func (s *Store) replaceMembers(tx *bbolt.Tx, groupID string, from *greep.MembersVersion, ms []greep.Member, etag string, syncedAt time.Time, cause greep.ChangeCause) ([]greep.Change, error) {
 	id := []byte(groupID)
 	var g greep.Group
-	found, err := getJSON(tx.Bucket(bGroups), id, "group", &g)
+	found, err := getGroupRecord(tx.Bucket(bGroups), id, &g)
 	if err != nil {
 		return nil, err
 	}
@@ -547,7 +547,7 @@ func (s *Store) noteDelta(groupID string, old, ms []greep.Member) {
 
 // getGroup reads a group's record with its member version.
 func getGroup(tx *bbolt.Tx, id []byte, g *greep.Group) (bool, error) {
-	found, err := getJSON(tx.Bucket(bGroups), id, "group", g)
+	found, err := getGroupRecord(tx.Bucket(bGroups), id, g)
 	if err != nil || !found {
 		return found, err
 	}
