@@ -45,6 +45,20 @@ func openTemp(t testing.TB, groups ...greep.Group) *Store {
 	return s
 }
 
+// reopen closes s and opens the store at path again, closed when the test ends.
+func reopen(t *testing.T, s *Store, path string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "greep.db")
@@ -59,14 +73,7 @@ func TestReopen(t *testing.T) {
 	if err := s.ReplaceMembers(ctx, "g", ms, "e", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, path)
 	got, err := s.Members(ctx, "g")
 	if err != nil || !reflect.DeepEqual(got, ms) {
 		t.Errorf("after reopening: %+v, %v", got, err)

@@ -137,14 +137,7 @@ func TestMembersValueOfEarlierStores(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, path)
 	if got, err := s.MemberOf(ctx, "1"); err != nil || !reflect.DeepEqual(got, []string{"g"}) {
 		t.Errorf("MemberOf(1) = %v, %v; want [g] from the earlier snapshot", got, err)
 	}
