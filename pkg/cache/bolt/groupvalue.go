@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -18,8 +17,7 @@ import (
 //	varint directMembersCount | etag | TimeKey(syncedAt) | TimeKey(membersSyncedAt) |
 //	membersETag | varint generation
 //
-// strings as a uvarint length and bytes, lists as a uvarint count and strings. A member
-// run reads its group's record, and a sweep reads each group's once more before its
+// in fields.go's encodings. A member run reads its group's record, and a sweep reads each group's once more before its
 // call: decoding the JSON was most of both reads. Records written before are JSON
 // (their first byte is '{') and are read as such until the group is next put.
 const groupFormat = 1
@@ -51,19 +49,6 @@ func encodeGroup(g greep.Group) []byte {
 	return binary.AppendVarint(b, g.Generation)
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendStrings(b []byte, ss []string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(ss)))
-	for _, s := range ss {
-		b = appendString(b, s)
-	}
-	return b
-}
-
 // decodeGroup decodes a group's record of either format. b may be bbolt's memory: the
 // strings are copied out of it, into one allocation.
 func decodeGroup(b []byte) (greep.Group, error) {
@@ -75,7 +60,7 @@ func decodeGroup(b []byte) (greep.Group, error) {
 	if len(b) == 0 || b[0] != groupFormat {
 		return g, errCorruptGroup
 	}
-	r := groupReader{b: b, s: string(b), i: 1}
+	r := fieldReader{b: b, s: string(b), i: 1}
 	g.ID = r.string()
 	g.Email = r.string()
 	g.Aliases = r.strings()
@@ -92,79 +77,6 @@ func decodeGroup(b []byte) (greep.Group, error) {
 		return greep.Group{}, errCorruptGroup
 	}
 	return g, nil
-}
-
-// groupReader reads a record's fields in order; the first bad one sets bad, and every
-// read after it returns zero values.
-type groupReader struct {
-	b   []byte
-	s   string // the one copy of b the strings share
-	i   int
-	bad bool
-}
-
-func (r *groupReader) uvarint() uint64 {
-	if r.bad {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b[r.i:])
-	if n <= 0 {
-		r.bad = true
-		return 0
-	}
-	r.i += n
-	return v
-}
-
-// varint reads what binary.AppendVarint wrote: a zig-zag encoded uvarint.
-func (r *groupReader) varint() int64 {
-	u := r.uvarint()
-	x := int64(u >> 1)
-	if u&1 != 0 {
-		x = ^x
-	}
-	return x
-}
-
-func (r *groupReader) string() string {
-	l := r.uvarint()
-	if r.bad || l > uint64(len(r.b)-r.i) {
-		r.bad = true
-		return ""
-	}
-	s := r.s[r.i : r.i+int(l)]
-	r.i += int(l)
-	return s
-}
-
-func (r *groupReader) strings() []string {
-	n := r.uvarint()
-	// Every string takes at least a byte, which bounds what a corrupt count allocates.
-	if r.bad || n > uint64(len(r.b)-r.i) {
-		r.bad = true
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	ss := make([]string, n)
-	for i := range ss {
-		ss[i] = r.string()
-	}
-	return ss
-}
-
-func (r *groupReader) time() time.Time {
-	if r.bad || len(r.b)-r.i < timeKeyLen {
-		r.bad = true
-		return time.Time{}
-	}
-	t, ok := timeFromKey(r.b[r.i : r.i+timeKeyLen])
-	if !ok {
-		r.bad = true
-	}
-	r.i += timeKeyLen
-	return t
 }
 
 // getGroupRecord reads a group's record as stored: its member version is the one

@@ -20,9 +20,6 @@ import (
 // format, its record's version fields are stale and never read.
 const membersFormat = 2
 
-// timeKeyLen is the length of cache.TimeKey's encoding.
-const timeKeyLen = 12
-
 // membersVersion is the version a members value carries; ok is false for a value of the
 // earlier format.
 type membersVersion struct {
@@ -42,8 +39,7 @@ func (v membersVersion) apply(g *greep.Group) {
 func encodeMembers(etag string, syncedAt time.Time, version uint64, ms []greep.Member) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(etag)+timeKeyLen+cache.SnapshotSize(ms))
 	b = append(b, membersFormat)
-	b = binary.AppendUvarint(b, uint64(len(etag)))
-	b = append(b, etag...)
+	b = appendString(b, etag)
 	b = append(b, cache.TimeKey(syncedAt)...)
 	return cache.AppendSnapshot(b, version, ms)
 }
@@ -55,21 +51,12 @@ func decodeMembersVersion(b []byte) (membersVersion, []byte, error) {
 	if len(b) == 0 || b[0] != membersFormat {
 		return membersVersion{}, b, nil
 	}
-	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || n > uint64(len(b)-1-k) {
+	r := fieldReader{b: b, i: 1}
+	v := membersVersion{etag: r.string(), syncedAt: r.time(), ok: true}
+	if r.bad {
 		return membersVersion{}, nil, cache.ErrCorruptSnapshot
 	}
-	i := 1 + k
-	etag := string(b[i : i+int(n)])
-	i += int(n)
-	if len(b)-i < timeKeyLen {
-		return membersVersion{}, nil, cache.ErrCorruptSnapshot
-	}
-	at, ok := timeFromKey(b[i : i+timeKeyLen])
-	if !ok {
-		return membersVersion{}, nil, cache.ErrCorruptSnapshot
-	}
-	return membersVersion{etag: etag, syncedAt: at, ok: true}, b[i+timeKeyLen:], nil
+	return v, b[r.i:], nil
 }
 
 // decodeMembers decodes a members value of either format.
@@ -80,18 +67,4 @@ func decodeMembers(b []byte) (membersVersion, []greep.Member, error) {
 	}
 	_, ms, err := cache.DecodeSnapshot(snap)
 	return v, ms, err
-}
-
-// timeFromKey reverses cache.TimeKey, in UTC; the zero time comes back as the zero time.
-func timeFromKey(k []byte) (time.Time, bool) {
-	sec := int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
-	nsec := binary.BigEndian.Uint32(k[8:])
-	if nsec >= 1e9 {
-		return time.Time{}, false
-	}
-	t := time.Unix(sec, int64(nsec)).UTC()
-	if t.Equal(time.Time{}) {
-		return time.Time{}, true
-	}
-	return t, true
 }
