@@ -73,3 +73,22 @@ func (w *Writes) Empty() bool {
 type Committer interface {
 	Commit(ctx context.Context, w *Writes) error
 }
+
+// BatchCommitter is a Committer that can commit several units in one transaction (the
+// embedded store): each still lands whole or not at all, and errs[i] is ws[i]'s.
+type BatchCommitter interface {
+	CommitAll(ctx context.Context, ws []*Writes) (errs []error)
+}
+
+// CommitAll commits ws through c: in one transaction when c is a BatchCommitter, else
+// one Commit each.
+func CommitAll(ctx context.Context, c Committer, ws []*Writes) []error {
+	if b, ok := c.(BatchCommitter); ok {
+		return b.CommitAll(ctx, ws)
+	}
+	errs := make([]error, len(ws))
+	for i, w := range ws {
+		errs[i] = c.Commit(ctx, w)
+	}
+	return errs
+}

@@ -19,3 +19,14 @@ func (c *countingStore) WriteStats() greep.WriteStats {
 func (c *countingStore) Commit(ctx context.Context, w *greep.Writes) error {
 	return c.check(ctx, "Commit", c.Store.Commit(ctx, w))
 }
+
+// CommitAll passes several units on to be committed together where the store can (the
+// embedded store, for the local dispatcher's gathered runs); each failed unit counts as
+// Commit's error does.
+func (c *countingStore) CommitAll(ctx context.Context, ws []*greep.Writes) []error {
+	errs := greep.CommitAll(ctx, c.Store, ws)
+	for i, err := range errs {
+		errs[i] = c.check(ctx, "Commit", err)
+	}
+	return errs
+}

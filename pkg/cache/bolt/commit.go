@@ -14,27 +14,56 @@ import (
 // costs one fsync however many things it records. Units committed at the same time share
 // one transaction (commitQueue): each still lands whole or not at all.
 func (s *Store) Commit(ctx context.Context, w *greep.Writes) error {
-	if w.Empty() {
-		return nil
+	return s.CommitAll(ctx, []*greep.Writes{w})[0]
+}
+
+// CommitAll commits the units ws in one transaction where it can, as the local
+// dispatcher's gathered runs ask: each lands whole or not at all, and errs[i] is ws[i]'s.
+func (s *Store) CommitAll(ctx context.Context, ws []*greep.Writes) (errs []error) {
+	errs = make([]error, len(ws))
+	var cs []*pendingCommit
+	var ids []string
+	for i, w := range ws {
+		if w.Empty() {
+			continue
+		}
+		c, err := prepare(w)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		c.index = i
+		cs = append(cs, c)
+		for _, m := range w.Members {
+			ids = append(ids, m.GroupID)
+		}
 	}
+	if len(cs) == 0 {
+		return errs
+	}
+	s.cache.startWrite(ids...)
+	defer s.cache.endWrite(ids...) // after the commit: see readCache
+	s.commits.do(cs, s.commitBatch)
+	for _, c := range cs {
+		errs[c.index] = c.err
+	}
+	return errs
+}
+
+// prepare checks w and normalizes its member lists.
+func prepare(w *greep.Writes) (*pendingCommit, error) {
 	if err := cache.CheckWrites(w); err != nil {
-		return err
+		return nil, err
 	}
 	c := &pendingCommit{w: w, members: make([][]greep.Member, len(w.Members))}
 	for i, m := range w.Members {
 		ms, err := cache.NormalizeMembers(m.Members)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.members[i] = ms
 	}
-	ids := make([]string, len(w.Members))
-	for i, m := range w.Members {
-		ids[i] = m.GroupID
-	}
-	s.cache.startWrite(ids...)
-	defer s.cache.endWrite(ids...) // after the commit: see readCache
-	return s.commits.do(c, s.commitBatch)
+	return c, nil
 }
 
 // commitBatch commits the batch's units in one transaction, in the order they came. If

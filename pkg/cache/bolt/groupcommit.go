@@ -24,28 +24,30 @@ const maxBatch = 64
 type pendingCommit struct {
 	w       *greep.Writes
 	members [][]greep.Member // w.Members' lists, normalized
+	index   int              // its place in the CommitAll that made it
 	// done and err are set by the batch's writer while it holds commitQueue.writer.
 	done bool
 	err  error
 }
 
-// do queues c and returns its result once a batch holding it has been written by commit,
-// which sets each unit's err.
-func (q *commitQueue) do(c *pendingCommit, commit func([]*pendingCommit)) error {
+// do queues cs and returns once batches holding each of them have been written by
+// commit, which sets each unit's err.
+func (q *commitQueue) do(cs []*pendingCommit, commit func([]*pendingCommit)) {
 	q.mu.Lock()
-	q.pending = append(q.pending, c)
+	q.pending = append(q.pending, cs...)
 	q.mu.Unlock()
 	q.writer.Lock()
 	defer q.writer.Unlock()
-	for !c.done {
-		q.mu.Lock()
-		n := min(len(q.pending), maxBatch)
-		batch := q.pending[:n:n]
-		q.pending = q.pending[n:]
-		q.mu.Unlock()
-		write(batch, commit)
+	for _, c := range cs {
+		for !c.done {
+			q.mu.Lock()
+			n := min(len(q.pending), maxBatch)
+			batch := q.pending[:n:n]
+			q.pending = q.pending[n:]
+			q.mu.Unlock()
+			write(batch, commit)
+		}
 	}
-	return c.err
 }
 
 // write runs commit on batch and marks its units done, even if commit panics (each unit

@@ -121,7 +121,11 @@ func TestAPanickingBatchFailsItsUnits(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, u := range units {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = q.do(u, func([]*pendingCommit) { panic("boom") }) }()
+		go func() {
+			defer wg.Done()
+			q.do([]*pendingCommit{u}, func([]*pendingCommit) { panic("boom") })
+			errs[i] = u.err
+		}()
 	}
 	waitPending(t, &q, len(units))
 	q.writer.Unlock()
