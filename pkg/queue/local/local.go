@@ -136,6 +136,9 @@ type lane struct {
 	retry queueconfig.Retry
 	// buckets are the token buckets a dispatch takes a token from, in order (lanes.go).
 	buckets []*rate.Limiter
+	// gather commits the units of runs that finish together in one go (gather.go); nil
+	// for a lane whose runs commit alone.
+	gather  *gather
 	slots   chan struct{}
 	wake    chan struct{}
 	changed *signal
@@ -191,6 +194,9 @@ func Open(ctx context.Context, store greep.RecordStore, cfg *queueconfig.Config,
 			slots:   make(chan struct{}, l.Concurrency),
 			wake:    make(chan struct{}, 1),
 			changed: d.changed,
+		}
+		if l.Background && d.committer != nil {
+			d.lanes[name].gather = newGather(d.clock, d.committer)
 		}
 	}
 	if err := d.load(ctx); err != nil {
@@ -590,6 +596,8 @@ func (d *Dispatcher) run(l *lane, t *stored) {
 	defer cancel()
 
 	l.dispatched.Add(1)
+	r := l.gather.start()
+	defer r.leave(context.WithoutCancel(d.ctx))
 	status, retryAfter := d.call(ctx, t)
 	t.Attempts++
 	if status != 0 {
@@ -605,11 +613,12 @@ func (d *Dispatcher) run(l *lane, t *stored) {
 	}
 	switch {
 	case (ok || last) && u == nil:
+		r.leave(store)
 		d.finish(store, t, log)
 		l.release()
 		return
 	case ok || last:
-		err := d.complete(ctx, store, t, u, ok)
+		err := d.complete(ctx, store, t, u, ok, r)
 		if err == nil {
 			l.release()
 			return
@@ -617,6 +626,7 @@ func (d *Dispatcher) run(l *lane, t *stored) {
 		// Nothing of the run is stored: it runs again, as after a failure.
 		log.Error("queue: recording a finished task", zap.Error(err))
 	default:
+		r.leave(store)
 		if u != nil {
 			d.drop(u)
 		}

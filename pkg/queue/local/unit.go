@@ -77,7 +77,7 @@ func (d *Dispatcher) drop(u *unit) {
 // complete commits a run that is done (succeeded, or failed its last attempt: then its
 // handler's writes are dropped) with its unit, then queues the tasks it enqueued and runs
 // its hooks. A failed commit leaves everything as it was before the run.
-func (d *Dispatcher) complete(ctx, store context.Context, t *stored, u *unit, succeeded bool) error {
+func (d *Dispatcher) complete(ctx, store context.Context, t *stored, u *unit, succeeded bool, r *runner) error {
 	w, tasks, after := d.closeUnit(u)
 	if !succeeded {
 		w, after = &greep.Writes{}, nil
@@ -91,11 +91,12 @@ func (d *Dispatcher) complete(ctx, store context.Context, t *stored, u *unit, su
 	for _, nt := range tasks {
 		b, err := json.Marshal(nt)
 		if err != nil {
+			r.leave(store)
 			return err
 		}
 		w.Puts = append(w.Puts, greep.Record{Kind: kindTask, ID: nt.record, Data: b})
 	}
-	if err := d.committer.Commit(store, w); err != nil {
+	if err := r.commit(store, d.committer, w); err != nil {
 		d.mu.Lock()
 		for _, nt := range tasks {
 			if nt.Name != "" {
