@@ -17,10 +17,11 @@ import (
 // FloorScenario runs a full sync and the floor (Floor) against the same simulator, run
 // as a child process so that this process's CPU time (/proc/self/stat) is theirs alone, and
 // compares Greep's CPU per Directory call with the floor's. Push and remediation are
-// off: the figure is what the directory sync costs. The floor runs first, floorRuns
-// times, on a fresh heap each; after Greep, the paced floor, held to the rate Greep's
-// lanes allowed (the Directory API's usable rate at the time scale, in the batches
-// Greep's sweep lane dispatches), shows what pacing alone adds.
+// off: the figure is what the directory sync costs. The floor runs floorRuns times
+// before Greep and floorRuns times after, on a fresh heap each, and Greep is judged
+// against the median of them all; then the paced floor, held to the rate Greep's lanes
+// allowed (the Directory API's usable rate at the time scale, in the batches Greep's
+// sweep lane dispatches), shows what pacing alone adds.
 func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	if o.TimeScale <= 0 {
 		o.TimeScale = 10
@@ -38,7 +39,7 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	res := &Result{Scenario: "floor", Users: o.Users, Groups: o.Groups, TimeScale: o.TimeScale, Figures: map[string]any{}}
 	res.Figures["loadAverageBefore"] = loadAverage()
 
-	floor, floorRuns, err := runFloors(ctx, sim, dir)
+	floor, floorBefore, err := runFloors(ctx, sim, dir, "before")
 	if err != nil {
 		return nil, err
 	}
@@ -108,10 +109,17 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	// The paced floor: the same floor held to the rate Greep's lanes allowed it, in the
 	// batches the sweep lane dispatches (queuelocal.Batch, at the lane's rate in simulated
 	// time), after Greep has stopped, so that the process's CPU is the floor's alone again.
+	// Before it, the floor's second set of back-to-back runs.
 	pace := usableRate(app.Queues, workspacesim.APIDirectory) * o.TimeScale
 	if err := app.Close(ctx); err != nil {
 		return nil, err
 	}
+	_, floorAfter, err := runFloors(ctx, sim, dir, "after")
+	if err != nil {
+		return nil, err
+	}
+	floorRuns := slices.Concat(floorBefore, floorAfter)
+	slices.Sort(floorRuns)
 	if err := os.Mkdir(dir+"/paced", 0o700); err != nil {
 		return nil, err
 	}
@@ -128,12 +136,14 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	greepPer := greepCPU.Seconds() * 1000 / float64(calls)
-	floorPer := floorRuns[len(floorRuns)/2]
+	floorPer := median(floorRuns)
 	res.Figures["greepCPUSeconds"] = greepCPU.Seconds()
 	res.Figures["greepCPUPerCallMs"] = greepPer
 	res.Figures["floorCalls"] = floor.Calls
 	res.Figures["floorCPUPerCallMs"] = floorPer
 	res.Figures["floorCPUPerCallMsRuns"] = floorRuns
+	res.Figures["floorCPUPerCallMsBefore"] = floorBefore
+	res.Figures["floorCPUPerCallMsAfter"] = floorAfter
 	res.Figures["floorTxPerCall"] = float64(floor.Transactions) / float64(floor.Calls)
 	res.Figures["cpuPerCallRatio"] = greepPer / floorPer
 	pacedPer := (c1 - c0).Seconds() * 1000 / float64(paced.Calls)
@@ -144,18 +154,21 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// floorRuns is how many times the floor runs back to back. One run's CPU per call moved
-// by a third between runs on a quiet machine (0.15 to 0.26 ms at 3,000 groups), more
-// than most changes to Greep: the ratio uses the median.
-const floorRuns = 3
+// floorRuns is how many times the floor runs back to back on each side of Greep's sync.
+// One run's CPU per call moved by a third between runs on a quiet machine (0.15 to 0.26
+// ms at 3,000 groups), and the machine's speed drifts over minutes: with every floor run
+// before Greep's, the ratio of one bench run moved with the drift (1.39 to 1.92 for the
+// same build at 12,000 groups). The ratio uses the median of the runs before and after.
+const floorRuns = 2
 
-// runFloors runs the floor floorRuns times, each into a new store under dir, and
-// returns the last run's result and each run's CPU per call in milliseconds, sorted.
-func runFloors(ctx context.Context, sim *simProcess, dir string) (FloorRun, []float64, error) {
+// runFloors runs the floor floorRuns times, each into a new store under dir (named by
+// tag and the run), and returns the last run's result and each run's CPU per call in
+// milliseconds, in the order they ran.
+func runFloors(ctx context.Context, sim *simProcess, dir, tag string) (FloorRun, []float64, error) {
 	var last FloorRun
 	var perCall []float64
 	for i := range floorRuns {
-		d := fmt.Sprintf("%s/floor%d", dir, i)
+		d := fmt.Sprintf("%s/floor-%s%d", dir, tag, i)
 		if err := os.Mkdir(d, 0o700); err != nil {
 			return FloorRun{}, nil, err
 		}
@@ -178,6 +191,17 @@ func runFloors(ctx context.Context, sim *simProcess, dir string) (FloorRun, []fl
 		last = r
 		perCall = append(perCall, (c1-c0).Seconds()*1000/float64(r.Calls))
 	}
-	slices.Sort(perCall)
 	return last, perCall, nil
+}
+
+// median is the middle of sorted xs, or the mean of its two middle values.
+func median(xs []float64) float64 {
+	n := len(xs)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
