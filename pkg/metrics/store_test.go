@@ -68,3 +68,41 @@ func sum(t *testing.T, m *metrics.Metrics, name string) float64 {
 	}
 	return total
 }
+
+// Units committed together reach the store together and fail alone; each failure the
+// store makes counts once, a contract answer (a group the store lacks) not at all.
+func TestCommitAllPassesUnitsOnAndCountsEachFailure(t *testing.T) {
+	ctx := context.Background()
+	raw, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(time.Now)
+	s := m.InstrumentStore(raw)
+	unit := func() *greep.Writes { return &greep.Writes{Counts: []greep.Count{{Name: "units", Delta: 1}}} }
+	missing := unit()
+	missing.Members = []greep.MembersWrite{{GroupID: "missing", SyncedAt: time.Now()}}
+	before := raw.WriteStats().Transactions
+	errs := greep.CommitAll(ctx, s, []*greep.Writes{unit(), missing, unit()})
+	if errs[0] != nil || greep.ErrorCode(errs[1]) != greep.ENOTFOUND || errs[2] != nil {
+		t.Fatalf("errors %v: want only the second unit's, not found", errs)
+	}
+	if n, _ := s.Count(ctx, "units"); n != 2 {
+		t.Errorf("counter units = %d, want 2", n)
+	}
+	// The batch's transaction, rolled back, then each unit alone.
+	if tx := raw.WriteStats().Transactions - before; tx != 4 {
+		t.Errorf("%d write transactions, want 4: the batch together, then each alone", tx)
+	}
+	if n := sum(t, m, "greep_store_errors_total"); n != 0 {
+		t.Errorf("%v store errors counted for a contract answer", n)
+	}
+	raw.Close()
+	errs = greep.CommitAll(ctx, s, []*greep.Writes{unit(), unit()})
+	if errs[0] == nil || errs[1] == nil {
+		t.Fatalf("a closed store took units: %v", errs)
+	}
+	if n := sum(t, m, "greep_store_errors_total"); n != 2 {
+		t.Errorf("%v store errors counted for two failed units, want 2", n)
+	}
+}
