@@ -14,3 +14,6 @@ func Gathered(d *Dispatcher, queue string) int {
 
 // GatherLinger is gatherLinger, for tests that move a clock past it.
 const GatherLinger = gatherLinger
+
+// WorkersStarted is how many workers queue's lane has started.
+func WorkersStarted(d *Dispatcher, queue string) int64 { return d.lanes[queue].started.Load() }
