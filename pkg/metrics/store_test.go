@@ -12,14 +12,22 @@ import (
 	"github.com/greephq/greep/pkg/metrics"
 )
 
-func TestStoreErrorsCountFailuresOnly(t *testing.T) {
-	ctx := context.Background()
+// instrumented opens an embedded store and returns it with its metrics and the store
+// they instrument.
+func instrumented(t *testing.T) (*bolt.Store, *metrics.Metrics, greep.Store) {
+	t.Helper()
 	raw, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { raw.Close() })
 	m := metrics.New(time.Now)
-	s := m.InstrumentStore(raw)
+	return raw, m, m.InstrumentStore(raw)
+}
+
+func TestStoreErrorsCountFailuresOnly(t *testing.T) {
+	ctx := context.Background()
+	raw, m, s := instrumented(t)
 	errors_ := func() float64 { return sum(t, m, "greep_store_errors_total") }
 
 	// Contract answers and the caller's own errors are not store failures.
@@ -73,12 +81,7 @@ func sum(t *testing.T, m *metrics.Metrics, name string) float64 {
 // store makes counts once, a contract answer (a group the store lacks) not at all.
 func TestCommitAllPassesUnitsOnAndCountsEachFailure(t *testing.T) {
 	ctx := context.Background()
-	raw, err := bolt.Open(filepath.Join(t.TempDir(), "greep.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New(time.Now)
-	s := m.InstrumentStore(raw)
+	raw, m, s := instrumented(t)
 	unit := func() *greep.Writes { return &greep.Writes{Counts: []greep.Count{{Name: "units", Delta: 1}}} }
 	missing := unit()
 	missing.Members = []greep.MembersWrite{{GroupID: "missing", SyncedAt: time.Now()}}

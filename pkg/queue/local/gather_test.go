@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -16,31 +17,9 @@ import (
 	"github.com/greephq/greep/pkg/queueconfig"
 )
 
-// gatherYAML is an API at 100 calls a second, so that a test's tasks all dispatch at once
-// on a clock that does not move: a push lane ("directory") and a background one.
-const gatherYAML = `apis:
-  directory:
-    shortWindow: {limit: 6000, per: 1m}
-    perDay: 1000000
-    headroom: 0
-queues:
-  directory:
-    api: directory
-    share: 0.3
-    service: directory
-    pathPrefix: /tasks/directory/
-    concurrency: 5
-    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
-  directory-sweep:
-    api: directory
-    share: 0.7
-    service: directory
-    pathPrefix: /tasks/directory/
-    concurrency: 5
-    retry: {minBackoff: 1s, maxBackoff: 1m, maxDoublings: 2, maxAttempts: 3}
-    background: true
-    dailyBudget: 0.5
-`
+// gatherYAML is lanesYAML at 100 calls a second, so that a test's tasks all dispatch at
+// once on a clock that does not move.
+var gatherYAML = strings.Replace(lanesYAML, "limit: 600,", "limit: 6000,", 1)
 
 // gateHandler holds each run in its handler until the test answers it: a run adds one
 // to the counter "runs" in its unit of work, says it entered, and answers the status the
