@@ -9,18 +9,18 @@ import (
 )
 
 // A background lane dispatches its tasks in batches (waitBucket), and the runs of a batch
-// finish within a few milliseconds of each other. Committed as they finish, they shared
+// finish within a few milliseconds of each other. Committed as they finished, they shared
 // a transaction only when one happened to arrive while another was writing: about 1.7
-// runs a transaction in a full sync. The store's cost of a run falls by a third from one
-// run a transaction to sixteen (BenchmarkMemberRun in pkg/cache/bolt): the pages the runs
-// share (the change feed's tail, the counters, the queue's records, the upper pages of
-// every tree) are written once. So a background lane's finished run waits for the
-// lane's other runs still in their handler and their units commit together.
+// runs a transaction in a full sync. The store's cost of a member run falls by about half
+// from one run a transaction to eighteen (BenchmarkMemberRun in pkg/cache/bolt): the
+// pages the runs share (the change feed's tail, the counters, the queue's records, the
+// upper pages of every tree) are written once. So a background lane's finished run waits
+// for the lane's other runs still in their handlers, and their units commit together.
 //
-// The wait is bounded: by gatherMax units, and by gatherLinger on the dispatcher's
-// clock from the first unit gathered, after which a waiting run commits what is
-// gathered without the rest; a stuck call holds the others back that long at most. Push lanes do not gather: a push task's
-// writes go in as soon as it finishes.
+// The wait is bounded: by gatherMax units, and by gatherLinger on the dispatcher's clock
+// from the first unit gathered, after which a waiting run commits what is gathered
+// without the rest; a stuck call holds the others back that long at most. Push lanes do
+// not gather: a push task's writes go in as soon as it finishes.
 
 // gatherMax bounds the units of one gathered commit.
 const gatherMax = 64
