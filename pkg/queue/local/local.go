@@ -645,14 +645,14 @@ func (d *Dispatcher) run(l *lane, t *stored) {
 	defer cancel()
 
 	l.dispatched.Add(1)
+	store := context.WithoutCancel(d.ctx)
 	r := l.gather.start()
-	defer r.leave(context.WithoutCancel(d.ctx))
+	defer r.leave(store)
 	status, retryAfter := d.call(ctx, t)
 	t.Attempts++
 	if status != 0 {
 		t.Executions++
 	}
-	store := context.WithoutCancel(d.ctx)
 	log := d.log.With(zap.String("queue", t.Queue), zap.String("task", t.ID), zap.String("path", t.Path), zap.Int("status", status), zap.Int("attempt", t.Attempts))
 
 	ok := status >= 200 && status < 300

@@ -1,14 +1,11 @@
 package local_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
-	"github.com/greephq/greep/pkg/cache/memory"
 	"github.com/greephq/greep/pkg/queue"
 	"github.com/greephq/greep/pkg/queue/local"
-	"github.com/greephq/greep/pkg/queueconfig"
 )
 
 // workersYAML has a lane of one slot and one of four, both fast enough that every task
@@ -38,22 +35,11 @@ queues:
 func TestLanesReuseTheirWorkers(t *testing.T) {
 	clk := local.NewFakeClock(t0)
 	rec := &recorder{clock: clk}
-	cfg, err := queueconfig.Parse("queues.yaml", []byte(workersYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := local.Open(context.Background(), memory.New(), cfg, local.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop(context.Background()) })
+	d := openYAML(t, workersYAML, clk, rec)
 	for i := range 10 {
 		for _, q := range []string{"one", "four"} {
 			enqueue(t, d, queue.Task{Queue: q, Path: fmt.Sprintf("/tasks/remediation/%s/%d", q, i)})
 		}
-	}
-	if err := d.Start(rec); err != nil {
-		t.Fatal(err)
 	}
 	idle(t, d)
 	if n := len(rec.snapshot()); n != 20 {
