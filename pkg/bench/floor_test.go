@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/workspacesim"
 	"golang.org/x/time/rate"
 )
@@ -29,13 +30,25 @@ func floorTenant(t *testing.T) (*workspacesim.Server, workspacesim.Truth, int64)
 }
 
 // The floor scenario's baseline is the median of whole runs, floorRuns of them on each
-// side of Greep's sync, each into its own store: every run makes every call again.
+// side of Greep's sync, each into its own store: every run makes every call again, under
+// the collector settings Greep runs under, and the process gets its own back after.
 func TestFloorRunsEachInItsOwnStore(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
 	srv, _, want := floorTenant(t)
 	dir := t.TempDir()
-	last, perCall, err := runFloors(context.Background(), &simProcess{URL: srv.URL, Subject: srv.Sim.Admin()}, dir, "before")
+	cfg := local.Defaults()
+	cfg.GCPercent = 333
+	own := currentGCPercent()
+	last, perCall, gcPercent, err := runFloors(context.Background(), &simProcess{URL: srv.URL, Subject: srv.Sim.Admin()}, dir, "before", cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if gcPercent != 333 {
+		t.Errorf("the floor ran at GOGC %d, want Greep's 333", gcPercent)
+	}
+	if p := currentGCPercent(); p != own {
+		t.Errorf("after the floor GOGC is %d, want the process's own %d back", p, own)
 	}
 	if len(perCall) != floorRuns {
 		t.Errorf("CPU per call of each run %v: want %d figures", perCall, floorRuns)

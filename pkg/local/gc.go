@@ -32,9 +32,10 @@ var gcTuning struct {
 	oldLimit             int64
 }
 
-// tuneGC applies cfg's settings (or counts one more App under them) and returns what
-// undoes it.
-func tuneGC(cfg Config) (restore func()) {
+// TuneGC applies cfg's settings (or counts one more user of them) and returns what
+// undoes it. Apps call it when they start; the bench calls it around the floor it judges
+// Greep's CPU against, so that both run under the same collector.
+func TuneGC(cfg Config) (restore func()) {
 	g := &gcTuning
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -19,8 +19,8 @@ func TestGCTuningSharedAndRestored(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	percent, limit := gcPercent(), memoryLimit()
-	first := tuneGC(Config{GCPercent: 300, MemoryLimitMiB: 2048})
-	second := tuneGC(Config{GCPercent: 500, MemoryLimitMiB: 4096})
+	first := TuneGC(Config{GCPercent: 300, MemoryLimitMiB: 2048})
+	second := TuneGC(Config{GCPercent: 500, MemoryLimitMiB: 4096})
 	if p, l := gcPercent(), memoryLimit(); p != 300 || l != 2048<<20 {
 		t.Fatalf("two Apps: GOGC %d, limit %d; want the first's 300 and %d", p, l, 2048<<20)
 	}
@@ -40,14 +40,14 @@ func TestGCTuningLeavesWhatTheEnvironmentSet(t *testing.T) {
 	t.Setenv("GOGC", "150")
 	t.Setenv("GOMEMLIMIT", "")
 	percent, limit := gcPercent(), memoryLimit()
-	restore := tuneGC(Config{GCPercent: 300})
+	restore := TuneGC(Config{GCPercent: 300})
 	if p, l := gcPercent(), memoryLimit(); p != percent || l != limit {
 		t.Errorf("GOGC set, no limit asked: GOGC %d, limit %d; want both unchanged (%d, %d)", p, l, percent, limit)
 	}
 	restore()
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "512MiB")
-	restore = tuneGC(Config{GCPercent: 300, MemoryLimitMiB: 2048})
+	restore = TuneGC(Config{GCPercent: 300, MemoryLimitMiB: 2048})
 	if p, l := gcPercent(), memoryLimit(); p != 300 || l != limit {
 		t.Errorf("GOMEMLIMIT set: GOGC %d, limit %d; want 300 and the limit unchanged (%d)", p, l, limit)
 	}

@@ -86,7 +86,7 @@ func Start(ctx context.Context, cfg Config) (app *App, err error) {
 		cfg.Logger = zap.NewNop()
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), serveErr: make(chan error, 1)}
-	a.restoreGC = tuneGC(cfg)
+	a.restoreGC = TuneGC(cfg)
 	defer func() {
 		if err != nil {
 			a.teardown(context.Background(), false)
