@@ -111,10 +111,21 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 	// stored already is fresher: this run must not put an older list over it. The store
 	// holds to that itself, in the write's transaction (cache.OlderRead), for a fresher
 	// read stored between this check and this run's commit; the check spares the write
-	// and has the run finish with the stored list.
+	// and has the run finish with the stored list. A sweep's run that neither judges nor
+	// settles provisional changes needs nothing else of the stored group, and leaves the
+	// check to the store: the read was 3.6% of an origin sync's CPU.
 	var lagging []provisional.Mark
-	c, err := w.cfg.Store.Group(ctx, t.Group.ID)
-	if err == nil && c.MembersSyncedAt.After(t.ReadAt) {
+	marks, err := w.marks(ctx, t.Group)
+	if err != nil {
+		return err
+	}
+	var c greep.Group
+	found := false
+	if t.Refresh != nil || w.cfg.Judge || len(marks.Members) > 0 {
+		c, err = w.cfg.Store.Group(ctx, t.Group.ID)
+		found = err == nil
+	}
+	if found && c.MembersSyncedAt.After(t.ReadAt) {
 		w.log.Debug("a fresher member list is stored; keeping it", zap.String("group", t.Group.Email))
 		if members, err = w.cfg.Store.Members(ctx, t.Group.ID); err != nil {
 			return fmt.Errorf("reading members of %s: %w", t.Group.Email, err)
@@ -122,11 +133,11 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 	} else {
 		judge := t.Refresh != nil
 		if !judge {
-			if judge, err = w.sweepChanged(ctx, c, err == nil, t.Group.ETag, members); err != nil {
+			if judge, err = w.sweepChanged(ctx, c, found, t.Group.ETag, members); err != nil {
 				return err
 			}
 		}
-		if lagging, err = w.storeRead(w.storeCtx(ctx, t), t.Group, members, t.ReadAt, w.lastPoll(t.Refresh)); err != nil {
+		if lagging, err = w.storeReadOver(w.storeCtx(ctx, t), t.Group, marks, members, t.ReadAt, w.lastPoll(t.Refresh)); err != nil {
 			return err
 		}
 		if judge {

@@ -3,6 +3,7 @@ package directory_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,5 +76,39 @@ func TestASweepNeverPutsAnOlderReadOverAFresherOne(t *testing.T) {
 	}
 	if g.MembersETag != "fresher" || len(ms) != len(st.fresher) {
 		t.Errorf("%s: etag %q and %d members after the sweep; want the fresher read's (%d members)", target.Email, g.MembersETag, len(ms), len(st.fresher))
+	}
+}
+
+// groupReads counts the group records read through it.
+type groupReads struct {
+	directory.Store
+	n atomic.Int64
+}
+
+func (s *groupReads) Group(ctx context.Context, key string) (greep.Group, error) {
+	s.n.Add(1)
+	return s.Store.Group(ctx, key)
+}
+
+// A sweep's member run reads the stored group only when its decision needs it: to judge
+// what changed, or to settle provisional changes. Otherwise the store's own check of the
+// read's time (cache.OlderRead) is enough, and a full sync reads no group record at all.
+func TestASweepReadsTheStoredGroupOnlyToJudge(t *testing.T) {
+	for _, judge := range []bool{false, true} {
+		var st *groupReads
+		e := newEnv(t, workspacesim.Config{Users: 30, Groups: 20, Seed: 5}, syncplan.Resync{Every: time.Hour}, func(c *directory.Config) {
+			st = &groupReads{Store: c.Store}
+			c.Store, c.Judge = st, judge
+		})
+		if _, err := e.worker.StartFullSync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.q.run()
+		switch n := st.n.Load(); {
+		case !judge && n != 0:
+			t.Errorf("without judging, the full sync read %d group records; want none", n)
+		case judge && n == 0:
+			t.Errorf("judging, the full sync read no group record; the judge needs the stored one")
+		}
 	}
 }

@@ -18,10 +18,24 @@ import (
 // with their activity id. Every read goes through here, a sweep's too: any read may
 // confirm a mark, only a refresh's last re-poll drops one.
 func (w *Worker) storeRead(ctx context.Context, g greep.Group, read []greep.Member, readAt time.Time, final bool) (lagging []provisional.Mark, err error) {
+	marks, err := w.marks(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	return w.storeReadOver(ctx, g, marks, read, readAt, final)
+}
+
+// marks loads the provisional changes that stand over g's members.
+func (w *Worker) marks(ctx context.Context, g greep.Group) (provisional.Marks, error) {
 	marks, err := provisional.Load(ctx, w.cfg.Store, g.ID)
 	if err != nil {
-		return nil, fmt.Errorf("provisional changes of %s: %w", g.Email, err)
+		return marks, fmt.Errorf("provisional changes of %s: %w", g.Email, err)
 	}
+	return marks, nil
+}
+
+// storeReadOver is storeRead with the marks already loaded.
+func (w *Worker) storeReadOver(ctx context.Context, g greep.Group, marks provisional.Marks, read []greep.Member, readAt time.Time, final bool) (lagging []provisional.Mark, err error) {
 	if len(marks.Members) == 0 {
 		// The common case: into the run's unit of work, if ctx has one (writes.go).
 		if err := w.replaceMembers(ctx, g.ID, read, g.ETag, readAt); err != nil {
