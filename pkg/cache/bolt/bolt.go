@@ -7,7 +7,7 @@
 // snapshots at Open and changed under a lock held across each commit
 // (cache.MemberIndex), so readers see the old list or the new one, never a mix. Decoded
 // snapshots are kept in an exact in-process read cache (readcache.go), so the read API's
-// hot path costs a map lookup and a copy. A file that is not a bbolt database, or is
+// hot path costs a map lookup and a copy; small state documents likewise (statecache.go). A file that is not a bbolt database, or is
 // truncated or corrupt, gives an error at Open (or from the call that meets the damage),
 // never a panic.
 //
@@ -78,6 +78,7 @@ var (
 type Store struct {
 	db      *bbolt.DB
 	cache   readCache
+	states  stateCache
 	index   cache.MemberIndex
 	changed cache.Signal
 	writes  cache.WriteCounter
@@ -872,16 +873,24 @@ func (s *Store) State(ctx context.Context, name string) ([]byte, error) {
 	if err := cache.CheckKey("state name", name); err != nil {
 		return nil, err
 	}
-	var out []byte
-	err := s.view(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bState).Get([]byte(name))
-		if v == nil {
-			return greep.Errorf(greep.ENOTFOUND, "state %s not found", name)
+	doc, found, ok := s.states.get(name)
+	if !ok {
+		seq := s.states.begin()
+		err := s.view(func(tx *bbolt.Tx) error {
+			v := tx.Bucket(bState).Get([]byte(name))
+			found = v != nil
+			doc = bytes.Clone(v)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		out = bytes.Clone(v)
-		return nil
-	})
-	return out, err
+		s.states.put(seq, name, doc, found)
+	}
+	if !found {
+		return nil, greep.Errorf(greep.ENOTFOUND, "state %s not found", name)
+	}
+	return doc, nil
 }
 
 // UpdateState implements greep.StateStore. fn returning nil deletes the document.
@@ -889,6 +898,8 @@ func (s *Store) UpdateState(ctx context.Context, name string, fn func(cur []byte
 	if err := cache.CheckKey("state name", name); err != nil {
 		return err
 	}
+	s.states.startWrite(name)
+	defer s.states.endWrite(name)
 	return s.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bState)
 		next, err := fn(bytes.Clone(b.Get([]byte(name))))
