@@ -113,6 +113,9 @@ type Worker struct {
 	// finishing holds the units of work that will check for the sweep's end once
 	// committed (writes.go).
 	finishing sync.Map
+	// sweep is the sweep's state as last decoded, with the bytes it was decoded from
+	// (state.go).
+	sweep atomic.Pointer[decodedSweep]
 }
 
 // New returns a Worker; it needs a store, a Directory client and a queue.
