@@ -11,6 +11,9 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 	"golang.org/x/time/rate"
+	"google.golang.org/api/googleapi"
+
+	"github.com/greephq/greep/pkg/directory"
 )
 
 // Floor is the least a full sync can cost: the same groups.list and members.list pages
@@ -42,8 +45,9 @@ type FloorRun struct {
 	Members      int64 // memberships stored
 }
 
-// floorMember and floorPage are the fields of a members.list or groups.list page the
-// floor keeps: what Greep keeps of them.
+// floorMember and floorGroup are the fields of a members.list or groups.list page the
+// floor asks for and keeps: what Greep asks for and keeps (directory.MemberFields and
+// GroupFields), so that both read the same pages.
 type floorMember struct {
 	ID     string `json:"id"`
 	Email  string `json:"email"`
@@ -53,9 +57,14 @@ type floorMember struct {
 }
 
 type floorGroup struct {
-	ID                 string `json:"id"`
-	Email              string `json:"email"`
-	DirectMembersCount int64  `json:"directMembersCount,string"`
+	ID                 string   `json:"id"`
+	Email              string   `json:"email"`
+	Name               string   `json:"name"`
+	Description        string   `json:"description,omitempty"`
+	DirectMembersCount int64    `json:"directMembersCount,string"`
+	Aliases            []string `json:"aliases,omitempty"`
+	NonEditableAliases []string `json:"nonEditableAliases,omitempty"`
+	ETag               string   `json:"etag"`
 }
 
 type floorPage struct {
@@ -76,6 +85,9 @@ func decodeFloorPage(b []byte) (floorPage, error) {
 var (
 	floorGroups  = []byte("groups")
 	floorMembers = []byte("members")
+
+	floorGroupFields  = googleapi.CombineFields(directory.GroupFields)
+	floorMemberFields = googleapi.CombineFields(directory.MemberFields)
 )
 
 // Run lists every group and every non-empty group's members, as a full sync does.
@@ -89,7 +101,7 @@ func (f *Floor) Run(ctx context.Context) (FloorRun, error) {
 	var groups []floorGroup
 	tok := ""
 	for {
-		p, err := f.get(ctx, "/admin/directory/v1/groups", url.Values{"customer": {"my_customer"}, "maxResults": {"200"}, "pageToken": {tok}})
+		p, err := f.get(ctx, "/admin/directory/v1/groups", url.Values{"customer": {"my_customer"}, "maxResults": {"200"}, "pageToken": {tok}, "fields": {floorGroupFields}})
 		if err != nil {
 			return run, err
 		}
@@ -119,7 +131,7 @@ func (f *Floor) Run(ctx context.Context) (FloorRun, error) {
 		}
 		tok := ""
 		for page := 0; ; page++ {
-			p, err := f.get(ctx, "/admin/directory/v1/groups/"+url.PathEscape(g.ID)+"/members", url.Values{"maxResults": {"200"}, "pageToken": {tok}})
+			p, err := f.get(ctx, "/admin/directory/v1/groups/"+url.PathEscape(g.ID)+"/members", url.Values{"maxResults": {"200"}, "pageToken": {tok}, "fields": {floorMemberFields}})
 			if err != nil {
 				return run, err
 			}

@@ -3,13 +3,19 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+	"google.golang.org/api/googleapi"
+
+	"github.com/greephq/greep/pkg/directory"
 	"github.com/greephq/greep/pkg/local"
 	"github.com/greephq/greep/pkg/workspacesim"
-	"golang.org/x/time/rate"
 )
 
 // floorTenant starts the small simulator the floor's tests read, and returns it with its
@@ -82,10 +88,17 @@ func TestMedian(t *testing.T) {
 // stores every membership, one transaction a page.
 func TestFloorReadsWhatAFullSyncReads(t *testing.T) {
 	srv, truth, want := floorTenant(t)
-	f := &Floor{Base: srv.URL, Subject: srv.Sim.Admin(), Dir: t.TempDir()}
+	asked := &fieldsAsked{}
+	f := &Floor{Base: srv.URL, Subject: srv.Sim.Admin(), Dir: t.TempDir(), Client: &http.Client{Transport: asked}}
 	run, err := f.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The same pages as Greep's: its partial responses, not the whole resources.
+	for kind, want := range map[string]string{"groups": googleapi.CombineFields(directory.GroupFields), "members": googleapi.CombineFields(directory.MemberFields)} {
+		if got := asked.fields[kind]; len(got) != 1 || !got[want] {
+			t.Errorf("the floor's %s pages asked for fields %v; Greep asks for %q", kind, got, want)
+		}
 	}
 	if run.Calls != want {
 		t.Errorf("floor made %d calls, the plan has %d (groups.list and members.list)", run.Calls, want)
@@ -100,6 +113,29 @@ func TestFloorReadsWhatAFullSyncReads(t *testing.T) {
 	if run.Members != members {
 		t.Errorf("floor stored %d memberships, the truth has %d", run.Members, members)
 	}
+}
+
+// fieldsAsked records the fields parameter of each list call, by what it lists.
+type fieldsAsked struct {
+	mu     sync.Mutex
+	fields map[string]map[string]bool
+}
+
+func (a *fieldsAsked) RoundTrip(r *http.Request) (*http.Response, error) {
+	kind := "groups"
+	if strings.HasSuffix(r.URL.Path, "/members") {
+		kind = "members"
+	}
+	a.mu.Lock()
+	if a.fields == nil {
+		a.fields = map[string]map[string]bool{}
+	}
+	if a.fields[kind] == nil {
+		a.fields[kind] = map[string]bool{}
+	}
+	a.fields[kind][r.URL.Query().Get("fields")] = true
+	a.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // The paced floor waits for its limiter before every call, or every Batch calls: N calls

@@ -57,7 +57,7 @@ func (w *Worker) membersPage(ctx context.Context, run queue.Run, t MembersPage) 
 		t.ReadAt = w.cfg.Now()
 	}
 	res, err := w.cfg.Directory.Members.List(t.Group.ID).MaxResults(syncplan.MembersPageSize).
-		PageToken(t.PageToken).Fields(memberFields...).Context(ctx).Do()
+		PageToken(t.PageToken).Fields(MemberFields...).Context(ctx).Do()
 	w.countCall(ctx, t.Generation)
 	if err != nil {
 		out, err := w.callFailed(ctx, t.Group.Email, err)

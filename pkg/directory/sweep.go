@@ -112,7 +112,7 @@ func (w *Worker) groupsPage(ctx context.Context, run queue.Run, t GroupsPage) er
 	}
 	ctx = w.sweepCause(ctx, t.Mode)
 	res, err := w.cfg.Directory.Groups.List().Customer(w.cfg.Customer).MaxResults(syncplan.GroupsPageSize).
-		PageToken(t.PageToken).Fields(groupFields...).Context(ctx).Do()
+		PageToken(t.PageToken).Fields(GroupFields...).Context(ctx).Do()
 	w.countCall(ctx, t.Generation)
 	if err != nil {
 		_, err := w.callFailed(ctx, "groups.list", err)
