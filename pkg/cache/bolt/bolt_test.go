@@ -28,7 +28,6 @@ func TestContract(t *testing.T) {
 	})
 }
 
-// What was committed is there after the file is closed and opened again.
 // openTemp opens a store in a fresh file, closed when the test ends, holding groups.
 func openTemp(t testing.TB, groups ...greep.Group) *Store {
 	t.Helper()
@@ -59,6 +58,7 @@ func reopen(t *testing.T, s *Store, path string) *Store {
 	return s
 }
 
+// What was committed is there after the file is closed and opened again.
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "greep.db")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,22 +11,12 @@ import (
 	"github.com/greephq/greep/pkg/greep"
 )
 
-func openStateStore(t *testing.T) *Store {
-	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "greep.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // A document read while it is written is the old one or the new one, and once a read
 // has seen the new one no later read sees the old: readers race a writer that counts
 // up, and each reader's values never go down; after the writer, every read has the last.
 func TestStateReadsNeverGoBack(t *testing.T) {
 	ctx := context.Background()
-	s := openStateStore(t)
+	s := openTemp(t)
 	const writes = 300
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -86,7 +75,7 @@ func TestStateReadsNeverGoBack(t *testing.T) {
 // as it was; a caller that changes what it read changes nothing stored.
 func TestStateCacheFollowsWrites(t *testing.T) {
 	ctx := context.Background()
-	s := openStateStore(t)
+	s := openTemp(t)
 	for range 2 {
 		if _, err := s.State(ctx, "doc"); !errors.Is(err, greep.ErrNotFound) {
 			t.Fatalf("a missing document: %v, want not found", err)
