@@ -20,10 +20,10 @@ import (
 // compares Greep's CPU per Directory call with the floor's. Push and remediation are
 // off: the figure is what the directory sync costs. The floor runs floorRuns times
 // before Greep and floorRuns times after, on a fresh heap each and under Greep's
-// collector settings, and Greep is judged
-// against the median of them all; then the paced floor, held to the rate Greep's lanes
-// allowed (the Directory API's usable rate at the time scale, in the batches Greep's
-// sweep lane dispatches), shows what pacing alone adds.
+// collector settings, and Greep is judged against the median of them all; then the
+// paced floor, held to the rate Greep's lanes allowed (the Directory API's usable rate
+// at the time scale, in the batches Greep's sweep lane dispatches), shows what pacing
+// alone adds.
 func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	if o.TimeScale <= 0 {
 		o.TimeScale = 10
@@ -123,21 +123,8 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	}
 	floorRuns := slices.Concat(floorBefore, floorAfter)
 	slices.Sort(floorRuns)
-	if err := os.Mkdir(dir+"/paced", 0o700); err != nil {
-		return nil, err
-	}
-	restoreGC := local.TuneGC(cfg)
-	runtime.GC()
-	if c0, err = processCPU(); err != nil {
-		restoreGC()
-		return nil, err
-	}
 	batch := queuelocal.Batch(pace / o.TimeScale)
-	paced, err := (&Floor{Base: sim.URL, Subject: sim.Subject, Dir: dir + "/paced", Pace: rate.NewLimiter(rate.Limit(pace), 2*batch), Batch: batch}).Run(ctx)
-	if err == nil {
-		c1, err = processCPU()
-	}
-	restoreGC()
+	pacedPer, err := runPacedFloor(ctx, sim, dir+"/paced", cfg, pace, batch)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +139,6 @@ func FloorScenario(ctx context.Context, o Options) (*Result, error) {
 	res.Figures["floorCPUPerCallMsAfter"] = floorAfter
 	res.Figures["floorTxPerCall"] = float64(floor.Transactions) / float64(floor.Calls)
 	res.Figures["cpuPerCallRatio"] = greepPer / floorPer
-	pacedPer := (c1 - c0).Seconds() * 1000 / float64(paced.Calls)
 	res.Figures["pacedFloorCallsPerSecond"] = round(pace)
 	res.Figures["pacedFloorBatch"] = batch
 	res.Figures["pacedFloorCPUPerCallMs"] = pacedPer
@@ -204,6 +190,34 @@ func runFloors(ctx context.Context, sim *simProcess, dir, tag string, cfg local.
 		perCall = append(perCall, (c1-c0).Seconds()*1000/float64(r.Calls))
 	}
 	return last, perCall, gcPercent, nil
+}
+
+// runPacedFloor runs the floor into a new store at dir, held to pace calls a second in
+// batches of batch, under the collector settings Greep runs under, and returns its CPU
+// per call in milliseconds.
+func runPacedFloor(ctx context.Context, sim *simProcess, dir string, cfg local.Config, pace float64, batch int) (float64, error) {
+	restoreGC := local.TuneGC(cfg)
+	defer restoreGC()
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return 0, err
+	}
+	runtime.GC()
+	c0, err := processCPU()
+	if err != nil {
+		return 0, err
+	}
+	r, err := (&Floor{Base: sim.URL, Subject: sim.Subject, Dir: dir, Pace: rate.NewLimiter(rate.Limit(pace), 2*batch), Batch: batch}).Run(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c1, err := processCPU()
+	if err != nil {
+		return 0, err
+	}
+	if r.Calls == 0 {
+		return 0, fmt.Errorf("the paced floor made no calls")
+	}
+	return (c1 - c0).Seconds() * 1000 / float64(r.Calls), nil
 }
 
 // currentGCPercent is the collector's GOGC now (the runtime has no getter: setting it
